@@ -1,0 +1,48 @@
+/** What a lock stores: client-go's LeaderElectionRecord, whatever the lock kind. */
+export interface LeaderElectionRecord {
+  holderIdentity: string;
+  leaseDurationSeconds: number;
+  /** Wall-clock times, informative only: expiry is always judged on the local monotonic clock. */
+  acquireTime: Date | null;
+  renewTime: Date | null;
+  leaderTransitions: number;
+}
+
+export type LockKind = 'leases' | 'configmaps' | 'endpoints';
+
+/** One read of the lock object. `object` is the whole API object, kept so an update replaces exactly what was read. */
+export interface LockObservation {
+  record: LeaderElectionRecord | null;
+  /** Opaque: compared only for equality. */
+  resourceVersion: string;
+  /** leaderhook's own annotations on the lock object (e.g. delivery cursors), written with the record. */
+  annotations: Record<string, string>;
+  /** The record as stored, to tell a changed record from an unchanged one without trusting any clock. */
+  rawRecord: string;
+  object: unknown;
+}
+
+export type WatchEvent =
+  | { type: 'changed'; observation: LockObservation }
+  | { type: 'deleted'; resourceVersion: string };
+
+export interface WatchHandlers {
+  onEvent(event: WatchEvent): void;
+  /** The stream ended (closed by the server or the client library, or failed); the caller decides when to watch again. */
+  onEnd(error: unknown): void;
+}
+
+/** One lock kind against the Kubernetes API, as client-go's resourcelock.Interface. */
+export interface Lock {
+  readonly kind: LockKind;
+  readonly namespace: string;
+  readonly name: string;
+  /** `null` when the object does not exist. */
+  get(): Promise<LockObservation | null>;
+  /** Fails with a 409 when the object already exists. */
+  create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation>;
+  /** Compare-and-swap on `previous.resourceVersion`; a 409 means somebody else wrote first. */
+  update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation>;
+  /** Watches this one object from `resourceVersion`; returns a function that stops the watch. */
+  watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void>;
+}
