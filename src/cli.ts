@@ -1,0 +1,99 @@
+// The composition root: parse and validate the configuration, build the parts, wire them, handle signals.
+import { readFileSync } from 'node:fs';
+import { buildConfig, type Config } from './config/config.ts';
+import { helpText } from './config/flags.ts';
+import { readFlags } from './config/read-flags.ts';
+import { UsageError } from './config/usage-error.ts';
+import { Elector } from './election/elector.ts';
+import { createHttpApp } from './http/app.ts';
+import { close, listen } from './http/server.ts';
+import { defaultNamespace, loadKubeConfig } from './kube/kubeconfig.ts';
+import { createLock } from './lock/create-lock.ts';
+import { createLogger } from './log/logger.ts';
+import { ElectionMetrics } from './metrics/election-metrics.ts';
+import { instrumentLock } from './metrics/instrumented-lock.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function parse(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
+  const { values, sources } = readFlags(argv, env);
+  if (values.help) {
+    process.stdout.write(`${helpText(version)}\n`);
+    return undefined;
+  }
+  if (values.version) {
+    process.stdout.write(`leaderhook ${version}\n`);
+    return undefined;
+  }
+  return buildConfig(values, sources, env);
+}
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  const config = parse(argv, env);
+  if (!config) return 0;
+  const kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig', env);
+  const namespace = config.namespace ?? defaultNamespace(kubeConfig);
+  const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
+
+  const metrics = new ElectionMetrics(config.election);
+  const lock = instrumentLock(
+    createLock(kubeConfig, {
+      kind: config.lock,
+      namespace,
+      name: config.election,
+      requestTimeoutMs: Math.max(1000, config.timings.renewDeadlineMs / 2),
+    }),
+    metrics,
+    (written) => {
+      if (written.record?.holderIdentity === config.identity && written.record.renewTime) metrics.renewed(written.record.renewTime);
+    },
+  );
+  const elector = new Elector({ lock, identity: config.identity, log, ...config.timings, onSlowPath: () => metrics.slowPathTaken() });
+  elector.subscribe((change) => metrics.record(change));
+
+  const app = createHttpApp({
+    leadership: { snapshot: () => elector.snapshot(), subscribe: (listener) => elector.subscribe(listener), unhealthyReason: () => elector.unhealthyReason() },
+    metrics: metrics.registry,
+  });
+  let server: Awaited<ReturnType<typeof listen>>;
+  try {
+    server = await listen(app, config.http);
+  } catch (error) {
+    log.fatal({ http: `${config.http.host}:${config.http.port}`, err: (error as Error).message }, 'cannot serve HTTP');
+    return 1;
+  }
+  log.info({ http: `${config.http.host}:${config.http.port}`, lock: config.lock, ...config.timings, version }, 'leaderhook started');
+  elector.start();
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: releasing the lock');
+    await elector.stop({ release: true });
+    await close(server);
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (signal) => void shutdown(signal));
+  process.on('SIGINT', (signal) => void shutdown(signal));
+  return undefined;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`leaderhook: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`leaderhook: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,123 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { validateTimings, type ElectionTimings } from '../election/timing.ts';
+import type { LockKind } from '../lock/types.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+import type { FlagSources, FlagValues } from './read-flags.ts';
+import { UsageError } from './usage-error.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ListenAddress {
+  /** `''` listens on every interface, as Go's `:4040` does. */
+  host: string;
+  port: number;
+}
+
+/** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
+export interface Config {
+  election: string;
+  namespace: string | undefined;
+  identity: string;
+  http: ListenAddress;
+  lock: LockKind;
+  timings: ElectionTimings;
+  kubeconfig: string | undefined;
+  logLevel: LogLevel;
+}
+
+const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+/** A DNS subdomain, as Kubernetes requires of object names. */
+const objectName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
+
+const namespaceName = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
+
+const duration = z.string().transform((text, context) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use Go form: 500ms, 15s, 1m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const listenAddress = z.string().transform((text, context): ListenAddress => {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port > 65535) {
+    context.addIssue({ code: 'custom', message: `"${text}" is not HOST:PORT (e.g. 0.0.0.0:4040 or :4040)` });
+    return z.NEVER;
+  }
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+});
+
+const schema = z.object({
+  election: z.string({ error: 'is required (the name of the lock object)' }).pipe(objectName),
+  'election-namespace': namespaceName.optional(),
+  id: z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters').optional(),
+  http: listenAddress.optional(),
+  lock: z.enum(['leases', 'configmaps', 'endpoints'], { error: (issue) => `must be leases, configmaps or endpoints, not "${String(issue.input)}"` }).optional(),
+  ttl: duration.optional(),
+  'lease-duration': duration.optional(),
+  'renew-deadline': duration.optional(),
+  'retry-period': duration.optional(),
+  kubeconfig: z.string().min(1, 'must not be empty').optional(),
+  'log-level': z.enum(['debug', 'info', 'warn', 'error'], { error: (issue) => `must be debug, info, warn or error, not "${String(issue.input)}"` }).optional(),
+  'use-cluster-credentials': z.boolean().optional(),
+});
+
+/** Validates raw flag values into a Config; the first problem becomes a UsageError naming the flag as the user gave it. */
+export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJS.ProcessEnv): Config {
+  const result = schema.safeParse(values);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const flag = String(issue?.path[0] ?? 'arguments');
+    throw new UsageError(sources[flag] ?? `--${flag}`, issue?.message ?? 'invalid value');
+  }
+  const flags = result.data;
+  return {
+    election: flags.election,
+    namespace: flags['election-namespace'],
+    identity: flags.id ?? (env.POD_NAME || hostname()),
+    http: flags.http ?? { host: '0.0.0.0', port: 4040 },
+    lock: flags.lock ?? 'leases',
+    timings: resolveTimings(flags, sources),
+    kubeconfig: flags.kubeconfig,
+    logLevel: flags['log-level'] ?? 'info',
+  };
+}
+
+function resolveTimings(
+  flags: { ttl?: number; 'lease-duration'?: number; 'renew-deadline'?: number; 'retry-period'?: number },
+  sources: FlagSources,
+): ElectionTimings {
+  const explicit = (['lease-duration', 'renew-deadline', 'retry-period'] as const).find((name) => flags[name] !== undefined);
+  if (flags.ttl !== undefined && explicit) {
+    throw new UsageError(sources.ttl ?? '--ttl', `cannot be combined with ${sources[explicit] ?? `--${explicit}`}: --ttl sets all three timings`);
+  }
+  const timings: ElectionTimings =
+    flags.ttl !== undefined
+      ? { leaseDurationMs: flags.ttl, renewDeadlineMs: flags.ttl / 2, retryPeriodMs: flags.ttl / 4 }
+      : {
+          leaseDurationMs: flags['lease-duration'] ?? DEFAULT_TIMINGS.leaseDurationMs,
+          renewDeadlineMs: flags['renew-deadline'] ?? DEFAULT_TIMINGS.renewDeadlineMs,
+          retryPeriodMs: flags['retry-period'] ?? DEFAULT_TIMINGS.retryPeriodMs,
+        };
+  const problem = validateTimings(timings);
+  if (problem) {
+    const subject =
+      flags.ttl !== undefined
+        ? (sources.ttl ?? '--ttl')
+        : problem.concerns.map((name) => sources[name.replace(' ', '-')] ?? `--${name.replace(' ', '-')}`).join(', ');
+    const shown = `lease duration ${formatDuration(timings.leaseDurationMs)}, renew deadline ${formatDuration(timings.renewDeadlineMs)}, retry period ${formatDuration(timings.retryPeriodMs)}`;
+    throw new UsageError(subject, `${problem.message} (${shown})`);
+  }
+  return timings;
+}

@@ -1,0 +1,53 @@
+/** Every command-line flag; each is also read from `LEADERHOOK_<FLAG>` (upper case, `-` → `_`). */
+export interface FlagSpec {
+  name: string;
+  type: 'string' | 'boolean' | 'list';
+  /** Shown in `--help`, e.g. `DURATION`. */
+  value?: string;
+  description: string;
+}
+
+export const FLAGS = [
+  { name: 'election', type: 'string', value: 'NAME', description: 'name of the election: the lock object (required)' },
+  {
+    name: 'election-namespace',
+    type: 'string',
+    value: 'NS',
+    description: "namespace of the lock (default: the pod's namespace, else the kubeconfig context's, else \"default\")",
+  },
+  { name: 'id', type: 'string', value: 'ID', description: 'this replica\'s identity (default: $POD_NAME, else the hostname)' },
+  { name: 'http', type: 'string', value: 'HOST:PORT', description: 'where to serve HTTP (default 0.0.0.0:4040)' },
+  { name: 'lock', type: 'string', value: 'KIND', description: 'leases (default), or the legacy annotation locks configmaps | endpoints' },
+  { name: 'ttl', type: 'string', value: 'DURATION', description: "leader-elector 0.4's timing: lease duration = ttl, renew deadline = ttl/2, retry period = ttl/4" },
+  { name: 'lease-duration', type: 'string', value: 'DURATION', description: 'how long a lock record must stay unchanged before others take it (default 15s)' },
+  { name: 'renew-deadline', type: 'string', value: 'DURATION', description: 'how long the leader retries renewing before it steps down (default 10s)' },
+  { name: 'retry-period', type: 'string', value: 'DURATION', description: 'how often the leader renews and candidates retry (default 2s)' },
+  { name: 'kubeconfig', type: 'string', value: 'PATH', description: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  { name: 'use-cluster-credentials', type: 'boolean', description: 'accepted for leader-elector compatibility; in a pod the in-cluster config is used anyway' },
+  { name: 'log-level', type: 'string', value: 'LEVEL', description: 'debug | info (default) | warn | error' },
+  { name: 'help', type: 'boolean', description: 'show this help' },
+  { name: 'version', type: 'boolean', description: 'print the version' },
+] as const satisfies readonly FlagSpec[];
+
+export type FlagName = (typeof FLAGS)[number]['name'];
+
+export function envName(flag: string): string {
+  return `LEADERHOOK_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function helpText(version: string): string {
+  const rows = FLAGS.map((flag) => {
+    const left = `  --${flag.name}${'value' in flag ? ` ${flag.value}` : ''}`;
+    return `${left.padEnd(34)} ${flag.description}`;
+  });
+  return [
+    `leaderhook ${version}: Kubernetes leader election sidecar`,
+    '',
+    'Usage: leaderhook --election NAME [flags]',
+    '',
+    'Flags (each also settable as LEADERHOOK_<FLAG>, e.g. LEADERHOOK_ELECTION_NAMESPACE):',
+    ...rows,
+    '',
+    'Durations are Go durations: 500ms, 15s, 1m.',
+  ].join('\n');
+}

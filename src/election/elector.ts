@@ -1,0 +1,532 @@
+import type { Logger } from 'pino';
+import { LockApiError, toLockApiError } from '../lock/api-error.ts';
+import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
+import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { LockWatcher } from './lock-watcher.ts';
+import { describeRbacGap } from './rbac-hint.ts';
+import { backoff, jittered, type ElectionTimings } from './timing.ts';
+
+export type ElectorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+export interface ElectorOptions extends ElectionTimings {
+  lock: Lock;
+  /** This replica's identity, written as `holderIdentity`. */
+  identity: string;
+  log: ElectorLog;
+  clock?: Clock;
+  random?: () => number;
+  /** Set to false to poll only (tests, or API servers that refuse watches). */
+  watch?: boolean;
+  /** Called when a renew had to read the lock first (client-go's slow path, `leader_election_slowpath_total`). */
+  onSlowPath?: () => void;
+  /** How far past the renew deadline a leader, or a stuck election step, may go before `unhealthyReason` says so. */
+  healthGraceMs?: number;
+}
+
+/** client-go's kube-controller-manager gives its HealthzAdaptor 20 seconds. */
+const DEFAULT_HEALTH_GRACE_MS = 20_000;
+
+/**
+ * The election, with client-go's tryAcquireOrRenew semantics:
+ * - the observed record and the local monotonic time it was observed are kept; another machine's clock is never used;
+ * - a lock is taken only when free, or when its record has not changed for a full lease duration as observed here;
+ * - every write is a compare-and-swap on the object's resourceVersion;
+ * - the leader renews every retry period and steps down when it cannot renew within the renew deadline, then competes
+ *   again; a leader that was paused steps down before acting on its stale belief.
+ * Unlike client-go, followers watch the lock instead of polling it, so a released lock is taken at once.
+ */
+export class Elector {
+  readonly #lock: Lock;
+  readonly #identity: string;
+  readonly #timings: ElectionTimings;
+  readonly #log: ElectorLog;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #changes: Fanout<LeadershipChange>;
+  readonly #watcher: LockWatcher | undefined;
+  readonly #onSlowPath: (() => void) | undefined;
+  readonly #healthGraceMs: number;
+
+  /** `undefined`: never read; `null`: the object does not exist. */
+  #observation: LockObservation | null | undefined;
+  #observedRawRecord = '';
+  #observedTime = 0;
+  #observedAt: Date | null = null;
+  /** The cache may be behind the server: read before acting (start, after a conflict, while the watch is down). */
+  #stale = true;
+  /** resourceVersions already applied, so a late watch event never rolls the cache back. */
+  readonly #appliedVersions: string[] = [];
+  #writing = false;
+  readonly #deferredEvents: Array<() => void> = [];
+
+  #leading = false;
+  #lastRenew = 0;
+  #reportedLeader = '';
+  #failures = 0;
+  #ownAnnotations: Record<string, string> = {};
+  /** One actionable log line per distinct RBAC gap, until a call succeeds again. */
+  #loggedRbacGap = '';
+
+  /** Monotonic start of the step in progress, to tell a wedged election loop from a waiting one. */
+  #stepStartedAt: number | undefined;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+
+  constructor(options: ElectorOptions) {
+    this.#lock = options.lock;
+    this.#identity = options.identity;
+    this.#timings = { leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs };
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#onSlowPath = options.onSlowPath;
+    this.#healthGraceMs = options.healthGraceMs ?? DEFAULT_HEALTH_GRACE_MS;
+    this.#changes = new Fanout((error) => this.#log.error({ err: error }, 'a leadership listener failed'));
+    this.#watcher =
+      options.watch === false
+        ? undefined
+        : new LockWatcher({
+            lock: this.#lock,
+            clock: this.#clock,
+            random: this.#random,
+            log: this.#log,
+            retryPeriodMs: this.#timings.retryPeriodMs,
+            resourceVersion: () => (this.#observation ? this.#observation.resourceVersion : ''),
+            onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch')),
+            onDeleted: (resourceVersion) => this.#onWatchEvent(() => this.#applyDeleted(resourceVersion)),
+            onGap: () => {
+              this.#stale = true;
+              this.#wakeUp();
+            },
+          });
+  }
+
+  get identity(): string {
+    return this.#identity;
+  }
+
+  get lock(): Lock {
+    return this.#lock;
+  }
+
+  /** Every leadership change, in order. Listeners run synchronously: keep them quick. */
+  subscribe(listener: (change: LeadershipChange) => void): () => void {
+    return this.#changes.subscribe(listener);
+  }
+
+  /** The current state. A leader past its renew deadline (e.g. after a pause) steps down here before answering. */
+  snapshot(): LeadershipSnapshot {
+    this.#checkStillLeading();
+    const record = this.#observation?.record ?? null;
+    return {
+      election: this.#lock.name,
+      namespace: this.#lock.namespace,
+      lock: this.#lock.kind,
+      identity: this.#identity,
+      leader: this.#reportedLeader,
+      isLeader: this.#leading,
+      transitions: record?.leaderTransitions ?? 0,
+      acquireTime: record?.acquireTime ?? null,
+      renewTime: record?.renewTime ?? null,
+      observedAt: this.#observedAt,
+      ready: this.#observation !== undefined,
+      sinceLastRenewMs: this.#leading ? this.#clock.now() - this.#lastRenew : null,
+    };
+  }
+
+  /**
+   * Why the kubelet should restart this replica, or `undefined`: a leader that has not renewed for longer than the
+   * renew deadline plus a grace period (client-go's HealthzAdaptor), or an election step stuck for as long.
+   */
+  unhealthyReason(): string | undefined {
+    const now = this.#clock.now();
+    const limit = this.#timings.renewDeadlineMs + this.#healthGraceMs;
+    if (this.#leading && now - this.#lastRenew > limit) return `leader has not renewed the lock for ${Math.round((now - this.#lastRenew) / 1000)}s`;
+    if (this.#stepStartedAt !== undefined && now - this.#stepStartedAt > limit) return `election step stuck for ${Math.round((now - this.#stepStartedAt) / 1000)}s`;
+    return undefined;
+  }
+
+  /** leaderhook's annotations as last read from the lock object (e.g. a predecessor's delivery cursors). */
+  observedAnnotations(): Record<string, string> {
+    return { ...(this.#observation?.annotations ?? {}) };
+  }
+
+  /** Annotations this replica writes with its next renew; they ride on writes that happen anyway. */
+  setOwnAnnotations(annotations: Record<string, string>): void {
+    this.#ownAnnotations = { ...annotations };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#stopping = false;
+    this.#running = this.#loop();
+    this.#watcher?.start();
+  }
+
+  /**
+   * Stops competing. With `release` the leader hands the lock back as client-go's ReleaseOnCancel does (empty holder,
+   * one-second lease), so another replica takes it at once.
+   */
+  async stop({ release }: { release: boolean }): Promise<void> {
+    this.#stopping = true;
+    this.#wakeUp();
+    this.#watcher?.stop();
+    await this.#running;
+    this.#running = undefined;
+    if (!this.#leading) return;
+    if (release && (await this.#release())) {
+      this.#stepDown('released');
+    } else {
+      this.#stepDown('shutdown');
+    }
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopping) {
+      let delay: number;
+      this.#stepStartedAt = this.#clock.now();
+      try {
+        delay = await this.#step();
+      } catch (error) {
+        this.#log.error({ err: error }, 'election step failed unexpectedly');
+        delay = this.#timings.retryPeriodMs;
+      } finally {
+        this.#stepStartedAt = undefined;
+      }
+      if (this.#stopping) break;
+      await this.#sleep(delay);
+    }
+  }
+
+  /** One round of tryAcquireOrRenew; returns how long to wait before the next one (a watch event may cut it short). */
+  async #step(): Promise<number> {
+    const { retryPeriodMs } = this.#timings;
+    if (this.#leading) {
+      if (!this.#checkStillLeading()) return 0;
+      await this.#renew();
+      if (!this.#checkStillLeading()) return 0;
+      return retryPeriodMs;
+    }
+    if (this.#stale || !this.#watcher?.healthy) {
+      if (!(await this.#read())) return this.#failureDelay();
+    }
+    if (this.#canAcquire()) {
+      await this.#acquire();
+      if (this.#leading) return retryPeriodMs;
+      if (this.#failures > 0) return this.#failureDelay();
+    }
+    return this.#followerDelay();
+  }
+
+  /** A follower sleeps until the observed record expires, or polls while it cannot watch. */
+  #followerDelay(): number {
+    const { retryPeriodMs } = this.#timings;
+    const polling = this.#stale || !this.#watcher?.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
+    const expiresIn = this.#expiresAt() - this.#clock.now();
+    // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
+    const untilExpiry = Number.isFinite(expiresIn) ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10) : Number.POSITIVE_INFINITY;
+    return Math.min(polling, untilExpiry);
+  }
+
+  #failureDelay(): number {
+    const { retryPeriodMs, leaseDurationMs } = this.#timings;
+    return backoff(this.#failures, retryPeriodMs, Math.max(leaseDurationMs, retryPeriodMs), this.#random);
+  }
+
+  /** Monotonic time at which the observed holder's lease runs out; +∞ when nobody else holds it. */
+  #expiresAt(): number {
+    const record = this.#observation?.record;
+    if (!record || record.holderIdentity === '' || record.holderIdentity === this.#identity) return Number.POSITIVE_INFINITY;
+    return this.#observedTime + this.#recordDurationMs(record);
+  }
+
+  #recordDurationMs(record: LeaderElectionRecord): number {
+    // As client-go since 1.30: the holder's own lease duration, else ours.
+    return record.leaseDurationSeconds > 0 ? record.leaseDurationSeconds * 1000 : this.#timings.leaseDurationMs;
+  }
+
+  #canAcquire(): boolean {
+    if (this.#observation === undefined) return false;
+    const record = this.#observation?.record;
+    if (!record || record.holderIdentity === '' || record.holderIdentity === this.#identity) return true;
+    return this.#clock.now() >= this.#expiresAt();
+  }
+
+  async #read(): Promise<boolean> {
+    try {
+      const observation = await this.#call(() => this.#lock.get());
+      if (observation === null) this.#applyDeleted('');
+      else this.#applyObservation(observation, 'read');
+      this.#stale = false;
+      return true;
+    } catch (error) {
+      this.#onApiError('get', error);
+      return false;
+    }
+  }
+
+  async #acquire(): Promise<void> {
+    const previous = this.#observation;
+    const old = previous?.record ?? null;
+    const now = this.#clock.date();
+    const own = old?.holderIdentity === this.#identity;
+    const record: LeaderElectionRecord = {
+      holderIdentity: this.#identity,
+      leaseDurationSeconds: Math.ceil(this.#timings.leaseDurationMs / 1000),
+      acquireTime: own && old.acquireTime ? old.acquireTime : now,
+      renewTime: now,
+      leaderTransitions: own ? old.leaderTransitions : old ? old.leaderTransitions + 1 : 0,
+    };
+    const sentAt = this.#clock.now();
+    const verb = previous ? 'update' : 'create';
+    try {
+      const written = await this.#write(() =>
+        previous ? this.#lock.update(previous, record, this.#ownAnnotations) : this.#lock.create(record, this.#ownAnnotations),
+      );
+      this.#applyObservation(written, 'write');
+      this.#lastRenew = sentAt;
+      this.#becomeLeader();
+    } catch (error) {
+      this.#onApiError(verb, error);
+    }
+  }
+
+  async #renew(): Promise<void> {
+    const previous = this.#observation;
+    const old = previous?.record;
+    if (!previous || !old || old.holderIdentity !== this.#identity) {
+      this.#stepDown('lost');
+      return;
+    }
+    const record: LeaderElectionRecord = {
+      ...old,
+      leaseDurationSeconds: Math.ceil(this.#timings.leaseDurationMs / 1000),
+      renewTime: this.#clock.date(),
+    };
+    const sentAt = this.#clock.now();
+    try {
+      const written = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
+      this.#applyObservation(written, 'write');
+      this.#lastRenew = sentAt;
+    } catch (error) {
+      this.#onApiError('update', error);
+      if (error instanceof LockApiError && error.kind === 'conflict' && !this.#stopping) {
+        // Somebody else wrote: read what they wrote; if they took the lock we step down, else renew on it at once.
+        if ((await this.#read()) && this.#leading && this.#observation?.record?.holderIdentity === this.#identity) {
+          await this.#renewOnce();
+        }
+      }
+    }
+  }
+
+  /** client-go's slow path: the cached object was stale but the lock is still ours. */
+  async #renewOnce(): Promise<void> {
+    this.#onSlowPath?.();
+    const previous = this.#observation;
+    if (!previous?.record) return;
+    const record = { ...previous.record, renewTime: this.#clock.date() };
+    const sentAt = this.#clock.now();
+    try {
+      this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
+      this.#lastRenew = sentAt;
+    } catch (error) {
+      this.#onApiError('update', error);
+    }
+  }
+
+  async #release(): Promise<boolean> {
+    const deadline = this.#clock.now() + this.#timings.renewDeadlineMs;
+    while (this.#clock.now() < deadline) {
+      const previous = this.#observation;
+      const old = previous?.record;
+      if (!previous || !old || old.holderIdentity !== this.#identity) return false;
+      const now = this.#clock.date();
+      const record: LeaderElectionRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaderTransitions: old.leaderTransitions };
+      try {
+        this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
+        this.#log.info({ lock: this.#describeLock() }, 'released the lock');
+        return true;
+      } catch (error) {
+        this.#onApiError('update', error);
+        if (!(error instanceof LockApiError && error.kind === 'conflict')) {
+          await new Promise<void>((resolve) => this.#clock.setTimer(Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()), resolve));
+        }
+        if (!(await this.#read())) continue;
+      }
+    }
+    this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock within the renew deadline; it expires after the lease duration');
+    return false;
+  }
+
+  /** The step-down rule for a leader that stopped renewing, also checked before answering as leader. */
+  #checkStillLeading(): boolean {
+    if (!this.#leading) return false;
+    const since = this.#clock.now() - this.#lastRenew;
+    if (since <= this.#timings.renewDeadlineMs) return true;
+    this.#log.warn({ sinceLastRenewMs: Math.round(since), renewDeadlineMs: this.#timings.renewDeadlineMs }, 'failed to renew the lease within the renew deadline; stepping down');
+    this.#stepDown('renew-deadline');
+    this.#stale = true;
+    return false;
+  }
+
+  #becomeLeader(): void {
+    if (this.#leading) return;
+    this.#leading = true;
+    this.#log.info({ identity: this.#identity, transitions: this.#transitions() }, 'became leader');
+    this.#emit('started');
+    this.#reportLeader();
+  }
+
+  #stepDown(reason: StopReason): void {
+    if (!this.#leading) return;
+    this.#leading = false;
+    this.#log.info({ identity: this.#identity, reason }, 'stopped leading');
+    this.#emit('stopped', reason);
+    this.#reportLeader();
+  }
+
+  #transitions(): number {
+    return this.#observation?.record?.leaderTransitions ?? 0;
+  }
+
+  /** The leader as known here: ourselves while leading, else the holder while its lease has not run out. */
+  #currentLeader(): string {
+    if (this.#leading) return this.#identity;
+    const holder = this.#observation?.record?.holderIdentity ?? '';
+    if (holder === '' || holder === this.#identity) return '';
+    return this.#clock.now() < this.#expiresAt() ? holder : '';
+  }
+
+  #reportLeader(): void {
+    const leader = this.#currentLeader();
+    if (leader === this.#reportedLeader) return;
+    const previous = this.#reportedLeader;
+    this.#reportedLeader = leader;
+    if (leader) this.#log.info({ leader, previousLeader: previous }, 'new leader');
+    else this.#log.info({ previousLeader: previous }, 'no leader');
+    this.#emit('leader-changed', undefined, previous);
+  }
+
+  #emit(type: LeadershipChange['type'], reason?: StopReason, previousLeader = this.#reportedLeader): void {
+    this.#changes.emit({
+      type,
+      leader: type === 'started' ? this.#identity : this.#currentLeader(),
+      previousLeader,
+      isLeader: this.#leading,
+      transitions: this.#transitions(),
+      ...(reason ? { reason } : {}),
+      at: this.#clock.date(),
+    });
+  }
+
+  #applyObservation(observation: LockObservation, source: 'read' | 'write' | 'watch'): void {
+    if (source === 'watch' && this.#appliedVersions.includes(observation.resourceVersion)) return;
+    this.#remember(observation.resourceVersion);
+    this.#observation = observation;
+    if (observation.rawRecord !== this.#observedRawRecord) {
+      this.#observedRawRecord = observation.rawRecord;
+      this.#observedTime = this.#clock.now();
+      this.#observedAt = this.#clock.date();
+    }
+    const holder = observation.record?.holderIdentity ?? '';
+    if (this.#leading && holder !== this.#identity) this.#stepDown('lost');
+    this.#reportLeader();
+  }
+
+  #applyDeleted(resourceVersion: string): void {
+    if (resourceVersion) this.#remember(resourceVersion);
+    this.#observation = null;
+    this.#observedRawRecord = '';
+    this.#observedTime = this.#clock.now();
+    this.#observedAt = this.#clock.date();
+    if (this.#leading) this.#stepDown('lost');
+    this.#reportLeader();
+  }
+
+  #remember(resourceVersion: string): void {
+    this.#appliedVersions.push(resourceVersion);
+    if (this.#appliedVersions.length > 32) this.#appliedVersions.shift();
+  }
+
+  /** Watch events wait while a write is in flight, so the write's answer and the events apply in server order. */
+  #onWatchEvent(apply: () => void): void {
+    if (this.#writing) {
+      this.#deferredEvents.push(apply);
+      return;
+    }
+    apply();
+    this.#wakeUp();
+  }
+
+  async #write(write: () => Promise<LockObservation>): Promise<LockObservation> {
+    this.#writing = true;
+    try {
+      return await this.#call(write);
+    } finally {
+      this.#writing = false;
+      const deferred = this.#deferredEvents.splice(0);
+      // Applied on the next tick, after the caller has applied the write's own answer.
+      if (deferred.length) {
+        queueMicrotask(() => {
+          for (const apply of deferred) apply();
+          this.#wakeUp();
+        });
+      }
+    }
+  }
+
+  async #call<T>(call: () => Promise<T>): Promise<T> {
+    const result = await call();
+    this.#failures = 0;
+    this.#loggedRbacGap = '';
+    return result;
+  }
+
+  #onApiError(verb: string, error: unknown): void {
+    const failure = toLockApiError(verb, error);
+    const context = { lock: this.#describeLock(), verb, status: failure.status, reason: failure.reason };
+    switch (failure.kind) {
+      case 'conflict':
+        // Normal contention: somebody else wrote first. Re-read before the next attempt.
+        this.#stale = true;
+        this.#log.debug(context, 'lost a write race');
+        return;
+      case 'unauthorized':
+      case 'forbidden': {
+        this.#failures++;
+        const hint = describeRbacGap(failure, verb, this.#lock);
+        if (hint !== this.#loggedRbacGap) {
+          this.#loggedRbacGap = hint;
+          this.#log.error(context, hint);
+        }
+        return;
+      }
+      default:
+        this.#failures++;
+        this.#stale = true;
+        this.#log.warn({ ...context, err: failure.message }, `${verb} ${this.#lock.kind} failed (${failure.kind}); retrying with back-off`);
+    }
+  }
+
+  #describeLock(): string {
+    return `${this.#lock.kind}/${this.#lock.namespace}/${this.#lock.name}`;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = Number.isFinite(ms) ? this.#clock.setTimer(ms, () => done()) : () => {};
+      const done = () => {
+        cancel();
+        this.#wake = undefined;
+        resolve();
+      };
+      this.#wake = done;
+    });
+  }
+
+  #wakeUp(): void {
+    this.#wake?.();
+  }
+}

@@ -1,0 +1,35 @@
+import { Hono } from 'hono';
+import type { Registry } from 'prom-client';
+import { leaderBody, type LeadershipSource } from './leadership-source.ts';
+import { watchStream } from './watch-stream.ts';
+
+export interface HttpAppOptions {
+  leadership: LeadershipSource;
+  metrics: Registry;
+  /** Extra routes from other parts (e.g. the notifier's `/deliveries`). */
+  extend?: (app: Hono) => void;
+}
+
+/** The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. */
+export function createHttpApp({ leadership, metrics, extend }: HttpAppOptions): Hono {
+  const app = new Hono();
+
+  // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
+  app.get('/', (c) => c.json({ name: leadership.snapshot().leader }));
+
+  app.get('/leader', (c) => c.json(leaderBody(leadership.snapshot())));
+
+  app.get('/watch', (c) => watchStream(c, leadership));
+
+  app.get('/healthz', (c) => {
+    const reason = leadership.unhealthyReason();
+    return reason ? c.text(`unhealthy: ${reason}\n`, 503) : c.text('ok\n');
+  });
+
+  app.get('/readyz', (c) => (leadership.snapshot().ready ? c.text('ok\n') : c.text('not ready: the lock has not been read yet\n', 503)));
+
+  app.get('/metrics', async (c) => c.body(await metrics.metrics(), 200, { 'Content-Type': metrics.contentType }));
+
+  extend?.(app);
+  return app;
+}

@@ -1,0 +1,115 @@
+import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
+import { toLockApiError } from './api-error.ts';
+import { ownAnnotations, timeoutOptions, watchObject, withOwnAnnotations } from './object.ts';
+import { formatAnnotationRecord, parseAnnotationRecord } from './record.ts';
+import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
+
+/** Where leader-elector 0.4 and client-go before 1.24 keep the record on a ConfigMap or an Endpoints object. */
+export const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
+
+type AnnotatedObject = V1ConfigMap | V1Endpoints;
+type CallOptions = ReturnType<typeof timeoutOptions>;
+
+/** The few calls that differ between ConfigMaps and Endpoints. */
+interface CoreResource {
+  kind: 'ConfigMap' | 'Endpoints';
+  plural: 'configmaps' | 'endpoints';
+  read(api: CoreV1Api, name: string, namespace: string, options: CallOptions): Promise<AnnotatedObject>;
+  create(api: CoreV1Api, namespace: string, body: AnnotatedObject, options: CallOptions): Promise<AnnotatedObject>;
+  replace(api: CoreV1Api, name: string, namespace: string, body: AnnotatedObject, options: CallOptions): Promise<AnnotatedObject>;
+}
+
+const resources = {
+  configmaps: {
+    kind: 'ConfigMap',
+    plural: 'configmaps',
+    read: (api, name, namespace, options) => api.readNamespacedConfigMap({ name, namespace }, options),
+    create: (api, namespace, body, options) => api.createNamespacedConfigMap({ namespace, body }, options),
+    replace: (api, name, namespace, body, options) => api.replaceNamespacedConfigMap({ name, namespace, body }, options),
+  },
+  endpoints: {
+    kind: 'Endpoints',
+    plural: 'endpoints',
+    read: (api, name, namespace, options) => api.readNamespacedEndpoints({ name, namespace }, options),
+    create: (api, namespace, body, options) => api.createNamespacedEndpoints({ namespace, body }, options),
+    replace: (api, name, namespace, body, options) => api.replaceNamespacedEndpoints({ name, namespace, body }, options),
+  },
+} satisfies Record<string, CoreResource>;
+
+/**
+ * The legacy annotation lock on a ConfigMap or an Endpoints object, so a fleet can move off leader-elector 0.4 and
+ * older clients without two leaders. Records written by other clients are read leniently.
+ */
+export class AnnotationLock implements Lock {
+  readonly kind: 'configmaps' | 'endpoints';
+  readonly namespace: string;
+  readonly name: string;
+  readonly #resource: CoreResource;
+  readonly #api: CoreV1Api;
+  readonly #watch: Watch;
+  readonly #options: CallOptions;
+
+  constructor(kubeConfig: KubeConfig, kind: 'configmaps' | 'endpoints', namespace: string, name: string, requestTimeoutMs: number) {
+    this.#options = timeoutOptions(requestTimeoutMs);
+    this.kind = kind;
+    this.namespace = namespace;
+    this.name = name;
+    this.#resource = resources[kind];
+    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+    this.#watch = new Watch(kubeConfig);
+  }
+
+  async get(): Promise<LockObservation | null> {
+    try {
+      return observe(await this.#resource.read(this.#api, this.name, this.namespace, this.#options));
+    } catch (error) {
+      const failure = toLockApiError('get', error);
+      if (failure.kind === 'not-found') return null;
+      throw failure;
+    }
+  }
+
+  async create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+    const body: AnnotatedObject = {
+      apiVersion: 'v1',
+      kind: this.#resource.kind,
+      metadata: { name: this.name, namespace: this.namespace, annotations: { ...annotations, [LEADER_ANNOTATION]: formatAnnotationRecord(record) } },
+    };
+    try {
+      return observe(await this.#resource.create(this.#api, this.namespace, body, this.#options));
+    } catch (error) {
+      throw toLockApiError('create', error);
+    }
+  }
+
+  async update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+    const object = previous.object as AnnotatedObject;
+    const metadata: V1ObjectMeta = { ...object.metadata, resourceVersion: previous.resourceVersion };
+    const body: AnnotatedObject = {
+      ...object,
+      metadata: withOwnAnnotations(metadata, annotations, { [LEADER_ANNOTATION]: formatAnnotationRecord(record) }),
+    };
+    try {
+      return observe(await this.#resource.replace(this.#api, this.name, this.namespace, body, this.#options));
+    } catch (error) {
+      throw toLockApiError('update', error);
+    }
+  }
+
+  watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${this.#resource.plural}`;
+    return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as AnnotatedObject), handlers);
+  }
+}
+
+function observe(object: AnnotatedObject): LockObservation {
+  const text = object.metadata?.annotations?.[LEADER_ANNOTATION];
+  return {
+    // An object without the annotation is a free lock, as leader-elector 0.4 creates it.
+    record: text === undefined ? null : parseAnnotationRecord(text),
+    resourceVersion: object.metadata?.resourceVersion ?? '',
+    annotations: ownAnnotations(object.metadata?.annotations),
+    rawRecord: text ?? '',
+    object,
+  };
+}

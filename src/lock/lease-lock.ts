@@ -1,0 +1,107 @@
+import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { toLockApiError } from './api-error.ts';
+import { formatMicroTime, parseTimestamp } from './record.ts';
+import { ownAnnotations, timeoutOptions, withOwnAnnotations, watchObject } from './object.ts';
+import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
+
+/** A coordination.k8s.io/v1 Lease, as client-go's LeaseLock: the record maps onto LeaseSpec. */
+export class LeaseLock implements Lock {
+  readonly kind = 'leases' as const;
+  readonly namespace: string;
+  readonly name: string;
+  readonly #api: CoordinationV1Api;
+  readonly #watch: Watch;
+  readonly #options: ReturnType<typeof timeoutOptions>;
+
+  constructor(kubeConfig: KubeConfig, namespace: string, name: string, requestTimeoutMs: number) {
+    this.#options = timeoutOptions(requestTimeoutMs);
+    this.namespace = namespace;
+    this.name = name;
+    this.#api = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#watch = new Watch(kubeConfig);
+  }
+
+  async get(): Promise<LockObservation | null> {
+    try {
+      return observe(await this.#api.readNamespacedLease({ name: this.name, namespace: this.namespace }, this.#options));
+    } catch (error) {
+      const failure = toLockApiError('get', error);
+      if (failure.kind === 'not-found') return null;
+      throw failure;
+    }
+  }
+
+  async create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+    const body: V1Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.namespace, ...(Object.keys(annotations).length ? { annotations } : {}) },
+      spec: toSpec(record),
+    };
+    try {
+      return observe(await this.#api.createNamespacedLease({ namespace: this.namespace, body }, this.#options));
+    } catch (error) {
+      throw toLockApiError('create', error);
+    }
+  }
+
+  async update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+    const lease = previous.object as V1Lease;
+    const body: V1Lease = {
+      ...lease,
+      metadata: withOwnAnnotations({ ...lease.metadata, resourceVersion: previous.resourceVersion }, annotations),
+      spec: { ...lease.spec, ...toSpec(record) },
+    };
+    try {
+      return observe(await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options));
+    } catch (error) {
+      throw toLockApiError('update', error);
+    }
+  }
+
+  watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/leases`;
+    return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as V1Lease), handlers);
+  }
+}
+
+function toSpec(record: LeaderElectionRecord): NonNullable<V1Lease['spec']> {
+  const time = (date: Date | null) => (date ? new V1MicroTime(date.getTime()) : undefined);
+  return {
+    holderIdentity: record.holderIdentity,
+    leaseDurationSeconds: record.leaseDurationSeconds,
+    acquireTime: time(record.acquireTime),
+    renewTime: time(record.renewTime),
+    leaseTransitions: record.leaderTransitions,
+  } as NonNullable<V1Lease['spec']>;
+}
+
+function timeText(value: unknown): string | null {
+  if (value instanceof Date) return formatMicroTime(value);
+  return typeof value === 'string' ? value : null;
+}
+
+function observe(lease: V1Lease): LockObservation {
+  const spec = lease.spec ?? {};
+  // Read times arrive as strings although typed as dates: parse whatever came.
+  const record: LeaderElectionRecord = {
+    holderIdentity: spec.holderIdentity ?? '',
+    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+    acquireTime: parseTimestamp(spec.acquireTime),
+    renewTime: parseTimestamp(spec.renewTime),
+    leaderTransitions: spec.leaseTransitions ?? 0,
+  };
+  return {
+    record,
+    resourceVersion: lease.metadata?.resourceVersion ?? '',
+    annotations: ownAnnotations(lease.metadata?.annotations),
+    rawRecord: JSON.stringify([
+      record.holderIdentity,
+      record.leaseDurationSeconds,
+      timeText(spec.acquireTime),
+      timeText(spec.renewTime),
+      record.leaderTransitions,
+    ]),
+    object: lease,
+  };
+}

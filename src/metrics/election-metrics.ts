@@ -1,0 +1,71 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LeadershipChange } from '../election/changes.ts';
+
+/** The election's Prometheus metrics: leaderhook's own, plus client-go's names so existing dashboards work. */
+export class ElectionMetrics {
+  readonly registry = new Registry();
+  readonly #election: string;
+  readonly isLeader: Gauge<'election'>;
+  readonly transitions: Counter<'election' | 'type'>;
+  readonly lastRenew: Gauge<'election'>;
+  readonly apiRequests: Counter<'verb' | 'code'>;
+  readonly apiLatency: Histogram<'verb'>;
+  readonly masterStatus: Gauge<'name'>;
+  readonly slowPath: Counter<'name'>;
+
+  constructor(election: string) {
+    this.#election = election;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.isLeader = new Gauge({ name: 'leaderhook_is_leader', help: '1 while this replica leads, else 0', labelNames: ['election'], registers });
+    this.transitions = new Counter({
+      name: 'leaderhook_leadership_changes_total',
+      help: 'Leadership changes seen by this replica, by type (started, stopped, leader-changed)',
+      labelNames: ['election', 'type'],
+      registers,
+    });
+    this.lastRenew = new Gauge({
+      name: 'leaderhook_last_renew_timestamp_seconds',
+      help: "Unix time of this replica's last successful acquire or renew of the lock",
+      labelNames: ['election'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'leaderhook_api_requests_total',
+      help: 'Kubernetes API requests for the lock, by verb and HTTP status code ("error" when no answer came)',
+      labelNames: ['verb', 'code'],
+      registers,
+    });
+    this.apiLatency = new Histogram({
+      name: 'leaderhook_api_request_duration_seconds',
+      help: 'Kubernetes API request latency for the lock, by verb',
+      labelNames: ['verb'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.masterStatus = new Gauge({ name: 'leader_election_master_status', help: 'client-go compatible: 1 if this replica leads, else 0', labelNames: ['name'], registers });
+    this.slowPath = new Counter({
+      name: 'leader_election_slowpath_total',
+      help: 'client-go compatible: renews that had to read the lock first because the cached object was stale',
+      labelNames: ['name'],
+      registers,
+    });
+    this.isLeader.set({ election: election }, 0);
+    this.masterStatus.set({ name: election }, 0);
+    this.slowPath.inc({ name: election }, 0);
+  }
+
+  record(change: LeadershipChange): void {
+    this.transitions.inc({ election: this.#election, type: change.type });
+    this.isLeader.set({ election: this.#election }, change.isLeader ? 1 : 0);
+    this.masterStatus.set({ name: this.#election }, change.isLeader ? 1 : 0);
+  }
+
+  renewed(at: Date): void {
+    this.lastRenew.set({ election: this.#election }, at.getTime() / 1000);
+  }
+
+  slowPathTaken(): void {
+    this.slowPath.inc({ name: this.#election });
+  }
+}
