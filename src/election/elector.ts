@@ -119,6 +119,7 @@ export class Elector {
   /** The current state. A leader past its renew deadline (e.g. after a pause) steps down here before answering. */
   snapshot(): LeadershipSnapshot {
     this.#checkStillLeading();
+    this.#reportLeader();
     const record = this.#observation?.record ?? null;
     return {
       election: this.#lock.name,
@@ -176,11 +177,7 @@ export class Elector {
     await this.#running;
     this.#running = undefined;
     if (!this.#leading) return;
-    if (release && (await this.#release())) {
-      this.#stepDown('released');
-    } else {
-      this.#stepDown('shutdown');
-    }
+    if (!(release && (await this.#release()))) this.#stepDown('shutdown');
   }
 
   async #loop(): Promise<void> {
@@ -203,6 +200,7 @@ export class Elector {
   /** One round of tryAcquireOrRenew; returns how long to wait before the next one (a watch event may cut it short). */
   async #step(): Promise<number> {
     const { retryPeriodMs } = this.#timings;
+    this.#reportLeader();
     if (this.#leading) {
       if (!this.#checkStillLeading()) return 0;
       await this.#renew();
@@ -345,8 +343,10 @@ export class Elector {
       const now = this.#clock.date();
       const record: LeaderElectionRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaderTransitions: old.leaderTransitions };
       try {
-        this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
+        const released = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
+        this.#stepDown('released');
+        this.#applyObservation(released, 'write');
         return true;
       } catch (error) {
         this.#onApiError('update', error);

@@ -106,7 +106,8 @@ export class LockWatcher {
 
   #retry(): void {
     if (this.#stopped) return;
-    const delay = this.#failures === 0 ? 0 : backoff(this.#failures, this.#options.retryPeriodMs / 2, this.#options.retryPeriodMs * 15, this.#options.random);
+    // The first retry is immediate (a server closing a stream is routine); repeated failures back off.
+    const delay = this.#failures <= 1 ? 0 : backoff(this.#failures - 1, this.#options.retryPeriodMs / 2, this.#options.retryPeriodMs * 15, this.#options.random);
     this.#cancelRetry = this.#options.clock.setTimer(delay, () => {
       this.#cancelRetry = undefined;
       void this.#open();

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LeadershipChange } from '../../src/election/changes.ts';
+import { Elector } from '../../src/election/elector.ts';
+import { LockApiError } from '../../src/lock/api-error.ts';
+import { FakeClock, settle } from '../support/fake-clock.ts';
+import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
+
+const timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+function setup(identity = 'me', options: { watch?: boolean } = {}) {
+  const store = new MemoryStore();
+  const clock = new FakeClock();
+  const { log, lines } = memoryLog();
+  const elector = new Elector({ lock: store.lock(), identity, log, clock, random: () => 0.5, ...timings, ...options });
+  const changes: LeadershipChange[] = [];
+  elector.subscribe((change) => changes.push(change));
+  return { store, clock, elector, changes, lines };
+}
+
+describe('elector', () => {
+  it('creates a missing lock and leads, with zero transitions', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me');
+    assert.equal(store.stored?.record.leaderTransitions, 0);
+    assert.deepEqual(
+      changes.map((change) => [change.type, change.leader, change.isLeader]),
+      [
+        ['started', 'me', true],
+        ['leader-changed', 'me', true],
+      ],
+    );
+    assert.equal(elector.snapshot().leader, 'me');
+    await elector.stop({ release: false });
+  });
+
+  it('waits a full lease duration from its own observation, whatever the holder\'s clock says', async () => {
+    const { store, clock, elector } = setup();
+    // The holder's clock is an hour behind: its renewTime looks long expired, but the record was only just observed.
+    store.writeAsOther(record('other', new Date(clock.date().getTime() - 3_600_000), 3));
+    elector.start();
+    await clock.advance(0);
+    assert.equal(elector.snapshot().leader, 'other');
+    await clock.advance(14_000);
+    assert.equal(store.stored?.record.holderIdentity, 'other', 'must not take a lock observed unchanged for less than the lease duration');
+    await clock.advance(1_200);
+    assert.equal(store.stored?.record.holderIdentity, 'me');
+    assert.equal(store.stored?.record.leaderTransitions, 4, 'a new holder counts one transition');
+    await elector.stop({ release: false });
+  });
+
+  it('never takes a lock whose record keeps changing, and reads nothing while its watch holds', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('other', clock.date()));
+    elector.start();
+    await clock.advance(0);
+    const reads = store.count('get');
+    for (let i = 0; i < 30; i++) {
+      await clock.advance(2_000);
+      store.writeAsOther(record('other', clock.date()));
+    }
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'other');
+    assert.equal(store.count('get'), reads, 'a follower with a healthy watch sends no periodic reads');
+    assert.equal(elector.snapshot().leader, 'other');
+    await elector.stop({ release: false });
+  });
+
+  it('takes a released lock at once, from the watch event', async () => {
+    const { store, clock, elector, changes } = setup();
+    store.writeAsOther(record('other', clock.date(), 2));
+    elector.start();
+    await clock.advance(0);
+    store.writeAsOther({ ...record('', clock.date(), 2), leaseDurationSeconds: 1 });
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me');
+    assert.equal(store.stored?.record.leaderTransitions, 3);
+    assert.ok(changes.some((change) => change.type === 'started'));
+    await elector.stop({ release: false });
+  });
+
+  it('reports no leader once the holder\'s lease runs out, even before anyone takes it', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('other', clock.date()));
+    store.failures.set('update', [new LockApiError('update', 'server', 'etcd down', 503)]);
+    elector.start();
+    await clock.advance(0);
+    assert.equal(elector.snapshot().leader, 'other');
+    await clock.advance(15_100);
+    assert.equal(elector.snapshot().leader, '', 'an expired holder is not reported as leader');
+    await elector.stop({ release: false });
+  });
+
+  it('renews every retry period and steps down when it cannot renew within the renew deadline, then competes again', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    const renewed = store.stored?.record.renewTime?.getTime();
+    await clock.advance(2_000);
+    assert.ok((store.stored?.record.renewTime?.getTime() ?? 0) > (renewed ?? 0), 'renewed after one retry period');
+
+    const down = Array.from({ length: 8 }, () => new LockApiError('update', 'server', 'unavailable', 503));
+    store.failures.set('update', down);
+    store.failures.set('get', [...Array.from({ length: 8 }, () => new LockApiError('get', 'server', 'unavailable', 503))]);
+    await clock.advance(12_000);
+    const stopped = changes.find((change) => change.type === 'stopped');
+    assert.equal(stopped?.reason, 'renew-deadline');
+    assert.equal(elector.snapshot().isLeader, false);
+
+    store.failures.clear();
+    await clock.advance(40_000);
+    assert.equal(elector.snapshot().isLeader, true, 'competes again after stepping down');
+    await elector.stop({ release: false });
+  });
+
+  it('a paused leader reports stopped leading before it answers as leader', async () => {
+    const { clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    assert.equal(elector.snapshot().isLeader, true);
+    clock.jump(11_000); // SIGSTOP: no timer ran, no renew happened
+    const state = elector.snapshot();
+    assert.equal(state.isLeader, false);
+    assert.notEqual(state.leader, 'me');
+    assert.deepEqual(changes.at(-2)?.type, 'stopped');
+    assert.equal(changes.at(-2)?.reason, 'renew-deadline');
+    await elector.stop({ release: false });
+  });
+
+  it('steps down when another client took the lock (renew conflict)', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    store.writeAsOther(record('intruder', clock.date(), 1));
+    await clock.advance(2_000);
+    assert.equal(elector.snapshot().isLeader, false);
+    assert.equal(elector.snapshot().leader, 'intruder');
+    assert.equal(changes.find((change) => change.type === 'stopped')?.reason, 'lost');
+    await elector.stop({ release: false });
+  });
+
+  it('releases the lock on stop as client-go does: empty holder, one-second lease, transitions kept', async () => {
+    const { store, clock, elector, changes } = setup();
+    store.writeAsOther({ ...record('', clock.date(), 5), leaseDurationSeconds: 1 });
+    elector.start();
+    await clock.advance(0);
+    assert.equal(store.stored?.record.leaderTransitions, 6);
+    await elector.stop({ release: true });
+    assert.equal(store.stored?.record.holderIdentity, '');
+    assert.equal(store.stored?.record.leaseDurationSeconds, 1);
+    assert.equal(store.stored?.record.leaderTransitions, 6);
+    assert.equal(changes.at(-2)?.reason, 'released');
+  });
+
+  it('watches again when the server closes the stream, and polls while it cannot watch', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('other', clock.date()));
+    elector.start();
+    await clock.advance(0);
+    assert.equal(store.watchCount, 1);
+    store.closeWatches();
+    await clock.advance(0);
+    assert.equal(store.watchCount, 1, 're-watched at once after a clean close');
+
+    store.watchRefused = new LockApiError('watch', 'forbidden', 'forbidden', 403);
+    store.closeWatches(new LockApiError('watch', 'server', 'gone', 500));
+    const reads = store.count('get');
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(2_000);
+      store.writeAsOther(record('other', clock.date()));
+    }
+    assert.ok(store.count('get') > reads, 'polls while no watch is possible');
+    store.watchRefused = undefined;
+    await clock.advance(60_000);
+    assert.equal(store.watchCount, 1, 'watches again once allowed');
+    await elector.stop({ release: false });
+  });
+
+  it('logs one actionable line for an RBAC refusal, keeps retrying with back-off, and recovers', async () => {
+    const { store, clock, elector, lines } = setup();
+    const forbidden = () => new LockApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
+    store.failures.set('get', Array.from({ length: 6 }, forbidden));
+    store.watchRefused = new LockApiError('watch', 'forbidden', 'forbidden', 403);
+    elector.start();
+    await clock.advance(60_000);
+    const errors = lines.filter((line) => line.level === 'error');
+    assert.equal(errors.length, 1, 'one line, not one per attempt');
+    assert.match(errors[0]?.message ?? '', /RBAC forbids get on resource "leases" \(apiGroup coordination\.k8s\.io\) in namespace "default"/);
+    assert.ok(store.count('get') >= 4, 'kept retrying');
+    assert.ok(store.count('get') < 30, 'backed off instead of hammering');
+    await clock.advance(60_000);
+    assert.equal(elector.snapshot().isLeader, true, 'recovered once RBAC allowed it');
+    await elector.stop({ release: false });
+  });
+
+  it('five candidates on one lock: exactly one leads', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const electors = ['a', 'b', 'c', 'd', 'e'].map(
+      (identity, index) => new Elector({ lock: store.lock(), identity, log: memoryLog().log, clock, random: () => index / 5, ...timings }),
+    );
+    for (const elector of electors) elector.start();
+    await clock.advance(30_000);
+    await settle();
+    const leaders = electors.filter((elector) => elector.snapshot().isLeader).map((elector) => elector.identity);
+    assert.equal(leaders.length, 1);
+    for (const elector of electors) assert.equal(elector.snapshot().leader, leaders[0]);
+    await Promise.all(electors.map((elector) => elector.stop({ release: false })));
+  });
+});

@@ -1,0 +1,114 @@
+import { LockApiError } from '../../src/lock/api-error.ts';
+import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from '../../src/lock/types.ts';
+
+interface Stored {
+  record: LeaderElectionRecord;
+  annotations: Record<string, string>;
+  resourceVersion: string;
+}
+
+/**
+ * An in-memory stand-in for the API server behind a Lock, for the elector's state-machine tests only: it keeps the
+ * compare-and-swap and watch semantics that the real-API tests check against kube-apiserver.
+ */
+export class MemoryStore {
+  stored: Stored | undefined;
+  #revision = 100;
+  readonly calls: string[] = [];
+  readonly #watchers = new Set<WatchHandlers>();
+  /** Errors to throw from the next calls of a verb, in order. */
+  readonly failures = new Map<string, LockApiError[]>();
+  watchRefused: LockApiError | undefined;
+
+  lock(namespace = 'default', name = 'demo'): Lock {
+    return {
+      kind: 'leases',
+      namespace,
+      name,
+      get: async () => {
+        this.#enter('get');
+        return this.stored ? this.#observe(this.stored) : null;
+      },
+      create: async (record, annotations) => {
+        this.#enter('create');
+        if (this.stored) throw new LockApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
+        return this.#store(record, annotations);
+      },
+      update: async (previous, record, annotations) => {
+        this.#enter('update');
+        if (!this.stored) throw new LockApiError('update', 'not-found', 'not found', 404, 'NotFound');
+        if (previous.resourceVersion !== this.stored.resourceVersion) throw new LockApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
+        return this.#store(record, annotations);
+      },
+      watch: async (_resourceVersion: string, handlers: WatchHandlers) => {
+        this.#enter('watch');
+        if (this.watchRefused) throw this.watchRefused;
+        this.#watchers.add(handlers);
+        return () => this.#watchers.delete(handlers);
+      },
+    };
+  }
+
+  /** Another client writes the lock (e.g. a client-go elector on another machine). */
+  writeAsOther(record: LeaderElectionRecord): void {
+    this.#store(record, this.stored?.annotations ?? {});
+  }
+
+  /** The server closes every watch stream. */
+  closeWatches(error: unknown = null): void {
+    for (const watcher of [...this.#watchers]) {
+      this.#watchers.delete(watcher);
+      watcher.onEnd(error);
+    }
+  }
+
+  get watchCount(): number {
+    return this.#watchers.size;
+  }
+
+  count(verb: string): number {
+    return this.calls.filter((call) => call === verb).length;
+  }
+
+  #enter(verb: string): void {
+    this.calls.push(verb);
+    const queued = this.failures.get(verb);
+    const failure = queued?.shift();
+    if (failure) throw failure;
+  }
+
+  #store(record: LeaderElectionRecord, annotations: Record<string, string>): LockObservation {
+    this.stored = { record: { ...record }, annotations: { ...annotations }, resourceVersion: String(++this.#revision) };
+    const observation = this.#observe(this.stored);
+    // Like a real server, the watch event arrives after the write's answer.
+    setImmediate(() => {
+      for (const watcher of this.#watchers) watcher.onEvent({ type: 'changed', observation: this.#observe(this.stored as Stored) });
+    });
+    return observation;
+  }
+
+  #observe(stored: Stored): LockObservation {
+    const { record } = stored;
+    return {
+      record: { ...record },
+      resourceVersion: stored.resourceVersion,
+      annotations: { ...stored.annotations },
+      rawRecord: JSON.stringify([record.holderIdentity, record.leaseDurationSeconds, record.acquireTime?.toISOString(), record.renewTime?.toISOString(), record.leaderTransitions]),
+      object: {},
+    };
+  }
+}
+
+export function record(holderIdentity: string, renewTime: Date, leaderTransitions = 0, leaseDurationSeconds = 15): LeaderElectionRecord {
+  return { holderIdentity, leaseDurationSeconds, acquireTime: renewTime, renewTime, leaderTransitions };
+}
+
+/** A logger that keeps what it is given, for assertions on log lines. */
+export function memoryLog() {
+  const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+  const at = (level: string) => (fields: object | string, message?: string) => {
+    if (typeof fields === 'string') lines.push({ level, message: fields, fields: {} });
+    else lines.push({ level, message: message ?? '', fields: fields as Record<string, unknown> });
+  };
+  return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never };
+}
