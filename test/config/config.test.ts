@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildConfig } from '../../src/config/config.ts';
+import { parseDuration } from '../../src/config/duration.ts';
+import { readFlags } from '../../src/config/read-flags.ts';
+import { UsageError } from '../../src/config/usage-error.ts';
+
+function configFrom(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const { values, sources } = readFlags(argv, env);
+  return buildConfig(values, sources, env);
+}
+
+function usageError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    configFrom(argv, env);
+  } catch (error) {
+    assert.ok(error instanceof UsageError, `expected a usage error, got ${String(error)}`);
+    return error.message;
+  }
+  assert.fail(`accepted ${argv.join(' ')}`);
+}
+
+describe('configuration', () => {
+  it('parses Go durations', () => {
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('15s'), 15_000);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1.5h'), 5_400_000);
+    assert.equal(parseDuration('0'), 0);
+    for (const bad of ['15', 's', '1x', '-1s', '']) assert.equal(parseDuration(bad), undefined, bad);
+  });
+
+  it("keeps leader-elector 0.4's flags and --ttl meaning", () => {
+    const config = configFrom(['--election=example', '--http=0.0.0.0:4040', '--ttl', '10s', '--use-cluster-credentials=true', '--id', 'pod-1']);
+    assert.equal(config.election, 'example');
+    assert.deepEqual(config.http, { host: '0.0.0.0', port: 4040 });
+    assert.deepEqual(config.timings, { leaseDurationMs: 10_000, renewDeadlineMs: 5_000, retryPeriodMs: 2_500 });
+    assert.equal(config.identity, 'pod-1');
+    assert.equal(config.lock, 'leases');
+  });
+
+  it('defaults to client-go timings and $POD_NAME, and reads LEADERHOOK_* variables', () => {
+    const config = configFrom([], { LEADERHOOK_ELECTION: 'env-election', LEADERHOOK_LOCK: 'endpoints', POD_NAME: 'pod-7', LEADERHOOK_HTTP: ':4041' });
+    assert.equal(config.election, 'env-election');
+    assert.equal(config.lock, 'endpoints');
+    assert.equal(config.identity, 'pod-7');
+    assert.deepEqual(config.http, { host: '', port: 4041 });
+    assert.deepEqual(config.timings, { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    assert.equal(configFrom(['--election', 'flag-wins'], { LEADERHOOK_ELECTION: 'env' }).election, 'flag-wins');
+  });
+
+  it('rejects bad input with one message naming the flag', () => {
+    assert.equal(usageError([]), '--election: is required (the name of the lock object)');
+    assert.match(usageError(['--election', 'x', '--bogus']), /^--bogus: unknown flag/);
+    assert.match(usageError(['--election']), /^--election: missing value/);
+    assert.match(usageError(['--election', 'x', '--retry-period', 'soon']), /^--retry-period: "soon" is not a duration/);
+    assert.match(usageError(['--election', 'x', '--lock', 'secrets']), /^--lock: must be leases, configmaps or endpoints/);
+    assert.match(usageError(['--election', 'x', '--http', '4040']), /^--http: "4040" is not HOST:PORT/);
+    assert.match(usageError(['--election', 'x', '--ttl', '10s', '--lease-duration', '5s']), /^--ttl: cannot be combined with --lease-duration/);
+    assert.match(usageError([], { LEADERHOOK_ELECTION: 'Not_A_Name' }), /^LEADERHOOK_ELECTION: must be a lower-case DNS name/);
+  });
+
+  it("validates timings as client-go does", () => {
+    assert.match(usageError(['--election', 'x', '--lease-duration', '5s', '--renew-deadline', '5s']), /^--lease-duration, --renew-deadline: lease duration must be greater than the renew deadline/);
+    assert.match(usageError(['--election', 'x', '--renew-deadline', '2s', '--retry-period', '2s']), /^--renew-deadline, --retry-period: renew deadline must be greater than retry period × 1.2/);
+    assert.match(usageError(['--election', 'x', '--ttl', '500ms']), /^--ttl: lease duration must be at least 1s/);
+    assert.doesNotThrow(() => configFrom(['--election', 'x', '--lease-duration', '2s', '--renew-deadline', '1500ms', '--retry-period', '500ms']));
+  });
+});
