@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+export interface LeaderBody {
+  leader: string;
+  self: string;
+  isLeader: boolean;
+  transitions: number;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** One leaderhook replica as a real process, with its JSON log lines kept. */
+export class Replica {
+  readonly id: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  readonly logs: Array<Record<string, unknown>> = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  private constructor(id: string, port: number, child: ChildProcess) {
+    this.id = id;
+    this.port = port;
+    this.process = child;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        this.logs.push(JSON.parse(line));
+      } catch {
+        this.logs.push({ msg: line });
+      }
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(options: { id: string; kubeconfig: string; election: string; args?: string[]; port?: number; env?: NodeJS.ProcessEnv }): Promise<Replica> {
+    const port = options.port ?? (await freePort());
+    const args = [
+      CLI,
+      `--election=${options.election}`,
+      '--election-namespace=default',
+      `--id=${options.id}`,
+      `--http=127.0.0.1:${port}`,
+      `--kubeconfig=${options.kubeconfig}`,
+      ...(options.args ?? []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    return new Replica(options.id, port, child);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async leader(): Promise<LeaderBody | undefined> {
+    try {
+      const response = await fetch(`${this.url}/leader`, { signal: AbortSignal.timeout(2000) });
+      return (await response.json()) as LeaderBody;
+    } catch {
+      return undefined;
+    }
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.process.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 20): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value as T;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
