@@ -1,0 +1,73 @@
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { toLockApiError } from '../lock/api-error.ts';
+import { timeoutOptions } from '../lock/object.ts';
+import type { EventPatch } from './correlator.ts';
+import type { CoreEvent } from './event.ts';
+
+/** Where events go: create, or patch a repeated one (client-go's EventSink). Errors are LockApiErrors. */
+export interface EventSink {
+  create(event: CoreEvent): Promise<CoreEvent>;
+  patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent>;
+}
+
+function toApi(event: CoreEvent): CoreV1Event {
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: event.name, namespace: event.namespace },
+    involvedObject: { ...event.involvedObject },
+    type: event.type,
+    reason: event.reason,
+    message: event.message,
+    source: { ...event.source },
+    reportingComponent: event.reportingComponent,
+    reportingInstance: event.reportingInstance,
+    firstTimestamp: event.firstTimestamp,
+    lastTimestamp: event.lastTimestamp,
+    count: event.count,
+  };
+}
+
+function fromApi(stored: CoreV1Event, sent: CoreEvent): CoreEvent {
+  const toDate = (value: unknown, fallback: Date) => (value instanceof Date ? value : typeof value === 'string' ? new Date(value) : fallback);
+  return {
+    ...sent,
+    name: stored.metadata?.name ?? sent.name,
+    ...(stored.metadata?.resourceVersion ? { resourceVersion: stored.metadata.resourceVersion } : {}),
+    count: stored.count ?? sent.count,
+    firstTimestamp: toDate(stored.firstTimestamp, sent.firstTimestamp),
+    lastTimestamp: toDate(stored.lastTimestamp, sent.lastTimestamp),
+  };
+}
+
+/** core/v1 Events through client-node, each call bounded by `requestTimeoutMs`. */
+export class KubeEventSink implements EventSink {
+  readonly #api: CoreV1Api;
+  readonly #requestTimeoutMs: number;
+
+  constructor(kubeConfig: KubeConfig, requestTimeoutMs: number) {
+    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+    this.#requestTimeoutMs = requestTimeoutMs;
+  }
+
+  async create(event: CoreEvent): Promise<CoreEvent> {
+    try {
+      const stored = await this.#api.createNamespacedEvent({ namespace: event.namespace, body: toApi(event) }, timeoutOptions(this.#requestTimeoutMs));
+      return fromApi(stored, event);
+    } catch (error) {
+      throw toLockApiError('create', error);
+    }
+  }
+
+  async patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
+    try {
+      const stored = await this.#api.patchNamespacedEvent(
+        { name: event.name, namespace: event.namespace, body: patch },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, timeoutOptions(this.#requestTimeoutMs)),
+      );
+      return fromApi(stored, event);
+    } catch (error) {
+      throw toLockApiError('patch', error);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/** The object an event is about, as core/v1 ObjectReference. */
+export interface InvolvedObject {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+  fieldPath?: string;
+}
+
+export interface EventSource {
+  component: string;
+  host?: string;
+}
+
+/** A core/v1 Event as tools/record writes it (the fields leaderhook sets). */
+export interface CoreEvent {
+  name: string;
+  namespace: string;
+  /** Set once the server has stored the event; a patch needs it. */
+  resourceVersion?: string;
+  involvedObject: InvolvedObject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  source: EventSource;
+  reportingComponent: string;
+  reportingInstance: string;
+  firstTimestamp: Date;
+  lastTimestamp: Date;
+  count: number;
+}
+
+/** The lock object as an event's involvedObject, with the kind and apiVersion client-go's resource locks use. */
+export function lockReference(kind: 'leases' | 'configmaps' | 'endpoints', namespace: string, name: string, uid?: string): InvolvedObject {
+  const typed =
+    kind === 'leases'
+      ? { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' }
+      : kind === 'configmaps'
+        ? { kind: 'ConfigMap', apiVersion: 'v1' }
+        : { kind: 'Endpoints', apiVersion: 'v1' };
+  return { ...typed, namespace, name, ...(uid ? { uid } : {}) };
+}
+
+/** client-go's event name: `<object>.<UnixNano in hex>`, unique enough per object. */
+export function eventName(objectName: string, at: Date, nanos = BigInt(Math.floor(performance.now() * 1e6)) % 1_000_000n): string {
+  const unixNano = BigInt(at.getTime()) * 1_000_000n + nanos;
+  return `${objectName}.${unixNano.toString(16)}`;
+}
+
+/** metav1.Time on the wire: RFC 3339 with whole seconds. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+}

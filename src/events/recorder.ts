@@ -1,0 +1,230 @@
+import type { LeadershipChange } from '../election/changes.ts';
+import { systemClock, type Clock } from '../election/clock.ts';
+import type { ElectorLog } from '../election/elector.ts';
+import { toLockApiError, type LockApiError } from '../lock/api-error.ts';
+import { EventCorrelator, type CorrelatorOptions } from './correlator.ts';
+import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
+import type { EventSink } from './event-sink.ts';
+
+/** client-go's reason for leader-election events. */
+export const LEADER_ELECTION_REASON = 'LeaderElection';
+
+export interface EventRecorderOptions {
+  sink: EventSink;
+  /** The object events are about; read when an event is made (the lock's uid may only be known after a write). */
+  involvedObject: () => InvolvedObject;
+  source: EventSource;
+  log: ElectorLog;
+  clock?: Clock;
+  random?: () => number;
+  correlator?: CorrelatorOptions;
+  /** client-go: 12 tries per event, 10 s apart (the first wait randomised). */
+  maxTries?: number;
+  retrySleepMs?: number;
+  /** Events waiting to be written; more are dropped, as client-go's broadcaster does past 1000. */
+  maxQueued?: number;
+}
+
+export interface LeadershipEvents {
+  subscribe(listener: (change: LeadershipChange) => void): () => void;
+  readonly identity: string;
+}
+
+/**
+ * Records Kubernetes Events as client-go's tools/record does: made at once, then written one at a time in the
+ * background through the correlator (aggregation, counting of repeats, spam filter), retried only while the API
+ * server cannot be reached. A missing RBAC right is logged once; nothing here ever reaches the election.
+ */
+export class EventRecorder {
+  readonly #sink: EventSink;
+  readonly #involvedObject: () => InvolvedObject;
+  readonly #source: EventSource;
+  readonly #log: ElectorLog;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #correlator: EventCorrelator;
+  readonly #maxTries: number;
+  readonly #retrySleepMs: number;
+  readonly #maxQueued: number;
+
+  readonly #queue: CoreEvent[] = [];
+  #running: Promise<void> | undefined;
+  #shuttingDown = false;
+  #wake: (() => void) | undefined;
+  #loggedForbidden = false;
+  #unsubscribe: (() => void) | undefined;
+  /** Counts by outcome, for tests and logs. */
+  readonly stats = { created: 0, patched: 0, skipped: 0, dropped: 0, failed: 0 };
+
+  constructor(options: EventRecorderOptions) {
+    this.#sink = options.sink;
+    this.#involvedObject = options.involvedObject;
+    this.#source = options.source;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#correlator = new EventCorrelator(this.#clock, options.correlator);
+    this.#maxTries = options.maxTries ?? 12;
+    this.#retrySleepMs = options.retrySleepMs ?? 10_000;
+    this.#maxQueued = options.maxQueued ?? 1000;
+  }
+
+  /** client-go's leader-election events: `<id> became leader` and `<id> stopped leading`, type Normal, on the lock. */
+  recordLeadership(election: LeadershipEvents): void {
+    this.#unsubscribe = election.subscribe((change) => {
+      if (change.type === 'started') this.event('Normal', LEADER_ELECTION_REASON, `${election.identity} became leader`);
+      else if (change.type === 'stopped') this.event('Normal', LEADER_ELECTION_REASON, `${election.identity} stopped leading`);
+    });
+  }
+
+  /** Queues one event; never blocks and never throws. */
+  event(type: CoreEvent['type'], reason: string, message: string): void {
+    try {
+      const object = this.#involvedObject();
+      const at = this.#clock.date();
+      const event: CoreEvent = {
+        name: eventName(object.name, at),
+        namespace: object.namespace,
+        involvedObject: object,
+        type,
+        reason,
+        message,
+        source: this.#source,
+        reportingComponent: this.#source.component,
+        reportingInstance: this.#source.host ?? '',
+        firstTimestamp: at,
+        lastTimestamp: at,
+        count: 1,
+      };
+      if (this.#queue.length >= this.#maxQueued) {
+        this.stats.dropped += 1;
+        this.#log.warn({ reason, message }, 'too many events queued: dropped one');
+        return;
+      }
+      this.#queue.push(event);
+      this.#running ??= this.#drain().finally(() => {
+        this.#running = undefined;
+      });
+    } catch (error) {
+      this.#log.error({ err: error }, 'could not make an event');
+    }
+  }
+
+  /**
+   * Stops listening and gives queued events until `timeoutMs` to be written, each tried once from now on
+   * (client-go's Shutdown). Resolves true when the queue is empty.
+   */
+  async shutdown(timeoutMs: number): Promise<boolean> {
+    this.#unsubscribe?.();
+    this.#shuttingDown = true;
+    this.#wake?.();
+    if (!this.#running) return true;
+    let timer: (() => void) | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = this.#clock.setTimer(timeoutMs, () => resolve(false));
+    });
+    const done = await Promise.race([this.#running.then(() => true as const), timedOut]);
+    timer?.();
+    return done;
+  }
+
+  async #drain(): Promise<void> {
+    for (let event = this.#queue.shift(); event; event = this.#queue.shift()) {
+      const correlated = this.#correlator.correlate(event);
+      if (correlated.skip) {
+        this.stats.skipped += 1;
+        this.#log.debug({ reason: event.reason, message: event.message }, 'event dropped by the spam filter');
+        continue;
+      }
+      await this.#write(correlated.event, correlated.patch);
+    }
+  }
+
+  async #write(event: CoreEvent, patch: Parameters<EventSink['patch']>[1] | undefined): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.#attempt(event, patch);
+      if (outcome === 'done') return;
+      if (tries >= this.#maxTries || this.#shuttingDown) {
+        this.stats.failed += 1;
+        this.#log.warn({ reason: event.reason, message: event.message, tries }, 'could not write an event; giving up on it');
+        return;
+      }
+      // The first wait is randomised so replicas do not all retry together after an API outage.
+      await this.#sleep(tries === 1 ? this.#retrySleepMs * this.#random() : this.#retrySleepMs);
+    }
+  }
+
+  /** One try: `done` when written or abandoned, `retry` when the API server could not be reached. */
+  async #attempt(event: CoreEvent, patch: Parameters<EventSink['patch']>[1] | undefined): Promise<'done' | 'retry'> {
+    let verb = 'create';
+    try {
+      let stored: CoreEvent | undefined;
+      if (patch && event.count > 1) {
+        verb = 'patch';
+        try {
+          stored = await this.#sink.patch(event, patch);
+          this.stats.patched += 1;
+        } catch (error) {
+          // The repeated event may have expired from the API (events live an hour): create it again.
+          if (toLockApiError('patch', error).kind !== 'not-found') throw error;
+          verb = 'create';
+        }
+      }
+      if (!stored) {
+        stored = await this.#sink.create({ ...event, resourceVersion: undefined });
+        this.stats.created += 1;
+      }
+      this.#correlator.updateState(stored);
+      return 'done';
+    } catch (error) {
+      return this.#failed(toLockApiError(verb, error), event);
+    }
+  }
+
+  #failed(failure: LockApiError, event: CoreEvent): 'done' | 'retry' {
+    const fields = { reason: event.reason, message: event.message, status: failure.status };
+    switch (failure.kind) {
+      case 'forbidden':
+      case 'unauthorized':
+        this.stats.failed += 1;
+        if (!this.#loggedForbidden) {
+          this.#loggedForbidden = true;
+          this.#log.warn(
+            fields,
+            `RBAC forbids ${failure.verb} on resource "events" (apiGroup "") in namespace "${event.namespace}": grant verbs "create" and "patch" on events to record leadership events; the election is unaffected, events are skipped (${failure.message})`,
+          );
+        } else {
+          this.#log.debug(fields, 'event skipped: no RBAC right');
+        }
+        return 'done';
+      case 'network':
+      case 'server':
+      case 'throttled':
+        this.#log.debug({ ...fields, err: failure.message }, 'could not write an event; will retry');
+        return 'retry';
+      case 'conflict':
+        this.#log.debug({ ...fields, err: failure.message }, 'the API server already has this event; not retrying');
+        return 'done';
+      default:
+        // The server rejected this event (e.g. AlreadyExists, a terminating namespace): as client-go, do not retry.
+        this.stats.failed += 1;
+        this.#log.warn({ ...fields, err: failure.message }, 'the API server rejected an event; not retrying');
+        return 'done';
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#shuttingDown) return Promise.resolve();
+    return new Promise((resolve) => {
+      const cancel = this.#clock.setTimer(ms, () => {
+        this.#wake = undefined;
+        resolve();
+      });
+      this.#wake = () => {
+        this.#wake = undefined;
+        cancel();
+        resolve();
+      };
+    });
+  }
+}
