@@ -5,9 +5,14 @@ import { helpText } from './config/flags.ts';
 import { readFlags } from './config/read-flags.ts';
 import { UsageError } from './config/usage-error.ts';
 import { Elector } from './election/elector.ts';
+import { lockReference } from './events/event.ts';
+import { KubeEventSink } from './events/event-sink.ts';
+import { EventRecorder } from './events/recorder.ts';
 import { createHttpApp } from './http/app.ts';
 import { close, listen } from './http/server.ts';
 import { defaultNamespace, loadKubeConfig } from './kube/kubeconfig.ts';
+import { KubePodLabelApi } from './leader-pod/pod-api.ts';
+import { LeaderLabelReconciler } from './leader-pod/reconciler.ts';
 import { createLock } from './lock/create-lock.ts';
 import { createLogger } from './log/logger.ts';
 import { ElectionMetrics } from './metrics/election-metrics.ts';
@@ -36,6 +41,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
 
   const metrics = new ElectionMetrics(config.election);
+  /** The lock object's uid once known, for the events' involvedObject. */
+  let lockUid: string | undefined;
   const lock = instrumentLock(
     createLock(kubeConfig, {
       kind: config.lock,
@@ -45,15 +52,40 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     }),
     metrics,
     (written) => {
+      lockUid = (written.object as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? lockUid;
       if (written.record?.holderIdentity === config.identity && written.record.renewTime) metrics.renewed(written.record.renewTime);
     },
   );
   const elector = new Elector({ lock, identity: config.identity, log, ...config.timings, onSlowPath: () => metrics.slowPathTaken() });
   elector.subscribe((change) => metrics.record(change));
 
+  const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
+  const events = config.events
+    ? new EventRecorder({
+        sink: new KubeEventSink(kubeConfig, requestTimeoutMs),
+        involvedObject: () => lockReference(config.lock, namespace, config.election, lockUid),
+        source: { component: 'leaderhook', ...(env.NODE_NAME ? { host: env.NODE_NAME } : {}) },
+        log: log.child({ part: 'events' }),
+      })
+    : undefined;
+  events?.recordLeadership(elector);
+  const leaderLabel = config.leaderLabel
+    ? new LeaderLabelReconciler({
+        api: new KubePodLabelApi(kubeConfig, env.POD_NAMESPACE || namespace, requestTimeoutMs),
+        label: config.leaderLabel,
+        podName: config.identity,
+        identity: config.identity,
+        log: log.child({ part: 'leader-label' }),
+        retryBaseMs: config.timings.retryPeriodMs,
+        retryCapMs: Math.max(config.timings.leaseDurationMs, 10_000),
+        resyncMs: 30_000,
+      })
+    : undefined;
+
   const app = createHttpApp({
     leadership: { snapshot: () => elector.snapshot(), subscribe: (listener) => elector.subscribe(listener), unhealthyReason: () => elector.unhealthyReason() },
     metrics: metrics.registry,
+    readyOnlyWhenLeader: config.readyOnlyWhenLeader,
   });
   let server: Awaited<ReturnType<typeof listen>>;
   try {
@@ -64,6 +96,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   }
   log.info({ http: `${config.http.host}:${config.http.port}`, lock: config.lock, ...config.timings, version }, 'leaderhook started');
   elector.start();
+  leaderLabel?.start(elector);
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -74,6 +107,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     stopping = true;
     log.info({ signal }, 'shutting down: releasing the lock');
     await elector.stop({ release: true });
+    // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
+    await Promise.all([leaderLabel?.settle(config.timings.renewDeadlineMs), events?.shutdown(config.timings.renewDeadlineMs)]);
+    leaderLabel?.stop();
     await close(server);
     log.flush();
     process.exit(0);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { validateTimings, type ElectionTimings } from '../election/timing.ts';
+import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import type { LockKind } from '../lock/types.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
@@ -24,6 +25,11 @@ export interface Config {
   timings: ElectionTimings;
   kubeconfig: string | undefined;
   logLevel: LogLevel;
+  /** `--leader-label`: the label the leader keeps on its own Pod. */
+  leaderLabel: LeaderLabel | undefined;
+  readyOnlyWhenLeader: boolean;
+  /** Record Kubernetes Events on the lock object. */
+  events: boolean;
 }
 
 const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
@@ -71,6 +77,19 @@ const schema = z.object({
   kubeconfig: z.string().min(1, 'must not be empty').optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error'], { error: (issue) => `must be debug, info, warn or error, not "${String(issue.input)}"` }).optional(),
   'use-cluster-credentials': z.boolean().optional(),
+  'leader-label': z
+    .string()
+    .transform((text, context): LeaderLabel => {
+      const parsed = parseLeaderLabel(text);
+      if (typeof parsed === 'string') {
+        context.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .optional(),
+  'ready-only-when-leader': z.boolean().optional(),
+  events: z.boolean().optional(),
 });
 
 /** Validates raw flag values into a Config; the first problem becomes a UsageError naming the flag as the user gave it. */
@@ -91,6 +110,9 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     timings: resolveTimings(flags, sources),
     kubeconfig: flags.kubeconfig,
     logLevel: flags['log-level'] ?? 'info',
+    leaderLabel: flags['leader-label'],
+    readyOnlyWhenLeader: flags['ready-only-when-leader'] ?? false,
+    events: flags.events ?? true,
   };
 }
 

@@ -8,10 +8,12 @@ export interface HttpAppOptions {
   metrics: Registry;
   /** Extra routes from other parts (e.g. the notifier's `/deliveries`). */
   extend?: (app: Hono) => void;
+  /** `--ready-only-when-leader`: `/readyz` answers 200 only while this replica leads. */
+  readyOnlyWhenLeader?: boolean;
 }
 
 /** The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. */
-export function createHttpApp({ leadership, metrics, extend }: HttpAppOptions): Hono {
+export function createHttpApp({ leadership, metrics, extend, readyOnlyWhenLeader = false }: HttpAppOptions): Hono {
   const app = new Hono();
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
@@ -26,7 +28,12 @@ export function createHttpApp({ leadership, metrics, extend }: HttpAppOptions): 
     return reason ? c.text(`unhealthy: ${reason}\n`, 503) : c.text('ok\n');
   });
 
-  app.get('/readyz', (c) => (leadership.snapshot().ready ? c.text('ok\n') : c.text('not ready: the lock has not been read yet\n', 503)));
+  app.get('/readyz', (c) => {
+    const snapshot = leadership.snapshot();
+    if (!snapshot.ready) return c.text('not ready: the lock has not been read yet\n', 503);
+    if (readyOnlyWhenLeader && !snapshot.isLeader) return c.text(`not ready: not the leader (the leader is ${snapshot.leader || 'unknown'})\n`, 503);
+    return c.text('ok\n');
+  });
 
   app.get('/metrics', async (c) => c.body(await metrics.metrics(), 200, { 'Content-Type': metrics.contentType }));
 
