@@ -151,6 +151,11 @@ export class EventRecorder {
       }
       // The first wait is randomised so replicas do not all retry together after an API outage.
       await this.#sleep(tries === 1 ? this.#retrySleepMs * this.#random() : this.#retrySleepMs);
+      if (this.#shuttingDown) {
+        this.stats.failed += 1;
+        this.#log.warn({ reason: event.reason, message: event.message, tries }, 'shutting down: could not write an event');
+        return;
+      }
     }
   }
 
