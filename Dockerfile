@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+# leaderhook: Kubernetes leader-election sidecar.
+#
+#   docker build -t leaderhook .
+#   docker run --rm leaderhook --version
+#
+# In a pod it takes leader-elector 0.4's arguments unchanged:
+#   args: ["--election=example", "--http=0.0.0.0:4040"]
+#
+# NODE_VERSION follows the Node.js the project tests with (the `node` devDependency in package-lock.json;
+# test/image/runtime-layout.test.ts checks they match). For reproducible builds pin the base by digest too:
+#   --build-arg NODE_IMAGE=node:24.21.0-alpine@sha256:<digest>
+ARG NODE_VERSION=24.21.0
+ARG NODE_IMAGE=node:${NODE_VERSION}-alpine
+
+# ---- build: dev dependencies and the TypeScript compiler, from the lockfile ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing here needs an install script (the `node` devDependency's would fetch a second Node.js binary).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies only, from the same lockfile ----
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime: Node.js, production dependencies, compiled code; nothing else ----
+FROM ${NODE_IMAGE} AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="leaderhook" \
+      org.opencontainers.image.description="Kubernetes leader-election sidecar: Lease election, leader lookup over HTTP, webhooks on every transition. Drop-in successor of leader-elector 0.4." \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
+# The package managers are not needed at run time: less to patch, less to exploit.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+ENV NODE_ENV=production
+WORKDIR /app
+# test/image/runtime-layout.test.ts reads these COPY lines and rebuilds the same file set without Docker:
+# keep every runtime file in them.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./package.json
+COPY bin ./bin
+# A numeric non-root user (the base image's `node`), so the kubelet can enforce runAsNonRoot.
+USER 1000:1000
+EXPOSE 4040
+ENTRYPOINT ["node", "/app/bin/leaderhook.js"]

@@ -1,0 +1,195 @@
+/**
+ * The container image's runtime stage, rebuilt without Docker: the test follows the Dockerfile's runtime-stage COPY
+ * lines (and the stages they copy from) to assemble the same file set in a temporary directory, then starts it.
+ * A COPY, RUN or stage the test does not know how to reproduce fails the test, so the two cannot drift apart.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { copies, execForm, parseDockerfile, stage, substitute, workdir, type Stage } from '../support/dockerfile.ts';
+import { Child, get, run } from '../support/process.ts';
+import { freePort, waitFor } from '../support/replica.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+const runtime = dockerfile.stages.at(-1)!;
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+
+let scratch: string;
+/** The runtime stage's root file system (only what the Dockerfile copies in; the base image is the Node.js in use). */
+let rootfs: string;
+let appDir: string;
+let api: EmbeddedApi | undefined;
+const children: Child[] = [];
+
+/** Emulated stages: their root file systems under `scratch`, filled on first use. */
+const stageRoots = new Map<string, string>();
+
+async function stageRoot(name: string): Promise<string> {
+  const known = stageRoots.get(name);
+  if (known) return known;
+  const source = stage(dockerfile, name);
+  const root = join(scratch, 'stages', name);
+  mkdirSync(root, { recursive: true });
+  stageRoots.set(name, root);
+  await replay(source, root);
+  return root;
+}
+
+/** Copies a stage's context files and runs its RUN lines that build the project; anything else is unknown. */
+async function replay(source: Stage, root: string): Promise<void> {
+  let cwd = '/';
+  for (const instruction of source.instructions) {
+    switch (instruction.keyword) {
+      case 'WORKDIR':
+        cwd = instruction.args;
+        mkdirSync(join(root, cwd), { recursive: true });
+        break;
+      case 'COPY':
+        for (const copy of copies({ ...source, instructions: [instruction] })) await applyCopy(copy, root, cwd);
+        break;
+      case 'RUN': {
+        const command = instruction.args;
+        if (/^npm ci\b/.test(command) && !/\s--omit=dev\b/.test(command)) {
+          // The build stage's full install: `npm run build` below uses the project's own install from the same lockfile.
+        } else if (/^npm ci\b/.test(command)) {
+          // The production install, from the lockfile. --prefer-offline: use the npm cache when it has the packages.
+          await run('npm', [...command.split(/\s+/).slice(1), '--prefer-offline'], { cwd: join(root, cwd) });
+        } else if (command === 'npm run build') {
+          // The compiled output: the project's own build (its dev dependencies are those of the same lockfile), into the stage.
+          await run('npm', ['run', 'build', '--', '--outDir', join(root, cwd, 'dist')], { cwd: ROOT });
+        } else {
+          throw new Error(`stage ${source.name}: the test does not know how to reproduce RUN ${command}`);
+        }
+        break;
+      }
+      case 'ARG':
+      case 'ENV':
+      case 'LABEL':
+        break;
+      default:
+        throw new Error(`stage ${source.name}: the test does not know ${instruction.keyword}`);
+    }
+  }
+}
+
+async function applyCopy(copy: ReturnType<typeof copies>[number], root: string, cwd: string): Promise<void> {
+  for (const source of copy.sources) {
+    const from = copy.from === undefined ? join(ROOT, source) : join(await stageRoot(copy.from), source);
+    assert.ok(existsSync(from), `COPY source ${copy.from ?? 'context'}:${source} exists`);
+    const destination = copy.destination.startsWith('/') ? copy.destination : join(cwd, copy.destination);
+    const target = copy.destination.endsWith('/') && copy.sources.length > 0 && statSync(from).isFile()
+      ? join(root, destination, source.split('/').at(-1)!)
+      : join(root, destination);
+    cpSync(from, target, { recursive: true });
+  }
+}
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'leaderhook-image-'));
+  rootfs = join(scratch, 'runtime');
+  let cwd = '/';
+  for (const instruction of runtime.instructions) {
+    if (instruction.keyword === 'WORKDIR') cwd = instruction.args;
+    if (instruction.keyword === 'COPY') for (const copy of copies({ ...runtime, instructions: [instruction] })) await applyCopy(copy, rootfs, cwd);
+    if (instruction.keyword === 'RUN' && !/^rm -rf /.test(instruction.args)) {
+      throw new Error(`the runtime stage runs ${instruction.args}: the test only knows removals from the base image`);
+    }
+  }
+  appDir = join(rootfs, workdir(runtime));
+});
+
+after(async () => {
+  for (const child of children) await child.stop();
+  await api?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+function runtimeEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const instruction of runtime.instructions) {
+    if (instruction.keyword !== 'ENV') continue;
+    for (const pair of instruction.args.split(/\s+/)) {
+      const [name, value] = pair.split('=', 2) as [string, string];
+      env[name] = value;
+    }
+  }
+  return env;
+}
+
+/** The ENTRYPOINT with `node` as this Node.js and /app as the emulated app directory. */
+function entrypoint(): string[] {
+  const [command, ...args] = execForm(runtime, 'ENTRYPOINT')!;
+  assert.equal(command, 'node');
+  return args.map((arg) => (arg.startsWith(`${workdir(runtime)}/`) ? join(rootfs, arg) : arg));
+}
+
+test('the runtime stage holds the production install, the compiled code, package.json and bin/, nothing else', () => {
+  assert.deepEqual(readdirSync(appDir).sort(), ['bin', 'dist', 'node_modules', 'package.json']);
+  assert.ok(existsSync(join(appDir, 'dist', 'cli.js')), 'dist/cli.js');
+  const sources = readdirSync(join(appDir, 'dist'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+  assert.deepEqual(sources, [], 'no TypeScript in dist/');
+
+  // Every package the lockfile marks dev-only is absent: the `node` binary package above all.
+  assert.ok(lock.packages['node_modules/node']?.dev, 'the lockfile has `node` as a dev dependency');
+  const present = Object.entries(lock.packages).filter(([path, entry]) => path && entry.dev && existsSync(join(appDir, path)));
+  assert.deepEqual(present.map(([path]) => path), [], 'no dev-only package in the image');
+  for (const name of ['node', 'typescript']) assert.ok(!existsSync(join(appDir, 'node_modules', name)), `${name} is not installed`);
+  assert.ok(!existsSync(join(appDir, 'node_modules', '.bin', 'node')), 'no node_modules/.bin/node shadowing the base image');
+});
+
+test('the image runs the Node.js version the project tests with, as a numeric non-root user', () => {
+  const lockedNode = lock.packages['node_modules/node']?.version;
+  assert.equal(dockerfile.globalArgs.NODE_VERSION, lockedNode, 'Dockerfile NODE_VERSION = the `node` devDependency in package-lock.json');
+  assert.equal(process.versions.node, lockedNode, 'these tests run on that version too');
+  const base = substitute(substitute(dockerfile.globalArgs.NODE_IMAGE!, dockerfile.globalArgs), dockerfile.globalArgs);
+  assert.match(base, /^node:24\.\d+\.\d+-(alpine|slim|bookworm-slim|trixie-slim)/, 'a pinned Node.js 24 (LTS) base image');
+  for (const built of dockerfile.stages) assert.equal(built.from, '${NODE_IMAGE}', `stage ${built.name} starts from the same base`);
+
+  const user = runtime.instructions.filter((instruction) => instruction.keyword === 'USER').at(-1)?.args;
+  assert.match(user ?? '', /^[1-9]\d*(:\d+)?$/, 'USER is a numeric, non-zero uid');
+  assert.deepEqual(execForm(runtime, 'ENTRYPOINT'), ['node', '/app/bin/leaderhook.js']);
+  assert.equal(execForm(runtime, 'CMD'), undefined, 'no CMD: the pod args are the whole command line, as with leader-elector');
+  const labels = runtime.instructions.filter((instruction) => instruction.keyword === 'LABEL').map((instruction) => instruction.args).join(' ');
+  for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'created', 'base.name']) {
+    assert.ok(labels.includes(`org.opencontainers.image.${key}=`), `OCI label ${key}`);
+  }
+});
+
+test('--version answers from the runtime file set', async () => {
+  const out = await run(process.execPath, [...entrypoint(), '--version'], { cwd: '/', env: { ...runtimeEnv(), PATH: '/usr/bin:/bin' } });
+  assert.equal(out.trim(), `leaderhook ${pkg.version}`);
+});
+
+test('with leader-elector style args it elects itself against the embedded Lease API and serves /healthz and GET /', async () => {
+  api = await startEmbeddedApi();
+  const kubeconfig = join(scratch, 'kubeconfig');
+  await api.writeKubeconfig(kubeconfig);
+  const port = await freePort();
+  const child = new Child(process.execPath, [...entrypoint(), '--election=example', `--http=127.0.0.1:${port}`], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', HOME: scratch, KUBECONFIG: kubeconfig, POD_NAME: 'example-pod-0', POD_NAMESPACE: 'default' },
+  });
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const healthz = await waitFor('/healthz', async () => (await get(`${base}/healthz`))?.status === 200 || (!child.running && 'exited'));
+    assert.equal(healthz, true);
+    const leader = await waitFor('a leader on GET /', async () => {
+      const answer = await get(`${base}/`);
+      const name = answer ? (JSON.parse(answer.body) as { name: string }).name : '';
+      return name || undefined;
+    });
+    assert.equal(leader, 'example-pod-0');
+    assert.equal((await get(`${base}/readyz`))?.status, 200);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- leaderhook output ---\n${child.text()}`);
+  }
+  await child.stop();
+  assert.equal(await child.exited, 0, 'SIGTERM: released and exited 0');
+});
