@@ -17,6 +17,8 @@ import { createLock } from './lock/create-lock.ts';
 import { createLogger } from './log/logger.ts';
 import { ElectionMetrics } from './metrics/election-metrics.ts';
 import { instrumentLock } from './metrics/instrumented-lock.ts';
+import { loadNotifyConfig } from './notify/notify-config.ts';
+import { Notifier } from './notify/notifier.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -36,6 +38,8 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
   const config = parse(argv, env);
   if (!config) return 0;
+  const flags = readFlags(argv, env);
+  const notifyConfig = loadNotifyConfig(flags.values, flags.sources);
   const kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig', env);
   const namespace = config.namespace ?? defaultNamespace(kubeConfig);
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
@@ -58,6 +62,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   );
   const elector = new Elector({ lock, identity: config.identity, log, ...config.timings, onSlowPath: () => metrics.slowPathTaken() });
   elector.subscribe((change) => metrics.record(change));
+  const notifier =
+    notifyConfig.targets.length || notifyConfig.stateFile
+      ? new Notifier({ election: elector, targets: notifyConfig.targets, log, registry: metrics.registry, stateFile: notifyConfig.stateFile })
+      : undefined;
+  notifier?.start();
 
   const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
   const events = config.events
@@ -85,6 +94,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const app = createHttpApp({
     leadership: { snapshot: () => elector.snapshot(), subscribe: (listener) => elector.subscribe(listener), unhealthyReason: () => elector.unhealthyReason() },
     metrics: metrics.registry,
+    extend: notifier ? (routes) => notifier.extend(routes) : undefined,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
   });
   let server: Awaited<ReturnType<typeof listen>>;
@@ -108,7 +118,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     log.info({ signal }, 'shutting down: releasing the lock');
     await elector.stop({ release: true });
     // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
-    await Promise.all([leaderLabel?.settle(config.timings.renewDeadlineMs), events?.shutdown(config.timings.renewDeadlineMs)]);
+    // Pending notifications, the final leadership.stopped included, drain within --drain-timeout.
+    await Promise.all([leaderLabel?.settle(config.timings.renewDeadlineMs), events?.shutdown(config.timings.renewDeadlineMs), notifier?.drain(notifyConfig.drainTimeoutMs)]);
     leaderLabel?.stop();
     await close(server);
     log.flush();

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../config/duration.ts';
+import { EVENT_TYPES } from './events.ts';
+
+const duration = z.string({ error: 'must be a duration such as 500ms, 10s or 1m' }).transform((text, context) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use 500ms, 10s, 1m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const path = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
+
+function enumOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
+  return z.enum(values, { error: (issue) => `${what} must be ${values.join(', ')}, not ${JSON.stringify(issue.input)}` });
+}
+
+const retrySchema = z.strictObject({
+  attempts: z.union([z.number().int().min(1), z.literal('unlimited')], { error: 'must be a whole number of attempts (at least 1) or "unlimited"' }).optional(),
+  minDelay: duration.optional(),
+  maxDelay: duration.optional(),
+  maxElapsed: duration.optional(),
+});
+
+export const targetSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/, 'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit')
+    .optional(),
+  url: z.string().optional(),
+  urlFile: path.optional(),
+  scope: enumOf(['self', 'leader', 'all'], 'scope').optional(),
+  events: z.array(enumOf(EVENT_TYPES, 'an event type')).min(1, 'must list at least one event type').optional(),
+  format: enumOf(['json', 'cloudevents', 'slack', 'alertmanager', 'pagerduty'], 'format').optional(),
+  mode: enumOf(['binary', 'structured'], 'mode').optional(),
+  headers: z.record(z.string(), z.string({ error: 'header values must be strings' })).optional(),
+  headerFiles: z.record(z.string(), path).optional(),
+  secretFiles: z.array(path).optional(),
+  timeout: duration.optional(),
+  retry: retrySchema.optional(),
+  supersede: z.boolean().optional(),
+  routingKeyFile: path.optional(),
+  severity: enumOf(['critical', 'error', 'warning', 'info'], 'severity').optional(),
+});
+
+export type TargetSpec = z.infer<typeof targetSchema>;
+
+const fileSchema = z.strictObject({
+  targets: z.array(targetSchema, { error: 'must be a list of targets' }),
+});
+
+/** Keys that would put a secret inline, with where it belongs instead. */
+const INLINE_SECRETS: Record<string, string> = {
+  secret: 'secretFiles',
+  secrets: 'secretFiles',
+  routingKey: 'routingKeyFile',
+  routing_key: 'routingKeyFile',
+  token: 'headerFiles',
+  password: 'headerFiles',
+};
+
+/**
+ * Reads and validates `--config` (YAML, or JSON, which is YAML too). Throws an Error whose message names the
+ * offending entry, e.g. `targets[1].scope: scope must be self, leader, all, not "leaders"`.
+ */
+export function readConfigFile(file: string): TargetSpec[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { prettyErrors: true });
+  } catch (error) {
+    throw new Error(`not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || raw === undefined) throw new Error('the file is empty (expected "targets:")');
+  if (typeof raw === 'object' && Array.isArray((raw as { targets?: unknown }).targets)) {
+    for (const [index, entry] of ((raw as { targets: unknown[] }).targets).entries()) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      for (const key of Object.keys(entry)) {
+        const instead = INLINE_SECRETS[key];
+        if (instead) throw new Error(`targets[${index}].${key}: secrets are never written inline; put it in a file (e.g. a mounted Secret) and use ${instead}`);
+      }
+    }
+  }
+  const result = fileSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = (issue?.path ?? []).map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`)).join('');
+    let message = issue?.message ?? 'invalid';
+    if (issue?.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+    throw new Error(where ? `${where}: ${message}` : message);
+  }
+  return result.data.targets;
+}

@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { parseDuration } from '../config/duration.ts';
+import type { FlagSources, FlagValues } from '../config/read-flags.ts';
+import { UsageError } from '../config/usage-error.ts';
+import { readConfigFile, type TargetSpec } from './config-file.ts';
+import { EVENT_TYPES, type EventType } from './events.ts';
+import { FileValue } from './file-value.ts';
+import { PAGERDUTY_URL } from './formats/pagerduty.ts';
+import type { ResolvedTarget } from './notifier.ts';
+import { SecretFiles } from './signing.ts';
+import { HOOK_DEFAULTS, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
+
+export interface NotifyConfig {
+  targets: ResolvedTarget[];
+  stateFile: string | undefined;
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+
+/** Header names whose values are credentials: they must come from `headerFiles`. */
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|api-?key|password/i;
+/** Headers leaderhook sets itself. */
+const RESERVED_HEADER = /^(webhook-|ce-)|^(content-length|host)$/i;
+
+/** The notifier's flags and `--config` file, validated; every problem is a UsageError naming the flag or file entry. */
+export function loadNotifyConfig(values: FlagValues, sources: FlagSources): NotifyConfig {
+  const source = (flag: string) => sources[flag] ?? `--${flag}`;
+  const list = (flag: string): string[] => {
+    const value = values[flag];
+    return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+  };
+  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? (values[flag] as string) : undefined);
+
+  const drainText = text('drain-timeout');
+  const drainTimeoutMs = drainText === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : parseDuration(drainText);
+  if (drainTimeoutMs === undefined) throw new UsageError(source('drain-timeout'), `"${drainText}" is not a duration (use Go form: 500ms, 5s, 1m)`);
+
+  const stateFile = text('state-file');
+  if (stateFile === '') throw new UsageError(source('state-file'), 'must not be empty');
+
+  const specs: Array<{ spec: TargetSpec; subject: string; defaultName: string; kind: 'hook' | 'webhook' | 'config' }> = [];
+  list('hook').forEach((url, index) => specs.push({ spec: { url, scope: 'self' }, subject: `${source('hook')} ${url}`, defaultName: `hook-${index + 1}`, kind: 'hook' }));
+  const secretFile = text('webhook-secret-file');
+  const webhooks = list('webhook');
+  if (secretFile !== undefined && webhooks.length === 0) throw new UsageError(source('webhook-secret-file'), 'signs the --webhook targets, but none is given');
+  webhooks.forEach((url, index) =>
+    specs.push({
+      spec: { url, scope: 'leader', ...(secretFile ? { secretFiles: [secretFile] } : {}) },
+      subject: `${source('webhook')} ${url}`,
+      defaultName: `webhook-${index + 1}`,
+      kind: 'webhook',
+    }),
+  );
+  const configFile = text('config');
+  if (configFile !== undefined) {
+    let fileSpecs: TargetSpec[];
+    try {
+      fileSpecs = readConfigFile(configFile);
+    } catch (error) {
+      throw new UsageError(`${source('config')} ${configFile}`, (error as Error).message);
+    }
+    fileSpecs.forEach((spec, index) =>
+      specs.push({ spec, subject: `${source('config')} ${configFile}: targets[${index}]`, defaultName: `target-${index + 1}`, kind: 'config' }),
+    );
+  }
+
+  const names = new Set<string>();
+  const targets = specs.map(({ spec, subject, defaultName, kind }) => {
+    const resolved = resolveTarget(spec, defaultName, kind, (where, message) => {
+      // A flag's own value is named once; a config entry names the key.
+      const at = kind === 'config' ? `${subject}.${where}` : kind === 'webhook' && where === 'secretFiles[0]' ? source('webhook-secret-file') : subject;
+      return new UsageError(at, message);
+    });
+    if (names.has(resolved.target.name)) throw new UsageError(subject, `the target name "${resolved.target.name}" is used twice`);
+    names.add(resolved.target.name);
+    return resolved;
+  });
+  return { targets, stateFile, drainTimeoutMs };
+}
+
+function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'webhook' | 'config', fail: (where: string, message: string) => UsageError): ResolvedTarget {
+  const format = spec.format ?? 'json';
+  const scope: Scope = spec.scope ?? 'leader';
+  const defaults = scope === 'self' ? HOOK_DEFAULTS : REMOTE_DEFAULTS;
+
+  if (spec.url !== undefined && spec.urlFile !== undefined) throw fail('url', 'give url or urlFile, not both');
+  let url = spec.url;
+  if (spec.urlFile !== undefined) url = readValue(spec.urlFile, fail, 'urlFile');
+  if (url === undefined) {
+    if (format !== 'pagerduty') throw fail('url', 'is required (or urlFile, for a URL that carries a token)');
+    url = PAGERDUTY_URL;
+  }
+  checkUrl(url, kind === 'config' ? (message) => fail(spec.urlFile ? 'urlFile' : 'url', message) : (message) => fail('url', message));
+  if (format === 'alertmanager' && !new URL(url).pathname.endsWith('/api/v2/alerts')) {
+    throw fail('url', "an alertmanager target posts to Alertmanager's /api/v2/alerts (e.g. http://alertmanager:9093/api/v2/alerts)");
+  }
+  if (spec.mode !== undefined && format !== 'cloudevents') throw fail('mode', 'applies to the cloudevents format only');
+  if (format === 'pagerduty' && !spec.routingKeyFile) throw fail('routingKeyFile', 'is required for pagerduty (a file holding the integration key)');
+  if (spec.routingKeyFile && format !== 'pagerduty') throw fail('routingKeyFile', 'applies to the pagerduty format only');
+  if (spec.severity && format !== 'pagerduty') throw fail('severity', 'applies to the pagerduty format only');
+
+  for (const name of Object.keys(spec.headers ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headers.${name}`, 'is not a valid header name');
+    if (RESERVED_HEADER.test(name)) throw fail(`headers.${name}`, 'is set by leaderhook itself');
+    if (SECRET_HEADER.test(name)) throw fail(`headers.${name}`, 'looks like a credential: never inline; put the value in a file and use headerFiles');
+  }
+  const headerFiles = new Map<string, FileValue>();
+  for (const [name, file] of Object.entries(spec.headerFiles ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headerFiles.${name}`, 'is not a valid header name');
+    if (RESERVED_HEADER.test(name)) throw fail(`headerFiles.${name}`, 'is set by leaderhook itself');
+    headerFiles.set(name, openFile(file, fail, `headerFiles.${name}`));
+  }
+  let secrets: SecretFiles;
+  try {
+    secrets = new SecretFiles(spec.secretFiles ?? []);
+  } catch (error) {
+    const index = (spec.secretFiles ?? []).findIndex((file) => {
+      try {
+        new SecretFiles([file]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const file = spec.secretFiles?.[index] ?? '';
+    throw fail(`secretFiles[${Math.max(0, index)}]`, `${file}: ${describeFileError(error)}`);
+  }
+
+  const retry: RetryPolicy = {
+    attempts: spec.retry?.attempts === 'unlimited' ? Number.POSITIVE_INFINITY : (spec.retry?.attempts ?? defaults.retry.attempts),
+    minDelayMs: spec.retry?.minDelay ?? defaults.retry.minDelayMs,
+    maxDelayMs: spec.retry?.maxDelay ?? defaults.retry.maxDelayMs,
+    maxElapsedMs: spec.retry?.maxElapsed ?? defaults.retry.maxElapsedMs,
+  };
+  if (retry.minDelayMs <= 0) throw fail('retry.minDelay', 'must be above 0');
+  if (retry.maxDelayMs < retry.minDelayMs) throw fail('retry.maxDelay', 'must not be below retry.minDelay');
+  const timeoutMs = spec.timeout ?? defaults.timeoutMs;
+  if (timeoutMs <= 0) throw fail('timeout', 'must be above 0');
+
+  const target: Target = {
+    name: spec.name ?? defaultName,
+    cursorKey: spec.name ?? urlCursorKey(url),
+    url,
+    scope,
+    events: new Set<EventType>(spec.events ?? EVENT_TYPES),
+    format,
+    mode: spec.mode ?? 'binary',
+    headers: { ...spec.headers },
+    headerFiles: { ...spec.headerFiles },
+    secretFiles: spec.secretFiles ?? [],
+    timeoutMs,
+    retry,
+    supersede: spec.supersede ?? scope === 'self',
+    ...(spec.routingKeyFile ? { routingKeyFile: spec.routingKeyFile } : {}),
+    ...(spec.severity ? { severity: spec.severity } : {}),
+  };
+  return {
+    target,
+    secrets,
+    headerFiles,
+    ...(spec.routingKeyFile ? { routingKey: openFile(spec.routingKeyFile, fail, 'routingKeyFile') } : {}),
+  };
+}
+
+function checkUrl(url: string, fail: (message: string) => UsageError): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw fail(`is not a URL (expected http://HOST[:PORT]/PATH)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw fail(`must be an http:// or https:// URL, not ${parsed.protocol}`);
+  if (parsed.username || parsed.password) throw fail('must not carry credentials: put an Authorization header value in a file and use headerFiles');
+}
+
+function openFile(file: string, fail: (where: string, message: string) => UsageError, where: string): FileValue {
+  try {
+    return new FileValue(file);
+  } catch (error) {
+    throw fail(where, `${file}: ${describeFileError(error)}`);
+  }
+}
+
+function readValue(file: string, fail: (where: string, message: string) => UsageError, where: string): string {
+  try {
+    const value = readFileSync(file, 'utf8').trim();
+    if (!value) throw new Error('the file is empty');
+    return value;
+  } catch (error) {
+    throw fail(where, `${file}: ${describeFileError(error)}`);
+  }
+}
+
+function describeFileError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code) return `cannot read (${code})`;
+  return (error as Error).message;
+}

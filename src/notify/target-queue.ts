@@ -1,0 +1,272 @@
+import pRetry, { AbortError } from 'p-retry';
+import type { Logger } from 'pino';
+import { attempt as sendAttempt, type AttemptResult, type Request } from './delivery.ts';
+import type { DeliveryLog, DeliveryRecord } from './delivery-log.ts';
+import type { NotifyEvent } from './events.ts';
+import type { FileValue } from './file-value.ts';
+import type { Rendered } from './formats/index.ts';
+import type { NotifyMetrics } from './metrics.ts';
+import { signatureHeader, type SecretFiles } from './signing.ts';
+import type { Target } from './targets.ts';
+
+/** A `Retry-After` longer than this is cut to it. */
+export const RETRY_AFTER_CAP_MS = 5 * 60_000;
+
+export type SettledOutcome = 'delivered' | 'given-up' | 'superseded' | 'disabled';
+
+export interface QueueItem<P = unknown> {
+  event: NotifyEvent;
+  rendered: Rendered;
+  /** Opaque to the queue: the leader-scope cursor position, handed back on settle. */
+  position?: P;
+  /** `performance.now()` of the change, for the latency metric. */
+  changedAt: number;
+  recovered?: boolean;
+}
+
+interface Entry<P> extends QueueItem<P> {
+  record: DeliveryRecord;
+  /** Ends the retry loop (supersession, shutdown); never interrupts a request in flight. */
+  stop: AbortController;
+}
+
+export interface TargetQueueOptions<P> {
+  target: Target;
+  log: Pick<Logger, 'warn' | 'info' | 'error'>;
+  metrics: NotifyMetrics;
+  deliveries: DeliveryLog;
+  secrets: SecretFiles;
+  headerFiles: ReadonlyMap<string, FileValue>;
+  /** Called once per item, in queue order. */
+  onSettled?: (item: QueueItem<P>, outcome: SettledOutcome, reason: string | undefined) => void;
+  send?: (request: Request) => Promise<AttemptResult>;
+}
+
+class DeliveryFailure extends Error {
+  readonly result: Exclude<AttemptResult, { outcome: 'delivered' }>;
+
+  constructor(result: Exclude<AttemptResult, { outcome: 'delivered' }>) {
+    super(result.message);
+    this.result = result;
+  }
+}
+
+/**
+ * One target's ordered queue: one event at a time, each retried with p-retry (exponential back-off with jitter,
+ * `Retry-After` honoured) before the next starts, so the target sees its events in order, while other targets, the
+ * election loop and the HTTP server never wait for it.
+ */
+export class TargetQueue<P = unknown> {
+  readonly target: Target;
+  readonly #options: TargetQueueOptions<P>;
+  readonly #send: (request: Request) => Promise<AttemptResult>;
+  readonly #entries: Entry<P>[] = [];
+  /** Aborts requests in flight, at shutdown only. */
+  readonly #shutdown = new AbortController();
+  #running = false;
+  #disabled = false;
+  #closed = false;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: TargetQueueOptions<P>) {
+    this.target = options.target;
+    this.#options = options;
+    this.#send = options.send ?? sendAttempt;
+  }
+
+  get depth(): number {
+    return this.#entries.length;
+  }
+
+  get disabled(): boolean {
+    return this.#disabled;
+  }
+
+  enqueue(item: QueueItem<P>): void {
+    const { target, metrics, deliveries } = this.#options;
+    const record = deliveries.add({
+      target: target.name,
+      id: item.event.id,
+      type: item.event.type,
+      transitions: item.event.data.transitions,
+      leader: item.event.data.leader,
+      status: 'queued',
+      attempts: 0,
+      queuedAt: new Date().toISOString(),
+      ...(item.recovered ? { recovered: true } : {}),
+    });
+    const entry: Entry<P> = { ...item, record, stop: new AbortController() };
+    if (this.#disabled || this.#closed) {
+      this.#finish(entry, this.#disabled ? 'disabled' : 'given-up', this.#disabled ? 'disabled' : 'shutdown');
+      return;
+    }
+    if (this.target.supersede) {
+      // Everything not yet sent is older state: drop it; the one being retried stops after its current attempt.
+      for (const old of this.#entries.splice(this.#running ? 1 : 0)) this.#finish(old, 'superseded');
+      this.#entries[0]?.stop.abort('superseded');
+    }
+    this.#entries.push(entry);
+    metrics.queueDepth.set({ target: target.name }, this.#entries.length);
+    if (!this.#running) void this.#pump();
+  }
+
+  /** Resolves when nothing is queued or in delivery. */
+  idle(): Promise<void> {
+    if (this.#entries.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Shutdown past the drain bound: abort what is in flight and give up on everything queued. */
+  abandon(): void {
+    this.#closed = true;
+    this.#shutdown.abort('shutdown');
+    for (const entry of this.#entries) entry.stop.abort('shutdown');
+  }
+
+  async #pump(): Promise<void> {
+    this.#running = true;
+    const { target, metrics } = this.#options;
+    while (this.#entries.length > 0) {
+      const entry = this.#entries[0] as Entry<P>;
+      const [outcome, reason] = await this.#deliver(entry);
+      this.#entries.shift();
+      this.#finish(entry, outcome, reason);
+      if (outcome === 'disabled') {
+        for (const rest of this.#entries.splice(0)) this.#finish(rest, 'disabled', 'disabled');
+      }
+      metrics.queueDepth.set({ target: target.name }, this.#entries.length);
+    }
+    this.#running = false;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  async #deliver(entry: Entry<P>): Promise<[SettledOutcome, string?]> {
+    const { target, metrics, log } = this.#options;
+    const { retry } = target;
+    const labels = { target: target.name };
+    try {
+      await pRetry(
+        async () => {
+          entry.record.status = 'sending';
+          entry.record.attempts++;
+          metrics.attempts.inc(labels);
+          const result = await this.#send(this.#request(entry));
+          if (result.outcome === 'delivered') {
+            entry.record.lastStatusCode = result.status;
+            return;
+          }
+          entry.record.lastError = result.reason;
+          if (result.status !== undefined) entry.record.lastStatusCode = result.status;
+          metrics.failures.inc({ ...labels, reason: result.reason });
+          const failure = new DeliveryFailure(result);
+          if (result.outcome === 'retry') throw failure;
+          this.#logFailure(entry, result, undefined);
+          throw new AbortError(failure);
+        },
+        {
+          retries: Number.isFinite(retry.attempts) ? Math.max(0, retry.attempts - 1) : Number.POSITIVE_INFINITY,
+          factor: 2,
+          minTimeout: retry.minDelayMs,
+          maxTimeout: retry.maxDelayMs,
+          randomize: true,
+          maxRetryTime: retry.maxElapsedMs,
+          signal: entry.stop.signal,
+          onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
+            if (!(error instanceof DeliveryFailure)) return;
+            const retrying = retriesLeft > 0 && retryDelay > 0;
+            const retryAfter = error.result.outcome === 'retry' ? error.result.retryAfterMs : undefined;
+            const wait = retrying && retryAfter !== undefined ? Math.max(retryDelay, Math.min(retryAfter, RETRY_AFTER_CAP_MS)) : retryDelay;
+            this.#logFailure(entry, error.result, retrying ? wait : undefined);
+            if (retrying) entry.record.status = 'retrying';
+            // p-retry waits `retryDelay` next; a longer Retry-After adds the difference first.
+            if (retrying && wait > retryDelay) await abortableSleep(wait - retryDelay, entry.stop.signal);
+          },
+          shouldRetry: ({ error }) => error instanceof DeliveryFailure && error.result.outcome === 'retry',
+        },
+      );
+      metrics.delivered.inc(labels);
+      const latency = performance.now() - entry.changedAt;
+      metrics.latency.observe(labels, latency / 1000);
+      entry.record.latencyMs = Math.round(latency * 10) / 10;
+      return ['delivered'];
+    } catch (error) {
+      const stopped = entry.stop.signal.aborted ? String(entry.stop.signal.reason) : undefined;
+      if (stopped === 'superseded') return ['superseded'];
+      if (stopped === 'shutdown') return ['given-up', 'shutdown'];
+      if (error instanceof DeliveryFailure) {
+        if (error.result.outcome === 'disable') {
+          this.#disabled = true;
+          metrics.disabled.set(labels, 1);
+          log.error({ target: target.name, id: entry.event.id }, 'the target answered 410 Gone: disabled, nothing more is sent to it');
+          return ['disabled', 'disabled'];
+        }
+        return ['given-up', error.result.outcome === 'permanent' ? 'permanent' : 'retries-exhausted'];
+      }
+      log.error({ target: target.name, id: entry.event.id, err: (error as Error).message }, 'delivery failed unexpectedly');
+      return ['given-up', 'error'];
+    }
+  }
+
+  #request(entry: Entry<P>): Request {
+    const { target, secrets, headerFiles } = this.#options;
+    const headers: Record<string, string> = { ...entry.rendered.headers, ...target.headers };
+    for (const [name, value] of headerFiles) headers[name] = value.value();
+    const timestamp = Math.floor(Date.now() / 1000);
+    headers['webhook-id'] = entry.event.id;
+    headers['webhook-timestamp'] = String(timestamp);
+    const keys = secrets.keys();
+    if (keys.length) headers['webhook-signature'] = signatureHeader(keys, entry.event.id, timestamp, entry.rendered.body);
+    return { url: target.url, body: entry.rendered.body, headers, timeoutMs: target.timeoutMs, signal: this.#shutdown.signal };
+  }
+
+  #logFailure(entry: Entry<P>, result: Exclude<AttemptResult, { outcome: 'delivered' }>, retryInMs: number | undefined): void {
+    this.#options.log.warn(
+      {
+        target: this.target.name,
+        id: entry.event.id,
+        type: entry.event.type,
+        transitions: entry.event.data.transitions,
+        attempt: entry.record.attempts,
+        reason: result.reason,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+        durationMs: result.durationMs,
+        ...(retryInMs !== undefined ? { retryInMs: Math.round(retryInMs) } : { final: true }),
+      },
+      `delivery attempt failed: ${result.message}`,
+    );
+  }
+
+  #finish(entry: Entry<P>, outcome: SettledOutcome, reason?: string): void {
+    const { target, metrics, log, onSettled } = this.#options;
+    entry.record.status = outcome;
+    entry.record.finishedAt = new Date().toISOString();
+    if (outcome === 'superseded') metrics.superseded.inc({ target: target.name });
+    if (outcome === 'given-up' || outcome === 'disabled') {
+      entry.record.givenUpReason = reason ?? outcome;
+      metrics.givenUp.inc({ target: target.name, reason: reason ?? outcome });
+      log.error(
+        { target: target.name, id: entry.event.id, type: entry.event.type, transitions: entry.event.data.transitions, attempts: entry.record.attempts, reason },
+        'gave up delivering an event',
+      );
+    }
+    onSettled?.(entry, outcome, reason);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

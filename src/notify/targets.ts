@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { EventType } from './events.ts';
+
+/**
+ * Who sends a target's events:
+ * - `self`: every replica sends its own observations (a local container hook); newer state supersedes queued older state;
+ * - `leader`: one delivery per transition for the whole election, sent by the replica leading the term it belongs to,
+ *   with a delivery cursor on the lock so a successor sends what a crashed leader did not;
+ * - `all`: every replica sends every event it observes, in order, nothing superseded.
+ */
+export type Scope = 'self' | 'leader' | 'all';
+
+export type FormatName = 'json' | 'cloudevents' | 'slack' | 'alertmanager' | 'pagerduty';
+
+export interface RetryPolicy {
+  /** Attempts in all, including the first; `Infinity` keeps trying until `maxElapsedMs`. */
+  attempts: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Time budget from the first attempt; past it the event is given up. */
+  maxElapsedMs: number;
+}
+
+export interface Target {
+  /** Shown in logs, metrics and `/deliveries` instead of the URL (a URL may carry a token, as Slack's do). */
+  name: string;
+  /** Where the delivery cursor of a `leader` target is kept: `leaderhook.io/cursor.<cursorKey>`. */
+  cursorKey: string;
+  url: string;
+  scope: Scope;
+  events: ReadonlySet<EventType>;
+  format: FormatName;
+  /** CloudEvents HTTP binding mode. */
+  mode: 'binary' | 'structured';
+  headers: Readonly<Record<string, string>>;
+  /** Header values read from files (e.g. `Authorization` from a mounted Secret). */
+  headerFiles: Readonly<Record<string, string>>;
+  /** Standard Webhooks secrets, `whsec_…`, one per line, newest first; one signature per secret. */
+  secretFiles: readonly string[];
+  timeoutMs: number;
+  retry: RetryPolicy;
+  /** A newer event replaces the ones still queued (state hooks). */
+  supersede: boolean;
+  /** PagerDuty only. */
+  routingKeyFile?: string;
+  severity?: 'critical' | 'error' | 'warning' | 'info';
+}
+
+/** Local container hooks: short timeout, keep trying while the main container starts. */
+export const HOOK_DEFAULTS = {
+  timeoutMs: 5_000,
+  retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 100, maxDelayMs: 2_000, maxElapsedMs: 10 * 60_000 },
+} as const;
+
+/** Remote targets: the timeout Standard Webhooks recommends, exponential back-off for up to 15 minutes. */
+export const REMOTE_DEFAULTS = {
+  timeoutMs: 15_000,
+  retry: { attempts: 10, minDelayMs: 1_000, maxDelayMs: 60_000, maxElapsedMs: 15 * 60_000 },
+} as const;
+
+/** A cursor key from the URL, not the URL itself: nothing of a token in a URL reaches the lock object. */
+export function urlCursorKey(url: string): string {
+  return `u${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
+}
+
+/** The URL without path, query or credentials, for places where a secret in the URL must not show. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const rest = parsed.pathname !== '/' || parsed.search ? '/…' : '';
+    return `${parsed.protocol}//${parsed.host}${rest}`;
+  } catch {
+    return '[invalid url]';
+  }
+}
