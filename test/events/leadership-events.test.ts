@@ -1,0 +1,138 @@
+// Leadership Events and client-go's metric names with replicas as real processes against the embedded API.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { KubeObjects, metricValue, probe } from '../support/kube-objects.ts';
+import { Replica, waitFor } from '../support/replica.ts';
+
+const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
+
+let api: EmbeddedApi;
+let dir: string;
+
+before(async () => {
+  api = await startEmbeddedApi({
+    tokens: {
+      full: { user: 'full' },
+      'no-events': { user: 'no-events', allowed: (_verb, resource) => resource !== 'events' },
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), 'leaderhook-test-'));
+  await api.writeKubeconfig(join(dir, 'full'), { token: 'full' });
+  await api.writeKubeconfig(join(dir, 'no-events'), { token: 'no-events' });
+});
+after(() => api.close());
+
+async function agreedLeader(replicas: Replica[], not?: string): Promise<string> {
+  return waitFor('the replicas to agree on a leader', async () => {
+    const views = await Promise.all(replicas.map((replica) => replica.leader()));
+    const leader = views[0]?.leader;
+    if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
+    return leader;
+  });
+}
+
+async function messages(kube: KubeObjects, election: string): Promise<string[]> {
+  return (await kube.eventsAbout(election)).map((event) => event.message ?? '').sort();
+}
+
+describe('leadership events and client-go metrics (embedded API, real processes)', () => {
+  it('records "<id> became leader" / "<id> stopped leading" on the Lease, as client-go does', async () => {
+    const kubeconfig = join(dir, 'full');
+    const kube = new KubeObjects(kubeconfig, 'default');
+    const replicas = await Promise.all(['ev-1', 'ev-2'].map((id) => Replica.start({ id, kubeconfig, election: 'ev', args: TIMINGS })));
+    try {
+      const first = await agreedLeader(replicas);
+      await waitFor('the became-leader event', async () => (await messages(kube, 'ev')).includes(`${first} became leader`), 5000, 50);
+      const [event] = await kube.eventsAbout('ev');
+      assert.ok(event);
+      assert.equal(event.reason, 'LeaderElection');
+      assert.equal(event.type, 'Normal');
+      assert.equal(event.count, 1);
+      assert.equal(event.source?.component, 'leaderhook');
+      assert.equal(event.reportingComponent, 'leaderhook');
+      assert.equal(event.involvedObject.kind, 'Lease');
+      assert.equal(event.involvedObject.apiVersion, 'coordination.k8s.io/v1');
+      assert.equal(event.involvedObject.namespace, 'default');
+      assert.ok(event.involvedObject.uid, 'the Lease uid is referenced');
+      assert.match(event.metadata?.name ?? '', /^ev\.[0-9a-f]+$/);
+
+      const leader = replicas.find((replica) => replica.id === first)!;
+      const follower = replicas.find((replica) => replica.id !== first)!;
+      leader.signal('SIGTERM');
+      assert.equal(await leader.exited, 0);
+      assert.ok((await messages(kube, 'ev')).includes(`${first} stopped leading`), 'written before the process exits');
+      assert.equal(await agreedLeader([follower], first), follower.id);
+      await waitFor('the new leader event', async () => (await messages(kube, 'ev')).includes(`${follower.id} became leader`), 5000, 50);
+      assert.deepEqual(await messages(kube, 'ev'), [`${first} became leader`, `${first} stopped leading`, `${follower.id} became leader`].sort());
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+
+  it("exports client-go's leader_election_master_status and leader_election_slowpath_total", async () => {
+    const kubeconfig = join(dir, 'full');
+    const replicas = await Promise.all(['m-1', 'm-2'].map((id) => Replica.start({ id, kubeconfig, election: 'metrics-demo', args: TIMINGS })));
+    try {
+      const first = await agreedLeader(replicas);
+      const scrape = async (replica: Replica) => (await probe(`${replica.url}/metrics`)).text;
+      const leader = replicas.find((replica) => replica.id === first)!;
+      const follower = replicas.find((replica) => replica.id !== first)!;
+      const status = 'leader_election_master_status{name="metrics-demo"}';
+      const slowpath = 'leader_election_slowpath_total{name="metrics-demo"}';
+
+      const leaderText = await scrape(leader);
+      assert.match(leaderText, /^# TYPE leader_election_master_status gauge$/m);
+      assert.match(leaderText, /^# TYPE leader_election_slowpath_total counter$/m);
+      assert.equal(metricValue(leaderText, status), 1);
+      assert.equal(metricValue(leaderText, slowpath), 0);
+      assert.equal(metricValue(leaderText, 'leaderhook_is_leader{election="metrics-demo"}'), 1);
+      const followerText = await scrape(follower);
+      assert.equal(metricValue(followerText, status), 0);
+      assert.equal(metricValue(followerText, slowpath), 0);
+
+      leader.signal('SIGTERM');
+      await leader.exited;
+      await agreedLeader([follower], first);
+      await waitFor('the follower to report itself master', async () => metricValue(await scrape(follower), status) === 1, 5000, 50);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+
+  it('without the right to create events: one warning, and the election carries on', async () => {
+    const kubeconfig = join(dir, 'no-events');
+    const kube = new KubeObjects(join(dir, 'full'), 'default');
+    const replica = await Replica.start({ id: 'rbac-1', kubeconfig, election: 'no-events', args: TIMINGS });
+    try {
+      assert.equal(await agreedLeader([replica]), 'rbac-1');
+      await waitFor('the RBAC warning', () => replica.logs.some((line) => String(line.msg).includes('RBAC forbids create on resource "events"')), 5000, 50);
+      replica.signal('SIGTERM');
+      assert.equal(await replica.exited, 0);
+      const warnings = replica.logs.filter((line) => String(line.msg).includes('on resource "events"'));
+      assert.equal(warnings.length, 1, 'logged once for two forbidden events');
+      assert.equal(warnings[0]?.level, 'warn');
+      assert.ok(replica.logs.some((line) => line.msg === 'released the lock'));
+      assert.deepEqual(await messages(kube, 'no-events'), []);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('--events=false records nothing', async () => {
+    const kubeconfig = join(dir, 'full');
+    const kube = new KubeObjects(kubeconfig, 'default');
+    const replica = await Replica.start({ id: 'quiet-1', kubeconfig, election: 'quiet', args: [...TIMINGS, '--events=false'] });
+    try {
+      await agreedLeader([replica]);
+      replica.signal('SIGTERM');
+      await replica.exited;
+      assert.deepEqual(await messages(kube, 'quiet'), []);
+    } finally {
+      await replica.stop();
+    }
+  });
+});
