@@ -58,7 +58,7 @@ export class Elector {
   /** resourceVersions already applied, so a late watch event never rolls the cache back. */
   readonly #appliedVersions: string[] = [];
   #writing = false;
-  readonly #deferredEvents: Array<() => void> = [];
+  readonly #deferredEvents: Array<() => boolean> = [];
 
   #leading = false;
   #lastRenew = 0;
@@ -421,8 +421,9 @@ export class Elector {
     });
   }
 
-  #applyObservation(observation: LockObservation, source: 'read' | 'write' | 'watch'): void {
-    if (source === 'watch' && this.#appliedVersions.includes(observation.resourceVersion)) return;
+  /** Returns false when the observation was already applied (e.g. the watch echo of our own write). */
+  #applyObservation(observation: LockObservation, source: 'read' | 'write' | 'watch'): boolean {
+    if (source === 'watch' && this.#appliedVersions.includes(observation.resourceVersion)) return false;
     this.#remember(observation.resourceVersion);
     this.#observation = observation;
     if (observation.rawRecord !== this.#observedRawRecord) {
@@ -433,9 +434,11 @@ export class Elector {
     const holder = observation.record?.holderIdentity ?? '';
     if (this.#leading && holder !== this.#identity) this.#stepDown('lost');
     this.#reportLeader();
+    return true;
   }
 
-  #applyDeleted(resourceVersion: string): void {
+  #applyDeleted(resourceVersion: string): boolean {
+    if (resourceVersion && this.#appliedVersions.includes(resourceVersion)) return false;
     if (resourceVersion) this.#remember(resourceVersion);
     this.#observation = null;
     this.#observedRawRecord = '';
@@ -443,6 +446,7 @@ export class Elector {
     this.#observedAt = this.#clock.date();
     if (this.#leading) this.#stepDown('lost');
     this.#reportLeader();
+    return true;
   }
 
   #remember(resourceVersion: string): void {
@@ -450,14 +454,17 @@ export class Elector {
     if (this.#appliedVersions.length > 32) this.#appliedVersions.shift();
   }
 
-  /** Watch events wait while a write is in flight, so the write's answer and the events apply in server order. */
-  #onWatchEvent(apply: () => void): void {
+  /**
+   * Watch events wait while a write is in flight, so the write's answer and the events apply in server order. A
+   * follower acts on a new observation at once; the leader keeps its renew cadence (it has already stepped down in
+   * `#applyObservation` if someone else took the lock).
+   */
+  #onWatchEvent(apply: () => boolean): void {
     if (this.#writing) {
       this.#deferredEvents.push(apply);
       return;
     }
-    apply();
-    this.#wakeUp();
+    if (apply() && !this.#leading) this.#wakeUp();
   }
 
   async #write(write: () => Promise<LockObservation>): Promise<LockObservation> {
@@ -470,8 +477,9 @@ export class Elector {
       // Applied on the next tick, after the caller has applied the write's own answer.
       if (deferred.length) {
         queueMicrotask(() => {
-          for (const apply of deferred) apply();
-          this.#wakeUp();
+          let changed = false;
+          for (const apply of deferred) changed = apply() || changed;
+          if (changed && !this.#leading) this.#wakeUp();
         });
       }
     }

@@ -118,6 +118,7 @@ describe('replicas as separate processes', () => {
       assert.equal(gets.length, 0, `no reads of the lock while watches hold (saw ${gets.length})`);
       const updates = api.requests.slice(from).filter((request) => request.verb === 'update' && request.name === 'quiet');
       assert.ok(updates.length >= 3, 'the leader kept renewing meanwhile');
+      assert.ok(updates.length <= 6, `the leader renews once per retry period, not more (saw ${updates.length} in 4 periods)`);
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }

@@ -48,10 +48,19 @@ export class Replica {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static async start(options: { id: string; kubeconfig: string; election: string; args?: string[]; port?: number; env?: NodeJS.ProcessEnv }): Promise<Replica> {
+  static async start(options: {
+    id: string;
+    kubeconfig: string;
+    election: string;
+    args?: string[];
+    port?: number;
+    env?: NodeJS.ProcessEnv;
+    /** The program to run: the TypeScript source by default, or the built `dist/cli.js`. */
+    entry?: string;
+  }): Promise<Replica> {
     const port = options.port ?? (await freePort());
     const args = [
-      CLI,
+      options.entry ?? CLI,
       `--election=${options.election}`,
       '--election-namespace=default',
       `--id=${options.id}`,
