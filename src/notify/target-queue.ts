@@ -1,5 +1,4 @@
 import pRetry, { AbortError } from 'p-retry';
-import type { Logger } from 'pino';
 import { attempt as sendAttempt, type AttemptResult, type Request } from './delivery.ts';
 import type { DeliveryLog, DeliveryRecord } from './delivery-log.ts';
 import type { NotifyEvent } from './events.ts';
@@ -30,9 +29,16 @@ interface Entry<P> extends QueueItem<P> {
   stop: AbortController;
 }
 
+/** The part of a pino logger the queue uses. */
+export interface NotifyLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
 export interface TargetQueueOptions<P> {
   target: Target;
-  log: Pick<Logger, 'warn' | 'info' | 'error'>;
+  log: NotifyLog;
   metrics: NotifyMetrics;
   deliveries: DeliveryLog;
   secrets: SecretFiles;

@@ -37,14 +37,15 @@ export function encodeHeaderValue(value: string): string {
 
 /**
  * CloudEvents 1.0 over HTTP. Binary mode (default): the body is `data` as JSON, each attribute a `ce-` header.
- * Structured mode: `application/cloudevents+json` with every attribute and `data` in the body.
+ * Structured mode: `application/cloudevents+json; charset=utf-8` (lower case: the CloudEvents SDK for JavaScript matches
+ * the content type exactly) with every attribute and `data` in the body.
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
   const attributes = cloudEventAttributes(event);
   if (target.mode === 'structured') {
     return {
       body: JSON.stringify({ ...attributes, datacontenttype: 'application/json', data: event.data }),
-      headers: { 'content-type': 'application/cloudevents+json; charset=UTF-8' },
+      headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
     };
   }
   const headers: Record<string, string> = { 'content-type': 'application/json' };

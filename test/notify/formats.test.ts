@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HTTP } from 'cloudevents';
+import { eventId } from '../../src/notify/events.ts';
+import { renderAlertmanager } from '../../src/notify/formats/alertmanager.ts';
+import { encodeHeaderValue, renderCloudEvent } from '../../src/notify/formats/cloudevents.ts';
+import { renderJson } from '../../src/notify/formats/json.ts';
+import { renderPagerDuty } from '../../src/notify/formats/pagerduty.ts';
+import { renderSlack } from '../../src/notify/formats/slack.ts';
+import { testEvent, testTarget } from './helpers.ts';
+
+describe('event ids', () => {
+  test('stable: the same inputs give the same id; type, term, subject and occurrence each change it', () => {
+    const base = { namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' } as const;
+    assert.equal(eventId(base), eventId({ ...base }));
+    assert.equal(eventId(base), eventId({ ...base, occurrence: 1 }));
+    assert.match(eventId(base), /^lh1_[A-Za-z0-9_-]{27}$/);
+    const variants = [
+      eventId({ ...base, subject: '' }),
+      eventId({ ...base, transitions: 4 }),
+      eventId({ ...base, type: 'leadership.started' }),
+      eventId({ ...base, namespace: 'other' }),
+      eventId({ ...base, election: 'other' }),
+      eventId({ ...base, occurrence: 2 }),
+    ];
+    assert.equal(new Set([eventId(base), ...variants]).size, variants.length + 1);
+    // Pinned, so a change of the recipe is a deliberate one.
+    assert.equal(eventId(base), eventId({ namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' }));
+  });
+});
+
+describe('formats', () => {
+  const event = testEvent(5, 'leader.changed', 'pod-b');
+
+  test('json: {type, timestamp, data}', () => {
+    const body = JSON.parse(renderJson(event).body);
+    assert.deepEqual(Object.keys(body), ['type', 'timestamp', 'data']);
+    assert.deepEqual(Object.keys(body.data).sort(), ['election', 'isLeader', 'leader', 'lock', 'namespace', 'observer', 'previousLeader', 'transitions']);
+  });
+
+  test('cloudevents binary mode, parsed by the CloudEvents SDK', () => {
+    const rendered = renderCloudEvent(event, { target: testTarget('http://x/', { format: 'cloudevents', mode: 'binary' }) });
+    const parsed = HTTP.toEvent({ headers: rendered.headers, body: rendered.body });
+    const ce = Array.isArray(parsed) ? parsed[0] : parsed;
+    assert.ok(ce);
+    assert.equal(ce.id, event.id);
+    assert.equal(ce.specversion, '1.0');
+    assert.equal(ce.type, 'io.leaderhook.leader.changed');
+    assert.equal(ce.source, '/apis/coordination.k8s.io/v1/namespaces/default/leases/demo');
+    assert.equal(ce.subject, 'pod-b');
+    assert.equal(ce.time, event.time.toISOString());
+    assert.deepEqual(ce.data, JSON.parse(JSON.stringify(event.data)));
+    assert.equal((ce as unknown as { validate(): boolean }).validate(), true);
+  });
+
+  test('cloudevents structured mode, parsed by the CloudEvents SDK', () => {
+    const rendered = renderCloudEvent(event, { target: testTarget('http://x/', { format: 'cloudevents', mode: 'structured' }) });
+    assert.match(rendered.headers['content-type'] ?? '', /^application\/cloudevents\+json/);
+    const parsed = HTTP.toEvent({ headers: rendered.headers, body: rendered.body });
+    const ce = Array.isArray(parsed) ? parsed[0] : parsed;
+    assert.ok(ce);
+    assert.equal(ce.id, event.id);
+    assert.equal(ce.datacontenttype, 'application/json');
+    assert.deepEqual(ce.data, JSON.parse(JSON.stringify(event.data)));
+  });
+
+  test('cloudevents header values are percent-encoded as the HTTP binding requires', () => {
+    assert.equal(encodeHeaderValue('a b"c%dé'), 'a%20b%22c%25d%C3%A9');
+  });
+
+  test('slack: {text}', () => {
+    assert.deepEqual(JSON.parse(renderSlack(event).body), { text: ':white_check_mark: `default/demo` is led by *pod-b*' });
+    assert.match(JSON.parse(renderSlack(testEvent(5, 'leader.changed', '')).body).text, /has no leader/);
+  });
+
+  test('alertmanager: firing LeaderhookNoLeader without a leader, resolved with one; other types send nothing', () => {
+    const firing = JSON.parse(renderAlertmanager(testEvent(5, 'leader.changed', ''))?.body ?? '');
+    assert.equal(firing.length, 1);
+    assert.deepEqual(firing[0].labels, { alertname: 'LeaderhookNoLeader', namespace: 'default', election: 'demo' });
+    assert.equal(firing[0].endsAt, undefined);
+    const resolved = JSON.parse(renderAlertmanager(event)?.body ?? '');
+    assert.equal(resolved[0].endsAt, resolved[0].startsAt);
+    assert.equal(renderAlertmanager(testEvent(5, 'leadership.started', 'pod-b')), null);
+  });
+
+  test('pagerduty: trigger and resolve on one dedup_key per election', () => {
+    const target = testTarget('https://events.pagerduty.com/v2/enqueue', { format: 'pagerduty', severity: 'critical' });
+    const trigger = JSON.parse(renderPagerDuty(testEvent(5, 'leader.changed', ''), { target, routingKey: () => 'R'.repeat(32) })?.body ?? '');
+    assert.equal(trigger.event_action, 'trigger');
+    assert.equal(trigger.routing_key, 'R'.repeat(32));
+    assert.equal(trigger.dedup_key, 'leaderhook/default/demo');
+    assert.equal(trigger.payload.severity, 'critical');
+    assert.ok(trigger.payload.summary && trigger.payload.source);
+    const resolve = JSON.parse(renderPagerDuty(event, { target, routingKey: () => 'R'.repeat(32) })?.body ?? '');
+    assert.deepEqual(resolve, { routing_key: 'R'.repeat(32), event_action: 'resolve', dedup_key: 'leaderhook/default/demo' });
+  });
+});
