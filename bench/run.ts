@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startEmbeddedApi, type EmbeddedApi } from '../src/embedded-api/server.ts';
 import { Replica, waitFor } from '../test/support/replica.ts';
-import { readEvents } from './sse.ts';
+import { readEvents } from '../test/support/sse.ts';
 import { percentile, summary } from './stats.ts';
 
 const { values: options } = parseArgs({
