@@ -98,7 +98,7 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       live = [...live, restarted];
       assert.equal(await agreedLeader(live), third);
       await labelledExactly([third], pods, 3000);
-      assert.ok(restarted.logs.some((line) => line.msg === 'removed the leader label from this pod'));
+      await waitFor('the restarted replica to log the removal', () => restarted.logs.some((line) => line.msg === 'removed the leader label from this pod'), 3000);
       await readyOnly(live, third);
 
       // The killed leader restarts while its lease is still valid elsewhere: it stays a follower, unlabelled and unready.
