@@ -1,0 +1,239 @@
+/**
+ * manifests/: every variant (the base and each overlay) builds, every object validates against the Kubernetes
+ * OpenAPI schemas (kubernetes-models, offline), and the security and RBAC properties hold. With kubectl installed,
+ * `kubectl kustomize` must build the same objects as the tests' own builder.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { FLAGS } from '../../src/config/flags.ts';
+import { readConfigFile } from '../../src/notify/config-file.ts';
+import { build, containersOf, podSpec, type KubeObject } from '../support/kustomize.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MANIFESTS = join(ROOT, 'manifests');
+const OVERLAYS = readdirSync(join(MANIFESTS, 'overlays')).sort();
+const VARIANTS: Record<string, string> = {
+  base: MANIFESTS,
+  ...Object.fromEntries(OVERLAYS.map((overlay) => [overlay, join(MANIFESTS, 'overlays', overlay)])),
+};
+const built = new Map(Object.entries(VARIANTS).map(([name, dir]) => [name, build(dir)]));
+
+type Container = { name: string; image: string; args?: string[]; command?: string[]; env?: any[]; [key: string]: any };
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+function one(objects: KubeObject[], kind: string): any {
+  const found = objects.filter((object) => object.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}`);
+  return found[0];
+}
+
+function sidecar(objects: KubeObject[]): Container {
+  return (containersOf(objects) as Container[]).find((container) => container.name === 'leaderhook')!;
+}
+
+/** `--name=value` arguments as a map (repeatable flags keep the last value). */
+function flags(container: Container): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const arg of container.args ?? []) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    assert.ok(match, `argument ${arg} is --flag or --flag=value`);
+    map.set(match[1]!, match[2] ?? 'true');
+  }
+  return map;
+}
+
+function seconds(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
+  assert.ok(match, `duration ${text}`);
+  return Number(match[1]) * { ms: 0.001, s: 1, m: 60 }[match[2] as 'ms' | 's' | 'm'];
+}
+
+async function validateSchema(object: KubeObject): Promise<void> {
+  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
+  const module = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${object.kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const Model = module[object.kind];
+  assert.ok(Model, `kubernetes-models has ${object.apiVersion} ${object.kind}`);
+  try {
+    new Model(object).validate();
+  } catch (error) {
+    throw new Error(`${object.kind} ${object.metadata.name}: ${(error as Error).message}`);
+  }
+}
+
+test('every YAML file under manifests/ parses', () => {
+  const files = readdirSync(MANIFESTS, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.yaml'));
+  assert.ok(files.length >= 10, `found ${files.length} YAML files`);
+  for (const file of files) {
+    for (const document of parseAllDocuments(readFileSync(join(MANIFESTS, file), 'utf8'))) {
+      assert.deepEqual(document.errors, [], file);
+      assert.deepEqual(document.warnings, [], file);
+    }
+  }
+});
+
+for (const [variant, objects] of built) {
+  test(`${variant}: every object validates against the Kubernetes schemas`, async () => {
+    assert.ok(objects.length >= 6);
+    for (const object of objects) await validateSchema(object);
+  });
+
+  test(`${variant}: the Role grants exactly what the election needs, on its one lock`, () => {
+    const role = one(objects, 'Role');
+    const binding = one(objects, 'RoleBinding');
+    const account = one(objects, 'ServiceAccount');
+    const deployment = one(objects, 'Deployment');
+    const args = flags(sidecar(objects));
+    const election = args.get('election')!;
+    const lock = args.get('lock') ?? 'leases';
+    const [group, resource] = lock === 'leases' ? ['coordination.k8s.io', 'leases'] : ['', lock];
+
+    const expected: Rule[] = [
+      { apiGroups: [group], resources: [resource], resourceNames: [election], verbs: ['get', 'watch', 'update'] },
+      { apiGroups: [group], resources: [resource], verbs: ['create'] },
+    ];
+    if (args.get('events') !== 'false') expected.push({ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] });
+    if (args.has('leader-label')) expected.push({ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] });
+    assert.deepEqual(role.rules, expected);
+    for (const rule of role.rules as Rule[]) {
+      assert.ok(![...rule.verbs, ...rule.resources, ...rule.apiGroups].includes('*'), 'no wildcards');
+      assert.ok(!rule.verbs.some((verb) => ['list', 'delete', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(verb)));
+    }
+
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace }]);
+    assert.equal(deployment.spec.template.spec.serviceAccountName, account.metadata.name);
+    assert.equal(objects.filter((object) => object.kind.startsWith('Cluster')).length, 0, 'nothing cluster-wide');
+    for (const object of objects) assert.equal(object.metadata.namespace, account.metadata.namespace, `${object.kind} in the one namespace`);
+  });
+
+  test(`${variant}: the pods are hardened, probed and sized`, () => {
+    const deployment = one(objects, 'Deployment');
+    const pod = podSpec(deployment)!;
+    assert.equal(deployment.spec.replicas, 3);
+    assert.equal(pod.automountServiceAccountToken, false, 'no token unless mounted explicitly');
+    assert.deepEqual(pod.securityContext && { runAsNonRoot: (pod.securityContext as any).runAsNonRoot, seccompProfile: (pod.securityContext as any).seccompProfile }, {
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.ok(((pod.securityContext as any).runAsUser ?? 0) > 0, 'a non-root uid');
+    for (const container of containersOf(objects) as Container[]) {
+      assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }, container.name);
+      assert.ok(container.resources?.requests?.cpu && container.resources?.requests?.memory && container.resources?.limits?.memory, `${container.name} resources`);
+      const mounts = (container.volumeMounts ?? []).map((mount: { mountPath: string }) => mount.mountPath);
+      const token = mounts.includes('/var/run/secrets/kubernetes.io/serviceaccount');
+      assert.equal(token, container.name === 'leaderhook', `${container.name}: the API token is mounted into the sidecar only`);
+    }
+    const volumes = pod.volumes as any[];
+    const tokenVolume = volumes.find((volume) => volume.name === 'kube-api-access');
+    assert.ok(tokenVolume.projected.sources.some((source: any) => source.serviceAccountToken?.path === 'token' && source.serviceAccountToken.expirationSeconds <= 3607));
+
+    const leaderhook = sidecar(objects);
+    const args = flags(leaderhook);
+    assert.match(leaderhook.image, /leaderhook:\d+\.\d+\.\d+$/);
+    assert.equal(args.get('http'), '0.0.0.0:4040');
+    assert.equal(args.get('election-namespace'), '$(POD_NAMESPACE)');
+    const env = Object.fromEntries((leaderhook.env ?? []).map((entry: any) => [entry.name, entry.valueFrom?.fieldRef?.fieldPath]));
+    assert.deepEqual(env, { POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+    const port = leaderhook.ports.find((entry: any) => entry.containerPort === 4040);
+    assert.deepEqual([leaderhook.livenessProbe.httpGet.path, leaderhook.livenessProbe.httpGet.port], ['/healthz', port.name]);
+    assert.deepEqual([leaderhook.readinessProbe.httpGet.path, leaderhook.readinessProbe.httpGet.port], ['/readyz', port.name]);
+
+    // SIGTERM → release (up to the renew deadline) → drain (up to the drain timeout): both fit in the grace period.
+    const renewDeadline = args.has('renew-deadline') ? seconds(args.get('renew-deadline')!) : args.has('ttl') ? seconds(args.get('ttl')!) / 2 : 10;
+    const drain = args.has('drain-timeout') ? seconds(args.get('drain-timeout')!) : 5;
+    assert.ok((pod.terminationGracePeriodSeconds as number) >= renewDeadline + drain + 5, `grace ${String(pod.terminationGracePeriodSeconds)}s ≥ ${renewDeadline}s + ${drain}s + 5s`);
+
+    const pdb = one(objects, 'PodDisruptionBudget');
+    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    for (const [key, value] of Object.entries(deployment.spec.selector.matchLabels as Record<string, string>)) {
+      assert.equal(deployment.spec.template.metadata.labels[key], value);
+    }
+  });
+
+  test(`${variant}: every flag is one leaderhook knows, and every mounted ConfigMap is built`, () => {
+    const known = new Set<string>(FLAGS.map((flag) => flag.name));
+    for (const name of flags(sidecar(objects)).keys()) assert.ok(known.has(name), `--${name}`);
+    const configMaps = new Set(objects.filter((object) => object.kind === 'ConfigMap').map((object) => object.metadata.name));
+    for (const volume of (podSpec(one(objects, 'Deployment'))!.volumes as any[]) ?? []) {
+      if (volume.configMap) assert.ok(configMaps.has(volume.configMap.name), `ConfigMap ${volume.configMap.name} is built`);
+    }
+    const app = (containersOf(objects) as Container[]).find((container) => container.name === 'app')!;
+    const script = app.command!.at(-1)!.replace('/example/', '');
+    const code = objects.find((object) => object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.[script]);
+    assert.ok(code, `the main container's ${script} is in a ConfigMap`);
+  });
+}
+
+test('the commented optional flags in the manifests are real flags too', () => {
+  const known = new Set<string>(FLAGS.map((flag) => flag.name));
+  const files = readdirSync(MANIFESTS, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.yaml'));
+  let seen = 0;
+  for (const file of files) {
+    for (const match of readFileSync(join(MANIFESTS, file), 'utf8').matchAll(/^\s*#\s*- --([a-z-]+)/gm)) {
+      assert.ok(known.has(match[1]!), `${file}: --${match[1]}`);
+      seen++;
+    }
+  }
+  assert.ok(seen >= 5);
+});
+
+test('the example code in manifests/base/example is the examples/ code, byte for byte', () => {
+  for (const file of readdirSync(join(MANIFESTS, 'base', 'example'))) {
+    const name = file.replace(/\.mjs$/, '');
+    assert.equal(readFileSync(join(MANIFESTS, 'base', 'example', file), 'utf8'), readFileSync(join(ROOT, 'examples', name, 'server.mjs'), 'utf8'), file);
+  }
+});
+
+test('overlays: legacy-endpoints uses the Endpoints lock, hooks pushes to the main container with a valid --config', () => {
+  const legacy = flags(sidecar(built.get('legacy-endpoints')!));
+  assert.equal(legacy.get('lock'), 'endpoints');
+
+  const hooks = built.get('hooks')!;
+  const args = flags(sidecar(hooks));
+  assert.equal(args.get('hook'), 'http://localhost:8080/leaderhook');
+  const app = (containersOf(hooks) as Container[]).find((container) => container.name === 'app')!;
+  assert.deepEqual(app.command, ['node', '/example/push-consumer.mjs']);
+  const targets = readConfigFile(join(MANIFESTS, 'overlays', 'hooks', 'targets.yaml'));
+  assert.ok(targets.length >= 1);
+  const mounts = sidecar(hooks).volumeMounts.map((mount: { mountPath: string }) => mount.mountPath);
+  for (const file of [args.get('config')!, ...targets.flatMap((target) => [target.urlFile, ...(target.secretFiles ?? [])])].filter(Boolean) as string[]) {
+    assert.ok(mounts.some((mount: string) => file.startsWith(`${mount}/`)), `${file} is on a mounted volume`);
+  }
+  const secret = (podSpec(one(hooks, 'Deployment'))!.volumes as any[]).find((volume) => volume.secret);
+  assert.equal(secret.secret.secretName, 'leaderhook-webhook');
+  assert.equal(hooks.filter((object) => object.kind === 'Secret').length, 0, 'no Secret in the repository');
+});
+
+function kubectl(): string | undefined {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return 'kubectl';
+  } catch {
+    return undefined;
+  }
+}
+
+/** Objects keyed by kind/name with generated name suffixes removed, for comparing two builds. */
+function normalized(objects: KubeObject[]): Record<string, unknown> {
+  const text = JSON.stringify(objects).replace(/(example-consumers|leaderhook-config)-[a-z0-9]{10}/g, '$1');
+  return Object.fromEntries((JSON.parse(text) as KubeObject[]).map((object) => [`${object.kind}/${object.metadata.name}`, object]));
+}
+
+for (const [variant, dir] of Object.entries(VARIANTS)) {
+  test(`${variant}: kubectl kustomize builds the same objects`, (t) => {
+    const command = kubectl();
+    if (!command) {
+      t.skip('kubectl is not installed: the build was checked with test/support/kustomize.ts only');
+      return;
+    }
+    const output = execFileSync(command, ['kustomize', dir], { encoding: 'utf8' });
+    const theirs = parseAllDocuments(output).map((document) => document.toJS() as KubeObject);
+    assert.deepEqual(normalized(built.get(variant)!), normalized(theirs));
+  });
+}

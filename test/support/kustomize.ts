@@ -1,0 +1,164 @@
+/**
+ * A small kustomize, in plain TypeScript, for the manifest tests: it builds exactly the features manifests/ uses
+ * (resources, namespace, labels, images, configMapGenerator with files, strategic-merge patches from files) and
+ * refuses any other, so the manifests cannot start relying on something these tests would silently ignore.
+ * Where `kubectl` is installed, test/manifests checks that its output agrees with `kubectl kustomize`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [key: string]: unknown };
+  [key: string]: unknown;
+};
+
+const KNOWN_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'images', 'configMapGenerator', 'patches']);
+
+/** Kinds that are not namespaced, among those kustomize could meet here. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass']);
+
+/** Strategic merge: list fields merged by a key (as in the Kubernetes types' patchMergeKey); others are replaced. */
+const MERGE_KEYS: Record<string, string> = {
+  containers: 'name',
+  initContainers: 'name',
+  volumes: 'name',
+  volumeMounts: 'mountPath',
+  env: 'name',
+  ports: 'containerPort',
+};
+
+export function readYamlDocuments(file: string): KubeObject[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((document) => {
+    if (document.errors.length) throw new Error(`${file}: ${document.errors[0]!.message}`);
+    return document.toJS() as KubeObject;
+  }).filter((object) => object !== null);
+}
+
+/** Builds the kustomization in `dir` (a directory holding kustomization.yaml). */
+export function build(dir: string): KubeObject[] {
+  const root = resolve(dir);
+  const file = join(root, 'kustomization.yaml');
+  const kustomization = readYamlDocuments(file)[0] as unknown as Record<string, unknown>;
+  for (const key of Object.keys(kustomization)) {
+    if (!KNOWN_KEYS.has(key)) throw new Error(`${file}: "${key}" is not supported by test/support/kustomize.ts`);
+  }
+
+  const objects: KubeObject[] = [];
+  for (const entry of (kustomization.resources as string[] | undefined) ?? []) {
+    const path = resolve(root, entry);
+    if (!existsSync(path)) throw new Error(`${file}: resource ${entry} does not exist`);
+    objects.push(...(statSync(path).isDirectory() ? build(path) : readYamlDocuments(path)));
+  }
+
+  const renames = new Map<string, string>();
+  for (const generator of (kustomization.configMapGenerator as Array<Record<string, unknown>> | undefined) ?? []) {
+    for (const key of Object.keys(generator)) if (key !== 'name' && key !== 'files') throw new Error(`${file}: configMapGenerator.${key} is not supported`);
+    const data: Record<string, string> = {};
+    for (const entry of generator.files as string[]) {
+      const [key, path] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [basename(entry), entry];
+      data[key] = readFileSync(resolve(root, path), 'utf8');
+    }
+    const name = generator.name as string;
+    const hashed = `${name}-${createHash('sha256').update(JSON.stringify({ kind: 'ConfigMap', name, data })).digest('hex').slice(0, 10)}`;
+    renames.set(name, hashed);
+    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: hashed }, data });
+  }
+
+  for (const patch of (kustomization.patches as Array<Record<string, unknown>> | undefined) ?? []) {
+    if (Object.keys(patch).some((key) => key !== 'path')) throw new Error(`${file}: only patches with a path are supported`);
+    for (const partial of readYamlDocuments(resolve(root, patch.path as string))) {
+      const target = objects.find((object) => object.kind === partial.kind && object.metadata.name === partial.metadata.name);
+      if (!target) throw new Error(`${file}: patch ${String(patch.path)} matches no ${partial.kind} ${partial.metadata.name}`);
+      const merged = strategicMerge(target, partial) as KubeObject;
+      objects.splice(objects.indexOf(target), 1, merged);
+    }
+  }
+
+  for (const object of objects) renameConfigMapReferences(object, renames);
+
+  const namespace = kustomization.namespace as string | undefined;
+  if (namespace) setNamespace(objects, namespace);
+
+  for (const set of (kustomization.labels as Array<Record<string, unknown>> | undefined) ?? []) {
+    if (set.includeSelectors !== false || set.includeTemplates) throw new Error(`${file}: labels are supported with includeSelectors: false only`);
+    for (const object of objects) object.metadata.labels = { ...object.metadata.labels, ...(set.pairs as Record<string, string>) };
+  }
+
+  for (const image of (kustomization.images as Array<Record<string, string>> | undefined) ?? []) {
+    for (const container of containersOf(objects)) {
+      const name = (container.image as string).replace(/[:@].*$/, '');
+      if (name !== image.name) continue;
+      container.image = `${image.newName ?? image.name}${image.newTag ? `:${image.newTag}` : ''}`;
+    }
+  }
+  return objects;
+}
+
+/** kustomize's namespace transformer: every namespaced object, and the ServiceAccount subjects of bindings. */
+export function setNamespace(objects: KubeObject[], namespace: string): void {
+  const accounts = new Set(objects.filter((object) => object.kind === 'ServiceAccount').map((object) => object.metadata.name));
+  for (const object of objects) {
+    if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = namespace;
+    if (object.kind === 'RoleBinding' || object.kind === 'ClusterRoleBinding') {
+      for (const subject of (object.subjects as Array<Record<string, string>> | undefined) ?? []) {
+        if (subject.kind === 'ServiceAccount' && accounts.has(subject.name!)) subject.namespace = namespace;
+      }
+    }
+  }
+}
+
+export function containersOf(objects: KubeObject[]): Array<Record<string, unknown>> {
+  return objects.flatMap((object) => {
+    const pod = podSpec(object);
+    return pod ? [...((pod.initContainers as Array<Record<string, unknown>>) ?? []), ...((pod.containers as Array<Record<string, unknown>>) ?? [])] : [];
+  });
+}
+
+export function podSpec(object: KubeObject): Record<string, unknown> | undefined {
+  if (object.kind === 'Pod') return object.spec as Record<string, unknown>;
+  const template = (object.spec as { template?: { spec?: Record<string, unknown> } } | undefined)?.template;
+  return template?.spec;
+}
+
+function renameConfigMapReferences(object: KubeObject, renames: Map<string, string>): void {
+  const pod = podSpec(object);
+  if (!pod) return;
+  for (const volume of (pod.volumes as Array<Record<string, any>> | undefined) ?? []) {
+    if (volume.configMap && renames.has(volume.configMap.name)) volume.configMap.name = renames.get(volume.configMap.name);
+    for (const source of volume.projected?.sources ?? []) {
+      if (source.configMap && renames.has(source.configMap.name)) source.configMap.name = renames.get(source.configMap.name);
+    }
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function strategicMerge(base: unknown, patch: unknown, field = ''): unknown {
+  if (isObject(patch) && Object.keys(patch).some((key) => key.startsWith('$'))) throw new Error(`patch directive in ${field} is not supported`);
+  if (isObject(base) && isObject(patch)) {
+    const merged: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(patch)) {
+      merged[key] = value === null ? undefined : key in base ? strategicMerge(base[key], value, key) : structuredClone(value);
+      if (merged[key] === undefined) delete merged[key];
+    }
+    return merged;
+  }
+  const mergeKey = MERGE_KEYS[field];
+  if (Array.isArray(base) && Array.isArray(patch) && mergeKey) {
+    // As kustomize orders them: the patch's items first (merged into their match), then the rest of the base's.
+    const items = base as Array<Record<string, unknown>>;
+    const patched = (patch as Array<Record<string, unknown>>).map((item) => {
+      const match = items.find((existing) => existing[mergeKey] === item[mergeKey]);
+      return match ? (strategicMerge(match, item, field) as Record<string, unknown>) : structuredClone(item);
+    });
+    const keys = new Set(patched.map((item) => item[mergeKey]));
+    return [...patched, ...items.filter((item) => !keys.has(item[mergeKey])).map((item) => structuredClone(item))];
+  }
+  return structuredClone(patch);
+}
