@@ -73,6 +73,34 @@ describe('leadership events and client-go metrics (embedded API, real processes)
     }
   });
 
+  it('a repeated transition of the same process patches the count of its first event', async () => {
+    const kubeconfig = join(dir, 'full');
+    const kube = new KubeObjects(kubeconfig, 'default');
+    const replicas = await Promise.all(['rep-1', 'rep-2'].map((id) => Replica.start({ id, kubeconfig, election: 'rep', args: TIMINGS })));
+    try {
+      const first = await agreedLeader(replicas);
+      const a = replicas.find((replica) => replica.id === first)!;
+      const b = replicas.find((replica) => replica.id !== first)!;
+      // A pause longer than the lease: b takes over, a steps down when it wakes.
+      a.signal('SIGSTOP');
+      await waitFor('b to lead', async () => (await b.leader())?.isLeader === true, 10_000, 50);
+      a.signal('SIGCONT');
+      await waitFor('a to step down', async () => (await a.leader())?.isLeader === false, 10_000, 50);
+      b.signal('SIGTERM');
+      await b.exited;
+      await waitFor('a to lead again', async () => (await a.leader())?.isLeader === true, 10_000, 50);
+      const counted = await waitFor('the repeat to be counted', async () => {
+        const became = (await kube.eventsAbout('rep')).filter((event) => event.message === `${first} became leader`);
+        return became.length === 1 && became[0]?.count === 2 ? became[0] : undefined;
+      }, 5000, 50);
+      assert.ok(new Date(counted.lastTimestamp!).getTime() > new Date(counted.firstTimestamp!).getTime(), 'lastTimestamp moved on');
+      assert.ok(a.logs.every((line) => line.level !== 'warn' || !String(line.msg).includes('event')), 'no event errors');
+    } finally {
+      for (const replica of replicas) if (replica.process.signalCode === null && replica.process.exitCode === null) replica.signal('SIGCONT');
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+
   it("exports client-go's leader_election_master_status and leader_election_slowpath_total", async () => {
     const kubeconfig = join(dir, 'full');
     const replicas = await Promise.all(['m-1', 'm-2'].map((id) => Replica.start({ id, kubeconfig, election: 'metrics-demo', args: TIMINGS })));

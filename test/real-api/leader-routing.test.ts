@@ -134,4 +134,32 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       for (const pod of pods) await admin.deletePod(pod);
     }
   });
+
+  it('a repeated transition of the same process patches the count of its first event (strategic merge patch)', async () => {
+    const election = `repeat-${run}`;
+    const pods = [1, 2].map((index) => `${election}-${index}`);
+    for (const pod of pods) await admin.createPod(pod);
+    const replicas = await Promise.all(pods.map((id) => start(id, election)));
+    try {
+      const first = await agreedLeader(replicas);
+      const a = replicas.find((replica) => replica.id === first)!;
+      const b = replicas.find((replica) => replica.id !== first)!;
+      a.signal('SIGSTOP');
+      await waitFor('b to lead', async () => (await b.leader())?.isLeader === true, 10_000, 50);
+      a.signal('SIGCONT');
+      await waitFor('a to step down', async () => (await a.leader())?.isLeader === false, 10_000, 50);
+      b.signal('SIGTERM');
+      await b.exited;
+      await waitFor('a to lead again', async () => (await a.leader())?.isLeader === true, 10_000, 50);
+      await waitFor('the repeat to be counted', async () => {
+        const became = (await admin.eventsAbout(election)).filter((event) => event.message === `${first} became leader`);
+        return became.length === 1 && became[0]?.count === 2;
+      }, 5000, 100);
+      await labelledExactly([first], pods);
+    } finally {
+      for (const replica of replicas) if (replica.process.signalCode === null && replica.process.exitCode === null) replica.signal('SIGCONT');
+      await Promise.all(replicas.map((replica) => replica.stop()));
+      for (const pod of pods) await admin.deletePod(pod);
+    }
+  });
 });
