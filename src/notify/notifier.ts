@@ -93,6 +93,8 @@ export class Notifier {
   /** The term this replica leads (or last led, for its stop events). */
   #term: { term: number; occurrence: number } | undefined;
   #leading = false;
+  readonly #inbox: LeadershipChange[] = [];
+  #handling = false;
   #published = '';
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -180,7 +182,22 @@ export class Notifier {
     clearInterval(this.#timer);
   }
 
+  /**
+   * Changes are handled one at a time, in order: the elector can report a change from inside `snapshot()`, which this
+   * handler calls (state file, annotations), and a nested change must not overtake the one being handled.
+   */
   #onChange(change: LeadershipChange): void {
+    this.#inbox.push(change);
+    if (this.#handling) return;
+    this.#handling = true;
+    try {
+      for (let next = this.#inbox.shift(); next; next = this.#inbox.shift()) this.#handle(next);
+    } finally {
+      this.#handling = false;
+    }
+  }
+
+  #handle(change: LeadershipChange): void {
     void this.#stateFile?.update();
     const { identity } = this.#election;
     const changedAt = performance.now();
