@@ -140,10 +140,10 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       await waitFor('the RBAC warning', () => replica.logs.some((line) => String(line.msg).includes('RBAC forbids create on resource "events"')), 5000, 50);
       replica.signal('SIGTERM');
       assert.equal(await replica.exited, 0);
+      await waitFor('the release in the log', () => replica.logs.some((line) => line.msg === 'released the lock'), 3000);
       const warnings = replica.logs.filter((line) => String(line.msg).includes('on resource "events"'));
       assert.equal(warnings.length, 1, 'logged once for two forbidden events');
       assert.equal(warnings[0]?.level, 'warn');
-      assert.ok(replica.logs.some((line) => line.msg === 'released the lock'));
       assert.deepEqual(await messages(kube, 'no-events'), []);
     } finally {
       await replica.stop();

@@ -71,7 +71,7 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       const graceful = replicas.find((replica) => replica.id === first)!;
       graceful.signal('SIGTERM');
       assert.equal(await graceful.exited, 0);
-      assert.ok(graceful.logs.some((line) => line.msg === 'removed the leader label from this pod'), 'removed by itself on shutdown');
+      await waitFor('the label removal on shutdown in the log', () => graceful.logs.some((line) => line.msg === 'removed the leader label from this pod'), 3000);
       let live = replicas.filter((replica) => replica !== graceful);
       const second = await agreedLeader(live, first);
       const handover = await labelledExactly([second], pods, 3000);
@@ -87,7 +87,7 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       const third = await agreedLeader(live, second);
       await labelledExactly([third], pods, 3000);
       const survivor = live.find((replica) => replica.id === third)!;
-      assert.ok(survivor.logs.some((line) => line.msg === "removed the leader label from a previous leader's pod" && line.pod === second));
+      await waitFor("the previous leader's label removal in the log", () => survivor.logs.some((line) => line.msg === "removed the leader label from a previous leader's pod" && line.pod === second), 3000);
       await readyOnly(live, third);
 
       // A replica restarting with a label left on its Pod (a crash the new leader did not see) removes it.
