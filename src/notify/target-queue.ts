@@ -106,14 +106,23 @@ export class TargetQueue<P = unknown> {
       this.#finish(entry, this.#disabled ? 'disabled' : 'given-up', this.#disabled ? 'disabled' : 'shutdown');
       return;
     }
-    if (this.target.supersede) {
-      // Everything not yet sent is older state: drop it; the one being retried stops after its current attempt.
-      for (const old of this.#entries.splice(this.#running ? 1 : 0)) this.#finish(old, 'superseded');
-      this.#entries[0]?.stop.abort('superseded');
-    }
     this.#entries.push(entry);
+    this.#supersedeStale();
     metrics.queueDepth.set({ target: target.name }, this.#entries.length);
     if (!this.#running) void this.#pump();
+  }
+
+  /**
+   * Supersession, for state hooks: once the event at the head has failed an attempt (the receiver is down or still
+   * starting), it and everything queued behind it except the newest are dropped, so the receiver gets the current state
+   * as soon as it answers, never a backlog of stale ones. While the receiver answers, every event is delivered in order.
+   */
+  #supersedeStale(): void {
+    if (!this.target.supersede || this.#entries.length < 2) return;
+    const head = this.#entries[0] as Entry<P>;
+    if (head.record.lastError === undefined) return;
+    for (const old of this.#entries.splice(1, this.#entries.length - 2)) this.#finish(old, 'superseded');
+    head.stop.abort('superseded');
   }
 
   /** Resolves when nothing is queued or in delivery. */
@@ -184,6 +193,7 @@ export class TargetQueue<P = unknown> {
             const wait = retrying && retryAfter !== undefined ? Math.max(retryDelay, Math.min(retryAfter, RETRY_AFTER_CAP_MS)) : retryDelay;
             this.#logFailure(entry, error.result, retrying ? wait : undefined);
             if (retrying) entry.record.status = 'retrying';
+            this.#supersedeStale();
             // p-retry waits `retryDelay` next; a longer Retry-After adds the difference first.
             if (retrying && wait > retryDelay) await abortableSleep(wait - retryDelay, entry.stop.signal);
           },

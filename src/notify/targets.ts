@@ -3,7 +3,8 @@ import type { EventType } from './events.ts';
 
 /**
  * Who sends a target's events:
- * - `self`: every replica sends its own observations (a local container hook); newer state supersedes queued older state;
+ * - `self`: every replica sends its own observations (a local container hook); while the hook fails, a newer state
+ *   supersedes the queued older ones;
  * - `leader`: one delivery per transition for the whole election, sent by the replica leading the term it belongs to,
  *   with a delivery cursor on the lock so a successor sends what a crashed leader did not;
  * - `all`: every replica sends every event it observes, in order, nothing superseded.

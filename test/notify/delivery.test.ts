@@ -142,6 +142,17 @@ describe('delivery to a real receiver', () => {
     assert.equal(await metricValue(registry, 'leaderhook_notify_superseded_total', { target: 'state' }), 2);
   });
 
+  test('a state hook that answers gets every event, in order: nothing is superseded while it is healthy', async () => {
+    const r = await receiver();
+    const { queue, push, deliveries } = testQueue(testTarget(r.url, { supersede: true, scope: 'self' }));
+    push(testEvent(1, 'leadership.started', 'me'));
+    push(testEvent(1, 'leader.changed', 'me'));
+    push(testEvent(1, 'leadership.stopped', 'me'));
+    await queue.idle();
+    assert.deepEqual(r.json().map((body) => body.type), ['leadership.started', 'leader.changed', 'leadership.stopped']);
+    assert.ok(deliveries.list().every((d) => d.status === 'delivered'));
+  });
+
   test('a hanging target does not delay another target', async () => {
     const slow = await receiver({ fallback: 'hang' });
     const fast = await receiver();
