@@ -50,6 +50,8 @@ const leaf = (set: FieldSet, path: string[], v: Json): void => {
 const isObject = (v: Json): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function walk(set: FieldSet, path: string[], type: TypeSchema, v: Json): void {
+  // A null field (e.g. an Event's unset eventTime, which Go prints as null) is owned by nobody.
+  if (v === null) return;
   switch (type.t) {
     case 'struct': {
       if (!isObject(v) || Object.keys(v).length === 0) return leaf(set, path, v);

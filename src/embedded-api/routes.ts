@@ -9,7 +9,7 @@ import { encodeBody, wantsPretty } from './json-text.ts';
 import { applyPatch, PATCH_TYPES, type PatchType } from './patch.ts';
 import { decodeBody, Registry, toListItem, type WriteOptions } from './registry.ts';
 import { apiVersionOf, findResource, type ResourceType } from './resources.ts';
-import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { fieldLabelsFor, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import {
   ApiError, badRequest, internalError, invalid, methodNotAllowed, resourceNotFound, unsupportedMediaType,
 } from './status.ts';
@@ -150,7 +150,7 @@ export function buildApp(ctx: RouteContext): Hono {
         case 'watch': {
           const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
           if (labels instanceof ApiError) throw labels;
-          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined);
+          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, fieldLabelsFor(type.group, type.resource));
           if (fields instanceof ApiError) throw fields;
           const matches = (o: JsonObject): boolean => labels(o) && fields.matcher(o);
           if (verb === 'list') {
@@ -222,7 +222,7 @@ export function buildApp(ctx: RouteContext): Hono {
         case 'deletecollection': {
           const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
           if (labels instanceof ApiError) throw labels;
-          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined);
+          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, fieldLabelsFor(type.group, type.resource));
           if (fields instanceof ApiError) throw fields;
           const doomed = ctx.store.list(type.storage, namespace).filter((o) => labels(o) && fields.matcher(o));
           const items = doomed.map((o) => toListItem(type, o));

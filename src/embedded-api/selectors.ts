@@ -55,21 +55,109 @@ export interface FieldSelection {
   name: string;
 }
 
-export function parseFieldSelector(selector: string | undefined): FieldSelection | ApiError {
+/**
+ * The field labels a resource can be selected by, as its registered field label conversion and its strategy's
+ * selectable fields define them in v1.20. `convert` maps a label of the request's API version to the storage
+ * field (or throws the conversion's message); `get` reads that field from a stored object.
+ */
+export interface FieldLabels {
+  convert(label: string): string;
+  get(obj: JsonObject, field: string): string;
+}
+
+const path = (obj: JsonObject, dotted: string): string => {
+  let v: unknown = obj;
+  for (const part of dotted.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject)[part] : undefined;
+  return v === undefined || v === null ? '' : String(v);
+};
+
+/** runtime.DefaultMetaV1FieldSelectorConversion: types without a conversion of their own (Lease, ConfigMap, Endpoints). */
+const META_ONLY: FieldLabels = {
+  convert(label) {
+    if (label === 'metadata.name' || label === 'metadata.namespace') return label;
+    throw new Error(`"${label}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+  },
+  get: path,
+};
+
+function listed(labels: Record<string, string>, get: (obj: JsonObject, field: string) => string): FieldLabels {
+  return {
+    convert(label) {
+      const field = labels[label];
+      if (field === undefined) throw new Error(`field label not supported: ${label}`);
+      return field;
+    },
+    get,
+  };
+}
+
+const same = (...labels: string[]): Record<string, string> => Object.fromEntries(labels.map((l) => [l, l]));
+
+/** Core v1 Events (pkg/apis/core/v1 AddFieldLabelConversionsForEvent, registry/core/event ToSelectableFields). */
+const eventField = (obj: JsonObject, field: string): string => {
+  if (field === 'source') return path(obj, 'source.component') || path(obj, 'reportingComponent');
+  return path(obj, field);
+};
+const CORE_EVENT_LABELS = listed(same(
+  'involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion',
+  'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type',
+  'metadata.namespace', 'metadata.name',
+), eventField);
+
+/** events.k8s.io/v1 Events: their labels map onto the core Event's (pkg/apis/events/v1 conversion). */
+const EVENTS_V1_LABELS = listed({
+  reason: 'reason',
+  'regarding.kind': 'involvedObject.kind',
+  'regarding.namespace': 'involvedObject.namespace',
+  'regarding.name': 'involvedObject.name',
+  'regarding.uid': 'involvedObject.uid',
+  'regarding.apiVersion': 'involvedObject.apiVersion',
+  'regarding.resourceVersion': 'involvedObject.resourceVersion',
+  'regarding.fieldPath': 'involvedObject.fieldPath',
+  reportingController: 'reportingComponent',
+  type: 'type',
+  'metadata.namespace': 'metadata.namespace',
+  'metadata.name': 'metadata.name',
+}, eventField);
+
+/** Pods (pkg/apis/core/v1 conversion, registry/core/pod ToSelectableFields). */
+const POD_LABELS = listed({
+  ...same('metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
+    'status.phase', 'status.podIP', 'status.podIPs', 'status.nominatedNodeName'),
+  'spec.host': 'spec.nodeName',
+}, (obj, field) => {
+  if (field === 'status.podIP') {
+    const ips = (obj.status as JsonObject | undefined)?.podIPs;
+    return Array.isArray(ips) && ips.length > 0 ? path(ips[0] as JsonObject, 'ip') : '';
+  }
+  if (field === 'status.podIPs') return '';
+  return path(obj, field);
+});
+
+export function fieldLabelsFor(group: string, resource: string): FieldLabels {
+  if (resource === 'events') return group === 'events.k8s.io' ? EVENTS_V1_LABELS : CORE_EVENT_LABELS;
+  if (resource === 'pods' && group === '') return POD_LABELS;
+  return META_ONLY;
+}
+
+/** Parses a field selector; with `labels`, converts and checks each term as the real server does (400 otherwise). */
+export function parseFieldSelector(selector: string | undefined, labels: FieldLabels = META_ONLY): FieldSelection | ApiError {
   if (!selector) return { matcher: () => true, name: '' };
   const checks: Matcher[] = [];
   let name = '';
   for (const term of terms(selector)) {
     const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (!m) return badRequest(`invalid selector: '${selector}'; can't understand '${term}'`);
-    const [, field, op, value] = m as unknown as [string, string, string, string];
-    if (field !== 'metadata.name' && field !== 'metadata.namespace') return badRequest(`field label not supported: ${field}`);
-    const get = (o: JsonObject) => String(meta(o)[field === 'metadata.name' ? 'name' : 'namespace'] ?? '');
-    if (op === '!=') checks.push((o) => get(o) !== value);
-    else {
-      checks.push((o) => get(o) === value);
-      if (field === 'metadata.name') name = value;
+    const [, label, op, value] = m as unknown as [string, string, string, string];
+    if (op !== '!=' && label === 'metadata.name') name = value;
+    let field: string;
+    try {
+      field = labels.convert(label);
+    } catch (error) {
+      return badRequest((error as Error).message);
     }
+    const get = (o: JsonObject) => labels.get(o, field);
+    checks.push(op === '!=' ? (o) => get(o) !== value : (o) => get(o) === value);
   }
   return { matcher: (obj) => checks.every((c) => c(obj)), name };
 }

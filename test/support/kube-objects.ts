@@ -36,15 +36,8 @@ export class KubeObjects {
 
   /** `kubectl get events --field-selector involvedObject.name=<name>`. */
   async eventsAbout(name: string): Promise<CoreV1Event[]> {
-    try {
-      const list = await this.api.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${name}` });
-      return list.items;
-    } catch (error) {
-      // The embedded API serves only metadata.* field selectors so far: filter here what kube-apiserver filters.
-      if ((error as { code?: number }).code !== 400) throw error;
-      const list = await this.api.listNamespacedEvent({ namespace: this.namespace });
-      return list.items.filter((event) => event.involvedObject.name === name);
-    }
+    const list = await this.api.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${name}` });
+    return list.items;
   }
 }
 
