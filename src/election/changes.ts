@@ -46,10 +46,16 @@ export interface LeadershipSnapshot {
 
 export type Listener<T> = (value: T) => void;
 
-/** A minimal typed fan-out: listeners run synchronously, in subscription order, and one throwing never stops the rest. */
+/**
+ * A minimal typed fan-out: listeners run synchronously, in subscription order, and one throwing never stops the rest.
+ * A value emitted from inside a listener is delivered after the current one has reached every listener, so all
+ * listeners see the same order.
+ */
 export class Fanout<T> {
   readonly #listeners = new Set<Listener<T>>();
   readonly #onError: (error: unknown) => void;
+  readonly #pending: T[] = [];
+  #emitting = false;
 
   constructor(onError: (error: unknown) => void) {
     this.#onError = onError;
@@ -61,12 +67,21 @@ export class Fanout<T> {
   }
 
   emit(value: T): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.#onError(error);
+    this.#pending.push(value);
+    if (this.#emitting) return;
+    this.#emitting = true;
+    try {
+      for (let next = this.#pending.shift(); next !== undefined; next = this.#pending.shift()) {
+        for (const listener of this.#listeners) {
+          try {
+            listener(next);
+          } catch (error) {
+            this.#onError(error);
+          }
+        }
       }
+    } finally {
+      this.#emitting = false;
     }
   }
 }

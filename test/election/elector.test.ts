@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LeadershipChange } from '../../src/election/changes.ts';
+import { Fanout, type LeadershipChange } from '../../src/election/changes.ts';
 import { Elector } from '../../src/election/elector.ts';
 import { LockApiError } from '../../src/lock/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
@@ -208,5 +208,21 @@ describe('elector', () => {
     assert.equal(leaders.length, 1);
     for (const elector of electors) assert.equal(elector.snapshot().leader, leaders[0]);
     await Promise.all(electors.map((elector) => elector.stop({ release: false })));
+  });
+});
+
+describe('leadership change fan-out', () => {
+  it('delivers a change emitted from inside a listener after the current one, to every listener in the same order', () => {
+    const fanout = new Fanout<string>(() => {});
+    const first: string[] = [];
+    const second: string[] = [];
+    fanout.subscribe((value) => {
+      first.push(value);
+      if (value === 'a') fanout.emit('b');
+    });
+    fanout.subscribe((value) => second.push(value));
+    fanout.emit('a');
+    assert.deepEqual(first, ['a', 'b']);
+    assert.deepEqual(second, ['a', 'b']);
   });
 });
