@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import { startEmbeddedApi, type EmbeddedApi } from '../src/embedded-api/server.ts';
 import { Replica, waitFor } from '../test/support/replica.ts';
 import { readEvents } from '../test/support/sse.ts';
+import { benchNotify } from './notify.ts';
 import { percentile, summary } from './stats.ts';
 
 const { values: options } = parseArgs({
@@ -141,6 +142,7 @@ try {
   report('start-up to first acquire (process start included)', summary(startup));
   await idleCosts(Number(options['idle-seconds']));
   await httpThroughput(Number(options['load-seconds']));
+  for (const [name, value] of await benchNotify({ kubeconfig: kubeconfigs[4] as string, directory, entry })) report(name, value);
   console.log('\n| measure | result |\n| --- | --- |');
   for (const [name, value] of results) console.log(`| ${name} | ${value} |`);
   console.log(`\ntargets: graceful p50 < 250 ms (${percentile(graceful, 50) < 250 ? 'met' : 'MISSED'}), p99 < 1 s (${percentile(graceful, 99) < 1000 ? 'met' : 'MISSED'})`);
