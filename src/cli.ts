@@ -17,12 +17,13 @@ import { createLock } from './lock/create-lock.ts';
 import { createLogger } from './log/logger.ts';
 import { ElectionMetrics } from './metrics/election-metrics.ts';
 import { instrumentLock } from './metrics/instrumented-lock.ts';
-import { loadNotifyConfig } from './notify/notify-config.ts';
+import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
 import { Notifier } from './notify/notifier.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function parse(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
+/** Flags and `LEADERHOOK_*` variables, validated; `undefined` once `--help` or `--version` has answered. */
+function parse(argv: string[], env: NodeJS.ProcessEnv): { config: Config; notifyConfig: NotifyConfig } | undefined {
   const { values, sources } = readFlags(argv, env);
   if (values.help) {
     process.stdout.write(`${helpText(version)}\n`);
@@ -32,14 +33,15 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
     process.stdout.write(`leaderhook ${version}\n`);
     return undefined;
   }
-  return buildConfig(values, sources, env);
+  return { config: buildConfig(values, sources, env), notifyConfig: loadNotifyConfig(values, sources) };
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
-  const config = parse(argv, env);
-  if (!config) return 0;
-  const flags = readFlags(argv, env);
-  const notifyConfig = loadNotifyConfig(flags.values, flags.sources);
+  const parsed = parse(argv, env);
+  if (!parsed) return 0;
+  const { config, notifyConfig } = parsed;
+  // client-go bounds each API call so: a hung request must not eat the renew deadline.
+  const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
   const kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig', env);
   const namespace = config.namespace ?? defaultNamespace(kubeConfig);
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
@@ -52,7 +54,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       kind: config.lock,
       namespace,
       name: config.election,
-      requestTimeoutMs: Math.max(1000, config.timings.renewDeadlineMs / 2),
+      requestTimeoutMs,
     }),
     metrics,
     (written) => {
@@ -68,7 +70,6 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       : undefined;
   notifier?.start();
 
-  const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
   const events = config.events
     ? new EventRecorder({
         sink: new KubeEventSink(kubeConfig, requestTimeoutMs),
