@@ -16,3 +16,31 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/** A sleep on a Clock that another part can cut short: a loop waits for its next round or for news, whichever comes first. */
+export class WakeableSleep {
+  readonly #clock: Clock;
+  #wake: (() => void) | undefined;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Resolves after `ms` (never, for an infinite `ms`) or at the next `wake()`. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = Number.isFinite(ms) ? this.#clock.setTimer(ms, () => done()) : () => {};
+      const done = () => {
+        cancel();
+        this.#wake = undefined;
+        resolve();
+      };
+      this.#wake = done;
+    });
+  }
+
+  /** Ends the sleep in progress, if any. */
+  wake(): void {
+    this.#wake?.();
+  }
+}

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { LockApiError, toLockApiError } from '../lock/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, WakeableSleep, type Clock } from './clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { describeRbacGap } from './rbac-hint.ts';
 import { backoff, jittered, type ElectionTimings } from './timing.ts';
@@ -72,7 +72,7 @@ export class Elector {
   #stepStartedAt: number | undefined;
   #running: Promise<void> | undefined;
   #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #sleeper: WakeableSleep;
 
   constructor(options: ElectorOptions) {
     this.#lock = options.lock;
@@ -80,6 +80,7 @@ export class Elector {
     this.#timings = { leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs };
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#sleeper = new WakeableSleep(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
     this.#healthGraceMs = options.healthGraceMs ?? DEFAULT_HEALTH_GRACE_MS;
@@ -193,7 +194,7 @@ export class Elector {
         this.#stepStartedAt = undefined;
       }
       if (this.#stopping) break;
-      await this.#sleep(delay);
+      await this.#sleeper.sleep(delay);
     }
   }
 
@@ -522,19 +523,7 @@ export class Elector {
     return `${this.#lock.kind}/${this.#lock.namespace}/${this.#lock.name}`;
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = Number.isFinite(ms) ? this.#clock.setTimer(ms, () => done()) : () => {};
-      const done = () => {
-        cancel();
-        this.#wake = undefined;
-        resolve();
-      };
-      this.#wake = done;
-    });
-  }
-
   #wakeUp(): void {
-    this.#wake?.();
+    this.#sleeper.wake();
   }
 }

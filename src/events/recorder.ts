@@ -1,5 +1,5 @@
 import type { LeadershipChange } from '../election/changes.ts';
-import { systemClock, type Clock } from '../election/clock.ts';
+import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { toLockApiError, type LockApiError } from '../lock/api-error.ts';
 import { EventCorrelator, type CorrelatorOptions } from './correlator.ts';
@@ -50,7 +50,7 @@ export class EventRecorder {
   readonly #queue: CoreEvent[] = [];
   #running: Promise<void> | undefined;
   #shuttingDown = false;
-  #wake: (() => void) | undefined;
+  readonly #sleeper: WakeableSleep;
   #loggedForbidden = false;
   #unsubscribe: (() => void) | undefined;
   /** Counts by outcome, for tests and logs. */
@@ -62,6 +62,7 @@ export class EventRecorder {
     this.#source = options.source;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#sleeper = new WakeableSleep(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#correlator = new EventCorrelator(this.#clock, options.correlator);
     this.#maxTries = options.maxTries ?? 12;
@@ -117,7 +118,7 @@ export class EventRecorder {
   async shutdown(timeoutMs: number): Promise<boolean> {
     this.#unsubscribe?.();
     this.#shuttingDown = true;
-    this.#wake?.();
+    this.#sleeper.wake();
     if (!this.#running) return true;
     let timer: (() => void) | undefined;
     const timedOut = new Promise<false>((resolve) => {
@@ -219,17 +220,6 @@ export class EventRecorder {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#shuttingDown) return Promise.resolve();
-    return new Promise((resolve) => {
-      const cancel = this.#clock.setTimer(ms, () => {
-        this.#wake = undefined;
-        resolve();
-      });
-      this.#wake = () => {
-        this.#wake = undefined;
-        cancel();
-        resolve();
-      };
-    });
+    return this.#shuttingDown ? Promise.resolve() : this.#sleeper.sleep(ms);
   }
 }

@@ -1,5 +1,5 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
-import { systemClock, type Clock } from '../election/clock.ts';
+import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../election/timing.ts';
 import { toLockApiError } from '../lock/api-error.ts';
@@ -57,7 +57,7 @@ export class LeaderLabelReconciler {
   #running: Promise<void> | undefined;
   #failures = 0;
   #cancelTimer: (() => void) | undefined;
-  #wake: (() => void) | undefined;
+  readonly #sleeper: WakeableSleep;
   #stopped = false;
   /** One warning per distinct problem until a call succeeds again. */
   #loggedProblem = '';
@@ -70,6 +70,7 @@ export class LeaderLabelReconciler {
     this.#identity = options.identity;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#sleeper = new WakeableSleep(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#retryBaseMs = options.retryBaseMs;
     this.#retryCapMs = options.retryCapMs;
@@ -93,7 +94,7 @@ export class LeaderLabelReconciler {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#cancelTimer?.();
-    this.#wake?.();
+    this.#sleeper.wake();
   }
 
   /** Resolves once every known change has been applied, or after `timeoutMs` (used on shutdown). */
@@ -127,7 +128,7 @@ export class LeaderLabelReconciler {
     if (this.#running) {
       // Cut a back-off short: the desired state changed.
       this.#failures = Math.min(this.#failures, 1);
-      this.#wake?.();
+      this.#sleeper.wake();
       return;
     }
     this.#running = this.#run().finally(() => {
@@ -165,7 +166,7 @@ export class LeaderLabelReconciler {
         this.#failures += 1;
         this.#report(error);
         this.#dirty = true;
-        await this.#sleep(backoff(this.#failures, this.#retryBaseMs, this.#retryCapMs, this.#random));
+        await this.#sleeper.sleep(backoff(this.#failures, this.#retryBaseMs, this.#retryCapMs, this.#random));
       }
     }
   }
@@ -227,20 +228,6 @@ export class LeaderLabelReconciler {
     }
     this.#loggedProblem = problem;
     this.#log.warn({ pod: this.#podName, failures: this.#failures }, problem);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.#clock.setTimer(ms, () => {
-        this.#wake = undefined;
-        resolve();
-      });
-      this.#wake = () => {
-        this.#wake = undefined;
-        cancel();
-        resolve();
-      };
-    });
   }
 }
 
