@@ -23,6 +23,8 @@ export interface RouteContext {
   watches: WatchRegistry;
   onRequest(record: RequestRecord): void;
   bookmarkIntervalMs: number;
+  /** While the store is "down" (pauseStore): a promise that resolves when it is back. */
+  storeDown(): Promise<void> | undefined;
 }
 
 const VERSION_INFO = {
@@ -127,6 +129,12 @@ export function buildApp(ctx: RouteContext): Hono {
       if (denied) throw denied;
       const type = findResource(target.group, target.version, target.resource);
       if (!type) throw resourceNotFound();
+      // As with etcd stopped: authentication and authorization still answer, storage requests hang.
+      const down = ctx.storeDown();
+      if (down) {
+        const aborted = new Promise<'aborted'>((resolve) => c.req.raw.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+        if ((await Promise.race([down, aborted])) === 'aborted') return c.body(null, 504);
+      }
       if (target.namespace === undefined && verb !== 'list' && verb !== 'watch') throw methodNotAllowed();
       const namespace = target.namespace ?? '';
       const requestApi = apiVersionOf(type);

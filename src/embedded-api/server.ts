@@ -55,6 +55,12 @@ export interface EmbeddedApi {
   closeWatches(): void;
   /** Number of open watch streams. */
   readonly openWatches: number;
+  /**
+   * The analogue of etcd stopped: every resource request (after authentication and authorization) hangs until
+   * resumeStore() or until its client gives up; open watches stay open and quiet.
+   */
+  pauseStore(): void;
+  resumeStore(): void;
   /** Stops serving (ends watches, drops connections); objects are kept. */
   stop(): Promise<void>;
   /** Serves again on the same port after stop(); watch history restarts at the current revision. */
@@ -69,7 +75,9 @@ export async function startEmbeddedApi(options: EmbeddedApiOptions = {}): Promis
   const auth = new Authenticator(options.tokens);
   const watches = new WatchRegistry();
   const requests: RequestRecord[] = [];
+  let storeBack: { promise: Promise<void>; resolve: () => void } | undefined;
   const app = buildApp({
+    storeDown: () => storeBack?.promise,
     store,
     auth,
     watches,
@@ -126,6 +134,19 @@ export async function startEmbeddedApi(options: EmbeddedApiOptions = {}): Promis
     setAllowed: (token, allowed) => auth.setAllowed(token, allowed),
     setToken: (token, user) => auth.setToken(token, user),
     closeWatches: () => watches.closeAll(),
+    pauseStore: () => {
+      if (!storeBack) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => {
+          resolve = r;
+        });
+        storeBack = { promise, resolve };
+      }
+    },
+    resumeStore: () => {
+      storeBack?.resolve();
+      storeBack = undefined;
+    },
     get openWatches() {
       return watches.size;
     },
@@ -138,6 +159,8 @@ export async function startEmbeddedApi(options: EmbeddedApiOptions = {}): Promis
     },
     close: async () => {
       closed = true;
+      storeBack?.resolve();
+      storeBack = undefined;
       await shutdown();
     },
   };
