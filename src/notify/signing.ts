@@ -1,5 +1,5 @@
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Webhook } from 'standardwebhooks';
 
 /** Standard Webhooks: a symmetric secret is `whsec_` + base64 of 24 to 64 random bytes. */
 const PREFIX = 'whsec_';
@@ -17,13 +17,13 @@ export function decodeSecret(text: string): Buffer {
 }
 
 /** The secrets in a file: one per line, newest first; blank lines and `#` comments are skipped. */
-export function parseSecretFile(text: string): Buffer[] {
-  const keys: Buffer[] = [];
+export function parseSecretFile(text: string): Webhook[] {
+  const keys: Webhook[] = [];
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     try {
-      keys.push(decodeSecret(line));
+      keys.push(new Webhook(decodeSecret(line), { format: 'raw' }));
     } catch (error) {
       throw new Error(`line ${index + 1}: ${(error as Error).message}`);
     }
@@ -33,12 +33,13 @@ export function parseSecretFile(text: string): Buffer[] {
 }
 
 /**
- * `webhook-signature`: one `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` per secret, space-separated, so a
- * receiver holding either the old or the new secret verifies during a rotation.
+ * `webhook-signature`, signed by the Standard Webhooks reference library: one `v1,<base64 HMAC-SHA256 of
+ * "id.timestamp.body">` per secret, space-separated, so a receiver holding either the old or the new secret verifies
+ * during a rotation.
  */
-export function signatureHeader(keys: readonly Buffer[], id: string, timestampSeconds: number, body: string): string {
-  const content = `${id}.${timestampSeconds}.${body}`;
-  return keys.map((key) => `v1,${createHmac('sha256', key).update(content).digest('base64')}`).join(' ');
+export function signatureHeader(keys: readonly Webhook[], id: string, timestampSeconds: number, body: string): string {
+  const at = new Date(timestampSeconds * 1000);
+  return keys.map((key) => key.sign(id, at, body)).join(' ');
 }
 
 /**
@@ -48,7 +49,7 @@ export function signatureHeader(keys: readonly Buffer[], id: string, timestampSe
 export class SecretFiles {
   readonly #paths: readonly string[];
   readonly #refreshMs: number;
-  #keys: Buffer[];
+  #keys: Webhook[];
   #readAt: number;
 
   constructor(paths: readonly string[], refreshMs = 10_000) {
@@ -62,7 +63,7 @@ export class SecretFiles {
     return this.#paths.length === 0;
   }
 
-  keys(): readonly Buffer[] {
+  keys(): readonly Webhook[] {
     if (this.#paths.length && performance.now() - this.#readAt > this.#refreshMs) {
       this.#readAt = performance.now();
       try {
@@ -74,7 +75,7 @@ export class SecretFiles {
     return this.#keys;
   }
 
-  #read(): Buffer[] {
+  #read(): Webhook[] {
     return this.#paths.flatMap((path) => parseSecretFile(readFileSync(path, 'utf8')));
   }
 }

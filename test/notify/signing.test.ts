@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,19 @@ import { testEvent, testQueue, testTarget } from './helpers.ts';
 import { Receiver } from './receiver.ts';
 
 const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+/** Standard Webhooks verification written from the specification, independent of the library that signs. */
+function verifiesPerSpec(key: string, headers: Record<string, unknown>, body: string): boolean {
+  const content = `${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`;
+  const expected = createHmac('sha256', Buffer.from(key.slice('whsec_'.length), 'base64')).update(content).digest();
+  return String(headers['webhook-signature'])
+    .split(' ')
+    .some((signature) => {
+      const [version, value = ''] = signature.split(',');
+      const actual = Buffer.from(value, 'base64');
+      return version === 'v1' && actual.length === expected.length && timingSafeEqual(actual, expected);
+    });
+}
 const dir = mkdtempSync(join(tmpdir(), 'leaderhook-signing-'));
 
 describe('Standard Webhooks signing, verified by the standardwebhooks library', () => {
@@ -30,6 +43,7 @@ describe('Standard Webhooks signing, verified by the standardwebhooks library', 
     assert.ok(request);
     const verified = new Webhook(key).verify(request.body, request.headers as Record<string, string>) as { type: string };
     assert.equal(verified.type, 'leadership.started');
+    assert.ok(verifiesPerSpec(key, request.headers, request.body), 'an implementation written from the spec verifies it too');
     assert.equal(request.headers['webhook-id'], event.id);
     assert.match(String(request.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]{43}=$/);
   });
@@ -46,14 +60,19 @@ describe('Standard Webhooks signing, verified by the standardwebhooks library', 
     const request = r.received[0];
     assert.ok(request);
     assert.equal(String(request.headers['webhook-signature']).split(' ').length, 2);
-    for (const key of [newKey, oldKey]) assert.doesNotThrow(() => new Webhook(key).verify(request.body, request.headers as Record<string, string>));
+    for (const key of [newKey, oldKey]) {
+      assert.doesNotThrow(() => new Webhook(key).verify(request.body, request.headers as Record<string, string>));
+      assert.ok(verifiesPerSpec(key, request.headers, request.body));
+    }
+    assert.equal(verifiesPerSpec(secret(), request.headers, request.body), false);
     assert.throws(() => new Webhook(secret()).verify(request.body, request.headers as Record<string, string>));
   });
 
-  test('the signature matches the library\'s own signing of id.timestamp.body', () => {
+  test('the signature is the HMAC-SHA256 of id.timestamp.body under the decoded secret', () => {
     const key = secret();
-    const at = new Date(1_750_000_000_000);
-    assert.equal(signatureHeader([decodeSecret(key)], 'lh1_abc', 1_750_000_000, '{"a":1}'), new Webhook(key).sign('lh1_abc', at, '{"a":1}'));
+    const header = signatureHeader(parseSecretFile(key), 'lh1_abc', 1_750_000_000, '{"a":1}');
+    assert.ok(verifiesPerSpec(key, { 'webhook-id': 'lh1_abc', 'webhook-timestamp': 1_750_000_000, 'webhook-signature': header }, '{"a":1}'));
+    assert.equal(decodeSecret(key).length, 32);
   });
 
   test('bad secrets are refused with a message that does not quote them', () => {

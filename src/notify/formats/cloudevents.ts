@@ -1,3 +1,4 @@
+import { CloudEvent, HTTP } from 'cloudevents';
 import type { NotifyEvent } from '../events.ts';
 import type { FormatContext, Rendered } from './format.ts';
 
@@ -26,29 +27,14 @@ export function cloudEventAttributes(event: NotifyEvent): Record<string, string>
   };
 }
 
-/** HTTP header values: percent-encode space, `"`, `%` and anything outside printable ASCII (the HTTP binding, 3.1.3.2). */
-export function encodeHeaderValue(value: string): string {
-  let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    out += byte <= 0x20 || byte >= 0x7f || byte === 0x22 || byte === 0x25 ? `%${byte.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(byte);
-  }
-  return out;
-}
-
 /**
- * CloudEvents 1.0 over HTTP. Binary mode (default): the body is `data` as JSON, each attribute a `ce-` header.
- * Structured mode: `application/cloudevents+json; charset=utf-8` (lower case: the CloudEvents SDK for JavaScript matches
- * the content type exactly) with every attribute and `data` in the body.
+ * CloudEvents 1.0 over HTTP, rendered by the CloudEvents SDK. Binary mode (default): the body is `data` as JSON, each
+ * attribute a `ce-` header. Structured mode: `application/cloudevents+json` with every attribute and `data` in the body.
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
-  const attributes = cloudEventAttributes(event);
-  if (target.mode === 'structured') {
-    return {
-      body: JSON.stringify({ ...attributes, datacontenttype: 'application/json', data: event.data }),
-      headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
-    };
-  }
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  for (const [name, value] of Object.entries(attributes)) headers[`ce-${name}`] = encodeHeaderValue(value);
-  return { body: JSON.stringify(event.data), headers };
+  const cloudEvent = new CloudEvent({ ...cloudEventAttributes(event), datacontenttype: 'application/json', data: event.data });
+  const message = target.mode === 'structured' ? HTTP.structured(cloudEvent) : HTTP.binary(cloudEvent);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name.toLowerCase()] = String(value);
+  return { body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body), headers };
 }
