@@ -35,7 +35,7 @@ export interface Cluster {
   readonly core: CoreV1Api;
   /** Replaces the replica identity's rules in the namespace; effective when it resolves. */
   grant(rules: Rule[]): Promise<void>;
-  /** kube-apiserver stopped: connections refused. */
+  /** kube-apiserver killed: connections reset, then refused. */
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
   /** etcd stopped (embedded: the store paused): requests hang until the client gives up. */
@@ -176,8 +176,9 @@ export async function realCluster(): Promise<Cluster> {
   };
 
   let minRequestTimeout: number | undefined;
+  // SIGKILL, as a crash: a SIGTERM'd kube-apiserver waits up to its shutdown timeout for open watches to end.
   const restartApiServer = async () => {
-    await kubeUp('stop-apiserver');
+    await kubeUp('kill-apiserver');
     await kubeUp('start-apiserver', { LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout) });
   };
 
@@ -193,7 +194,7 @@ export async function realCluster(): Promise<Cluster> {
       await rbac.replaceNamespacedRole({ name: role, namespace, body: { metadata: { name: role, namespace }, rules } });
       await settled(rules);
     },
-    stopApiServer: () => kubeUp('stop-apiserver'),
+    stopApiServer: () => kubeUp('kill-apiserver'),
     startApiServer: () => kubeUp('start-apiserver', { LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout) }),
     stopStore: () => kubeUp('stop-etcd'),
     startStore: () => kubeUp('start-etcd'),

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +49,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client-go-elector: %v\n", err)
 		os.Exit(2)
+	}
+	// clientcmd takes credentials only for https servers; the embedded test API speaks plain http, so pass its
+	// token explicitly there.
+	if strings.HasPrefix(config.Host, "http://") && config.BearerToken == "" {
+		if raw, err := clientcmd.LoadFromFile(*kubeconfig); err == nil {
+			if context, ok := raw.Contexts[raw.CurrentContext]; ok {
+				if user, ok := raw.AuthInfos[context.AuthInfo]; ok {
+					config.BearerToken = user.Token
+				}
+			}
+		}
 	}
 	config.UserAgent = "client-go-elector/" + *id
 	client, err := kubernetes.NewForConfig(config)
