@@ -1,6 +1,15 @@
-import { CloudEvent, HTTP } from 'cloudevents';
+import { createRequire } from 'node:module';
 import type { NotifyEvent } from '../events.ts';
 import type { FormatContext, Rendered } from './format.ts';
+
+type CloudEventsSdk = typeof import('cloudevents');
+let sdk: CloudEventsSdk | undefined;
+
+/** The SDK (with its schema validator) costs ~15 MB: load it on first use, i.e. only when a target wants CloudEvents. */
+function cloudEvents(): CloudEventsSdk {
+  sdk ??= createRequire(import.meta.url)('cloudevents') as CloudEventsSdk;
+  return sdk;
+}
 
 const API_PATHS = {
   leases: 'apis/coordination.k8s.io/v1',
@@ -32,6 +41,7 @@ export function cloudEventAttributes(event: NotifyEvent): Record<string, string>
  * attribute a `ce-` header. Structured mode: `application/cloudevents+json` with every attribute and `data` in the body.
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
+  const { CloudEvent, HTTP } = cloudEvents();
   const cloudEvent = new CloudEvent({ ...cloudEventAttributes(event), datacontenttype: 'application/json', data: event.data });
   const message = target.mode === 'structured' ? HTTP.structured(cloudEvent) : HTTP.binary(cloudEvent);
   const headers: Record<string, string> = {};
