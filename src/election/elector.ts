@@ -4,6 +4,7 @@ import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { systemClock, WakeableSleep, type Clock } from './clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
+import { ObservedLock } from './observed-lock.ts';
 import { describeRbacGap } from './rbac-hint.ts';
 import { backoff, jittered, type ElectionTimings } from './timing.ts';
 
@@ -48,15 +49,9 @@ export class Elector {
   readonly #onSlowPath: (() => void) | undefined;
   readonly #healthGraceMs: number;
 
-  /** `undefined`: never read; `null`: the object does not exist. */
-  #observation: LockObservation | null | undefined;
-  #observedRawRecord = '';
-  #observedTime = 0;
-  #observedAt: Date | null = null;
+  readonly #observed: ObservedLock;
   /** The cache may be behind the server: read before acting (start, after a conflict, while the watch is down). */
   #stale = true;
-  /** resourceVersions already applied, so a late watch event never rolls the cache back. */
-  readonly #appliedVersions: string[] = [];
   #writing = false;
   readonly #deferredEvents: Array<() => boolean> = [];
 
@@ -81,6 +76,7 @@ export class Elector {
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
     this.#sleeper = new WakeableSleep(this.#clock);
+    this.#observed = new ObservedLock(this.#clock, options.leaseDurationMs);
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
     this.#healthGraceMs = options.healthGraceMs ?? DEFAULT_HEALTH_GRACE_MS;
@@ -94,7 +90,7 @@ export class Elector {
             random: this.#random,
             log: this.#log,
             retryPeriodMs: this.#timings.retryPeriodMs,
-            resourceVersion: () => (this.#observation ? this.#observation.resourceVersion : ''),
+            resourceVersion: () => this.#observed.resourceVersion,
             onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch')),
             onDeleted: (resourceVersion) => this.#onWatchEvent(() => this.#applyDeleted(resourceVersion)),
             onGap: () => {
@@ -121,7 +117,7 @@ export class Elector {
   snapshot(): LeadershipSnapshot {
     this.#checkStillLeading();
     this.#reportLeader();
-    const record = this.#observation?.record ?? null;
+    const record = this.#observed.record;
     return {
       election: this.#lock.name,
       namespace: this.#lock.namespace,
@@ -132,8 +128,8 @@ export class Elector {
       transitions: record?.leaderTransitions ?? 0,
       acquireTime: record?.acquireTime ?? null,
       renewTime: record?.renewTime ?? null,
-      observedAt: this.#observedAt,
-      ready: this.#observation !== undefined,
+      observedAt: this.#observed.changedAt,
+      ready: this.#observed.known,
       sinceLastRenewMs: this.#leading ? this.#clock.now() - this.#lastRenew : null,
     };
   }
@@ -152,7 +148,7 @@ export class Elector {
 
   /** leaderhook's annotations as last read from the lock object (e.g. a predecessor's delivery cursors). */
   observedAnnotations(): Record<string, string> {
-    return { ...(this.#observation?.annotations ?? {}) };
+    return { ...(this.#observed.observation?.annotations ?? {}) };
   }
 
   /** Annotations this replica writes with its next renew; they ride on writes that happen anyway. */
@@ -211,7 +207,7 @@ export class Elector {
     if (this.#stale || !this.#watcher?.healthy) {
       if (!(await this.#read())) return this.#failureDelay();
     }
-    if (this.#canAcquire()) {
+    if (this.#observed.acquirableBy(this.#identity)) {
       await this.#acquire();
       if (this.#leading) return retryPeriodMs;
       if (this.#failures > 0) return this.#failureDelay();
@@ -223,7 +219,7 @@ export class Elector {
   #followerDelay(): number {
     const { retryPeriodMs } = this.#timings;
     const polling = this.#stale || !this.#watcher?.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
-    const expiresIn = this.#expiresAt() - this.#clock.now();
+    const expiresIn = this.#observed.expiresAt(this.#identity) - this.#clock.now();
     // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
     const untilExpiry = Number.isFinite(expiresIn) ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10) : Number.POSITIVE_INFINITY;
     return Math.min(polling, untilExpiry);
@@ -232,25 +228,6 @@ export class Elector {
   #failureDelay(): number {
     const { retryPeriodMs, leaseDurationMs } = this.#timings;
     return backoff(this.#failures, retryPeriodMs, Math.max(leaseDurationMs, retryPeriodMs), this.#random);
-  }
-
-  /** Monotonic time at which the observed holder's lease runs out; +∞ when nobody else holds it. */
-  #expiresAt(): number {
-    const record = this.#observation?.record;
-    if (!record || record.holderIdentity === '' || record.holderIdentity === this.#identity) return Number.POSITIVE_INFINITY;
-    return this.#observedTime + this.#recordDurationMs(record);
-  }
-
-  #recordDurationMs(record: LeaderElectionRecord): number {
-    // As client-go since 1.30: the holder's own lease duration, else ours.
-    return record.leaseDurationSeconds > 0 ? record.leaseDurationSeconds * 1000 : this.#timings.leaseDurationMs;
-  }
-
-  #canAcquire(): boolean {
-    if (this.#observation === undefined) return false;
-    const record = this.#observation?.record;
-    if (!record || record.holderIdentity === '' || record.holderIdentity === this.#identity) return true;
-    return this.#clock.now() >= this.#expiresAt();
   }
 
   async #read(): Promise<boolean> {
@@ -267,7 +244,7 @@ export class Elector {
   }
 
   async #acquire(): Promise<void> {
-    const previous = this.#observation;
+    const previous = this.#observed.observation;
     const old = previous?.record ?? null;
     const now = this.#clock.date();
     const own = old?.holderIdentity === this.#identity;
@@ -293,7 +270,7 @@ export class Elector {
   }
 
   async #renew(): Promise<void> {
-    const previous = this.#observation;
+    const previous = this.#observed.observation;
     const old = previous?.record;
     if (!previous || !old || old.holderIdentity !== this.#identity) {
       this.#stepDown('lost');
@@ -313,7 +290,7 @@ export class Elector {
       this.#onApiError('update', error);
       if (error instanceof LockApiError && error.kind === 'conflict' && !this.#stopping) {
         // Somebody else wrote: read what they wrote; if they took the lock we step down, else renew on it at once.
-        if ((await this.#read()) && this.#leading && this.#observation?.record?.holderIdentity === this.#identity) {
+        if ((await this.#read()) && this.#leading && this.#observed.record?.holderIdentity === this.#identity) {
           await this.#renewOnce();
         }
       }
@@ -323,7 +300,7 @@ export class Elector {
   /** client-go's slow path: the cached object was stale but the lock is still ours. */
   async #renewOnce(): Promise<void> {
     this.#onSlowPath?.();
-    const previous = this.#observation;
+    const previous = this.#observed.observation;
     if (!previous?.record) return;
     const record = { ...previous.record, renewTime: this.#clock.date() };
     const sentAt = this.#clock.now();
@@ -338,7 +315,7 @@ export class Elector {
   async #release(): Promise<boolean> {
     const deadline = this.#clock.now() + this.#timings.renewDeadlineMs;
     while (this.#clock.now() < deadline) {
-      const previous = this.#observation;
+      const previous = this.#observed.observation;
       const old = previous?.record;
       if (!previous || !old || old.holderIdentity !== this.#identity) return false;
       const now = this.#clock.date();
@@ -389,15 +366,15 @@ export class Elector {
   }
 
   #transitions(): number {
-    return this.#observation?.record?.leaderTransitions ?? 0;
+    return this.#observed.record?.leaderTransitions ?? 0;
   }
 
   /** The leader as known here: ourselves while leading, else the holder while its lease has not run out. */
   #currentLeader(): string {
     if (this.#leading) return this.#identity;
-    const holder = this.#observation?.record?.holderIdentity ?? '';
+    const holder = this.#observed.record?.holderIdentity ?? '';
     if (holder === '' || holder === this.#identity) return '';
-    return this.#clock.now() < this.#expiresAt() ? holder : '';
+    return this.#clock.now() < this.#observed.expiresAt(this.#identity) ? holder : '';
   }
 
   #reportLeader(): void {
@@ -424,14 +401,7 @@ export class Elector {
 
   /** Returns false when the observation was already applied (e.g. the watch echo of our own write). */
   #applyObservation(observation: LockObservation, source: 'read' | 'write' | 'watch'): boolean {
-    if (source === 'watch' && this.#appliedVersions.includes(observation.resourceVersion)) return false;
-    this.#remember(observation.resourceVersion);
-    this.#observation = observation;
-    if (observation.rawRecord !== this.#observedRawRecord) {
-      this.#observedRawRecord = observation.rawRecord;
-      this.#observedTime = this.#clock.now();
-      this.#observedAt = this.#clock.date();
-    }
+    if (!this.#observed.apply(observation, source === 'watch')) return false;
     const holder = observation.record?.holderIdentity ?? '';
     if (this.#leading && holder !== this.#identity) this.#stepDown('lost');
     this.#reportLeader();
@@ -439,20 +409,10 @@ export class Elector {
   }
 
   #applyDeleted(resourceVersion: string): boolean {
-    if (resourceVersion && this.#appliedVersions.includes(resourceVersion)) return false;
-    if (resourceVersion) this.#remember(resourceVersion);
-    this.#observation = null;
-    this.#observedRawRecord = '';
-    this.#observedTime = this.#clock.now();
-    this.#observedAt = this.#clock.date();
+    if (!this.#observed.applyDeleted(resourceVersion)) return false;
     if (this.#leading) this.#stepDown('lost');
     this.#reportLeader();
     return true;
-  }
-
-  #remember(resourceVersion: string): void {
-    this.#appliedVersions.push(resourceVersion);
-    if (this.#appliedVersions.length > 32) this.#appliedVersions.shift();
   }
 
   /**
