@@ -18,8 +18,12 @@ export interface LockWatcherOptions {
   onGap(): void;
 }
 
-/** A stream that lasted this long was healthy: watch again at once instead of backing off. */
-const HEALTHY_STREAM_MS = 5_000;
+/**
+ * A stream that lasted this long, or delivered an event, was healthy: watch again at once. Shorter empty streams
+ * count as failures and back off, so a server or proxy that closes every watch at once is not hammered (client-go's
+ * reflector calls these "very short watch").
+ */
+const SHORT_STREAM_MS = 1_000;
 
 /**
  * Keeps one watch open on the lock object: re-watches from the last seen resourceVersion when the server or the
@@ -59,34 +63,35 @@ export class LockWatcher {
     const { lock, clock, log } = this.#options;
     const openedAt = clock.now();
     let ended = false;
+    let events = 0;
     try {
       const stop = await lock.watch(this.#options.resourceVersion(), {
         onEvent: (event) => {
           if (this.#stopped) return;
+          events++;
           if (event.type === 'changed') this.#options.onObservation(event.observation);
           else this.#options.onDeleted(event.resourceVersion);
         },
         onEnd: (error) => {
           ended = true;
-          this.#healthy = false;
           this.#stopWatch = undefined;
-          if (this.#stopped) return;
-          const lasted = clock.now() - openedAt;
-          if (error) {
-            const failure = toLockApiError('watch', error);
-            if (failure.status === 410) {
-              // Our resourceVersion is too old for the server: read afresh, then watch from there.
-              this.#options.onGap();
-              this.#failures = 0;
-            } else {
-              this.#failures = lasted >= HEALTHY_STREAM_MS ? 0 : this.#failures + 1;
-              if (this.#failures > 0) log.debug({ err: failure.message, status: failure.status }, 'watch failed; polling until it is back');
-              this.#options.onGap();
-            }
-          } else {
-            this.#failures = lasted >= HEALTHY_STREAM_MS ? 0 : this.#failures + 1;
+          if (this.#stopped) {
+            this.#healthy = false;
+            return;
           }
-          this.#retry();
+          const healthyStream = events > 0 || clock.now() - openedAt >= SHORT_STREAM_MS;
+          const failure = error ? toLockApiError('watch', error) : undefined;
+          if (failure?.status === 410) this.#failures = 0;
+          else this.#failures = healthyStream ? 0 : this.#failures + 1;
+          const delay = this.#retryDelay();
+          // A clean close watched again at once loses nothing (we resume from the last resourceVersion), so the
+          // cache stays trusted. Anything else is a gap: the owner reads afresh and polls until the watch is back.
+          this.#healthy = !failure && delay === 0;
+          if (!this.#healthy) {
+            if (failure && failure.status !== 410) log.debug({ err: failure.message, status: failure.status }, 'watch failed; polling until it is back');
+            this.#options.onGap();
+          }
+          this.#retry(delay);
         },
       });
       if (this.#stopped) {
@@ -99,15 +104,21 @@ export class LockWatcher {
       }
     } catch (error) {
       this.#failures++;
+      const wasHealthy = this.#healthy;
+      this.#healthy = false;
       log.debug({ err: toLockApiError('watch', error).message }, 'could not watch the lock; polling until it is back');
-      this.#retry();
+      if (wasHealthy) this.#options.onGap();
+      this.#retry(this.#retryDelay());
     }
   }
 
-  #retry(): void {
+  /** The first retry is immediate (a server closing a stream is routine); repeated failures back off. */
+  #retryDelay(): number {
+    return this.#failures <= 1 ? 0 : backoff(this.#failures - 1, this.#options.retryPeriodMs / 2, this.#options.retryPeriodMs * 15, this.#options.random);
+  }
+
+  #retry(delay: number): void {
     if (this.#stopped) return;
-    // The first retry is immediate (a server closing a stream is routine); repeated failures back off.
-    const delay = this.#failures <= 1 ? 0 : backoff(this.#failures - 1, this.#options.retryPeriodMs / 2, this.#options.retryPeriodMs * 15, this.#options.random);
     this.#cancelRetry = this.#options.clock.setTimer(delay, () => {
       this.#cancelRetry = undefined;
       void this.#open();

@@ -178,6 +178,33 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
+  it('a watch the server closes after a while costs no read; one closed at once, again and again, is backed off and polled', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('other', clock.date()));
+    elector.start();
+    await clock.advance(0);
+    const reads = store.count('get');
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(2_000);
+      store.writeAsOther(record('other', clock.date()));
+      store.closeWatches();
+      await clock.advance(0);
+    }
+    assert.equal(store.count('get'), reads, 'resumed from the last resourceVersion without reading');
+    assert.equal(elector.snapshot().leader, 'other');
+
+    const watchesBefore = store.count('watch');
+    for (let i = 0; i < 20; i++) {
+      store.closeWatches();
+      await clock.advance(0);
+    }
+    assert.ok(store.count('watch') - watchesBefore < 20, 'empty streams closed at once are not re-opened at once every time');
+    assert.ok(store.count('get') > reads, 'polls while the watch is backing off');
+    await clock.advance(60_000);
+    assert.equal(store.watchCount, 1, 'watching again after the back-off');
+    await elector.stop({ release: false });
+  });
+
   it('logs one actionable line for an RBAC refusal, keeps retrying with back-off, and recovers', async () => {
     const { store, clock, elector, lines } = setup();
     const forbidden = () => new LockApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
