@@ -2,12 +2,12 @@
 // client-go vendored in Kubernetes 1.20.2) as a process, and the interop scenarios: a leaderhook replica and a
 // client-go elector share one Lease safely, in both directions.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { ChildHandle } from '../support/child.ts';
 import { waitFor, type Replica } from '../support/replica.ts';
 import type { Cluster } from './cluster.ts';
 import { startReplica } from './scenarios.ts';
@@ -28,22 +28,20 @@ export function clientGoElectorPath(): string | undefined {
 
 export const NO_ELECTOR = 'the client-go elector is not built: run scripts/kube-up build-elector (or set LEADERHOOK_CLIENT_GO_ELECTOR)';
 
-export class GoElector {
+export class GoElector extends ChildHandle {
   readonly id: string;
-  readonly process: ChildProcess;
   readonly lines: Array<{ at: number; text: string }> = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<number | null>;
 
   constructor(binary: string, cluster: Cluster, id: string, election: string) {
-    this.id = id;
-    this.process = spawn(binary, [
+    super(spawn(binary, [
       `--kubeconfig=${cluster.replicaKubeconfig}`, `--namespace=${cluster.namespace}`, `--name=${election}`, `--id=${id}`,
       '--lease-duration=2s', '--renew-deadline=1500ms', `--retry-period=${RETRY_MS}ms`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    createInterface({ input: this.process.stdout! }).on('line', (text) => this.lines.push({ at: performance.now(), text }));
-    createInterface({ input: this.process.stderr! }).on('line', (text) => this.stderr.push(text));
-    this.exited = new Promise((resolve) => this.process.once('exit', (code) => resolve(code)));
+    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.id = id;
+  }
+
+  protected onStdoutLine(text: string): void {
+    this.lines.push({ at: performance.now(), text });
   }
 
   /** Leading per its callbacks: after "started leading", until "stopped leading". */
@@ -64,16 +62,6 @@ export class GoElector {
 
   startedAt(): number | undefined {
     return this.lines.find(({ text }) => text === 'started leading')?.at;
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.process.kill(signal);
-  }
-
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
-    this.process.kill('SIGKILL');
-    await this.exited;
   }
 
   describe(): string {

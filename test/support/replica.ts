@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { ChildHandle } from './child.ts';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -25,27 +25,23 @@ export async function freePort(): Promise<number> {
 }
 
 /** One leaderhook replica as a real process, with its JSON log lines kept. */
-export class Replica {
+export class Replica extends ChildHandle {
   readonly id: string;
   readonly port: number;
-  readonly process: ChildProcess;
   readonly logs: Array<Record<string, unknown>> = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<number | null>;
 
   private constructor(id: string, port: number, child: ChildProcess) {
+    super(child);
     this.id = id;
     this.port = port;
-    this.process = child;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        this.logs.push(JSON.parse(line));
-      } catch {
-        this.logs.push({ msg: line });
-      }
-    });
-    createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  protected onStdoutLine(line: string): void {
+    try {
+      this.logs.push(JSON.parse(line));
+    } catch {
+      this.logs.push({ msg: line });
+    }
   }
 
   static async start(options: {
@@ -83,16 +79,6 @@ export class Replica {
     } catch {
       return undefined;
     }
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.process.kill(signal);
-  }
-
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
-    this.process.kill('SIGKILL');
-    await this.exited;
   }
 }
 
