@@ -8,7 +8,7 @@ import { FileValue } from './file-value.ts';
 import { PAGERDUTY_URL } from './formats/pagerduty.ts';
 import type { ResolvedTarget } from './notifier.ts';
 import { SecretFiles } from './signing.ts';
-import { HOOK_DEFAULTS, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
+import { HOOK_DEFAULTS, redactUrl, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
 
 export interface NotifyConfig {
   targets: ResolvedTarget[];
@@ -39,15 +39,16 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
   const stateFile = text('state-file');
   if (stateFile === '') throw new UsageError(source('state-file'), 'must not be empty');
 
+  // A URL can carry a token (a Slack webhook's path, credentials): messages show only its scheme and host.
   const specs: Array<{ spec: TargetSpec; subject: string; defaultName: string; kind: 'hook' | 'webhook' | 'config' }> = [];
-  list('hook').forEach((url, index) => specs.push({ spec: { url, scope: 'self' }, subject: `${source('hook')} ${url}`, defaultName: `hook-${index + 1}`, kind: 'hook' }));
+  list('hook').forEach((url, index) => specs.push({ spec: { url, scope: 'self' }, subject: `${source('hook')} ${redactUrl(url)}`, defaultName: `hook-${index + 1}`, kind: 'hook' }));
   const secretFile = text('webhook-secret-file');
   const webhooks = list('webhook');
   if (secretFile !== undefined && webhooks.length === 0) throw new UsageError(source('webhook-secret-file'), 'signs the --webhook targets, but none is given');
   webhooks.forEach((url, index) =>
     specs.push({
       spec: { url, scope: 'leader', ...(secretFile ? { secretFiles: [secretFile] } : {}) },
-      subject: `${source('webhook')} ${url}`,
+      subject: `${source('webhook')} ${redactUrl(url)}`,
       defaultName: `webhook-${index + 1}`,
       kind: 'webhook',
     }),
