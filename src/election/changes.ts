@@ -40,8 +40,6 @@ export interface LeadershipSnapshot {
   observedAt: Date | null;
   /** The lock has been read at least once. */
   ready: boolean;
-  /** Milliseconds since this leader's last successful renew; `null` when not leading. */
-  sinceLastRenewMs: number | null;
 }
 
 export type Listener<T> = (value: T) => void;

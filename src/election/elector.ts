@@ -41,6 +41,8 @@ export class Elector {
   readonly #lock: Lock;
   readonly #identity: string;
   readonly #timings: ElectionTimings;
+  /** What a record of ours says: the lease duration in whole seconds, rounded up. */
+  readonly #leaseDurationSeconds: number;
   readonly #log: ElectorLog;
   readonly #clock: Clock;
   readonly #random: () => number;
@@ -73,6 +75,7 @@ export class Elector {
     this.#lock = options.lock;
     this.#identity = options.identity;
     this.#timings = { leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs };
+    this.#leaseDurationSeconds = Math.ceil(options.leaseDurationMs / 1000);
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
     this.#sleeper = new WakeableSleep(this.#clock);
@@ -130,7 +133,6 @@ export class Elector {
       renewTime: record?.renewTime ?? null,
       observedAt: this.#observed.changedAt,
       ready: this.#observed.known,
-      sinceLastRenewMs: this.#leading ? this.#clock.now() - this.#lastRenew : null,
     };
   }
 
@@ -250,7 +252,7 @@ export class Elector {
     const own = old?.holderIdentity === this.#identity;
     const record: LeaderElectionRecord = {
       holderIdentity: this.#identity,
-      leaseDurationSeconds: Math.ceil(this.#timings.leaseDurationMs / 1000),
+      leaseDurationSeconds: this.#leaseDurationSeconds,
       acquireTime: own && old.acquireTime ? old.acquireTime : now,
       renewTime: now,
       leaderTransitions: own ? old.leaderTransitions : old ? old.leaderTransitions + 1 : 0,
@@ -276,40 +278,31 @@ export class Elector {
       this.#stepDown('lost');
       return;
     }
-    const record: LeaderElectionRecord = {
-      ...old,
-      leaseDurationSeconds: Math.ceil(this.#timings.leaseDurationMs / 1000),
-      renewTime: this.#clock.date(),
-    };
-    const sentAt = this.#clock.now();
     try {
-      const written = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
-      this.#applyObservation(written, 'write');
-      this.#lastRenew = sentAt;
+      await this.#writeRenewal(previous, old);
     } catch (error) {
       this.#onApiError('update', error);
-      if (error instanceof LockApiError && error.kind === 'conflict' && !this.#stopping) {
-        // Somebody else wrote: read what they wrote; if they took the lock we step down, else renew on it at once.
-        if ((await this.#read()) && this.#leading && this.#observed.record?.holderIdentity === this.#identity) {
-          await this.#renewOnce();
-        }
+      if (!(error instanceof LockApiError && error.kind === 'conflict') || this.#stopping) return;
+      // Somebody else wrote: read what they wrote; if they took the lock we step down (in #applyObservation), else
+      // renew on it at once — client-go's slow path: the cached object was stale but the lock is still ours.
+      if (!(await this.#read()) || !this.#leading) return;
+      const current = this.#observed.observation;
+      const record = current?.record;
+      if (!current || !record || record.holderIdentity !== this.#identity) return;
+      this.#onSlowPath?.();
+      try {
+        await this.#writeRenewal(current, record);
+      } catch (retryError) {
+        this.#onApiError('update', retryError);
       }
     }
   }
 
-  /** client-go's slow path: the cached object was stale but the lock is still ours. */
-  async #renewOnce(): Promise<void> {
-    this.#onSlowPath?.();
-    const previous = this.#observed.observation;
-    if (!previous?.record) return;
-    const record = { ...previous.record, renewTime: this.#clock.date() };
+  async #writeRenewal(previous: LockObservation, old: LeaderElectionRecord): Promise<void> {
+    const record: LeaderElectionRecord = { ...old, leaseDurationSeconds: this.#leaseDurationSeconds, renewTime: this.#clock.date() };
     const sentAt = this.#clock.now();
-    try {
-      this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
-      this.#lastRenew = sentAt;
-    } catch (error) {
-      this.#onApiError('update', error);
-    }
+    this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
+    this.#lastRenew = sentAt;
   }
 
   async #release(): Promise<boolean> {
@@ -329,7 +322,7 @@ export class Elector {
       } catch (error) {
         this.#onApiError('update', error);
         if (!(error instanceof LockApiError && error.kind === 'conflict')) {
-          await new Promise<void>((resolve) => this.#clock.setTimer(Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()), resolve));
+          await this.#sleeper.sleep(Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()));
         }
         if (!(await this.#read())) continue;
       }

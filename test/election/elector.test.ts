@@ -141,6 +141,23 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
+  it('a renew conflict on a lock that is still ours: reads, renews at once on the fresh object (the slow path), keeps leading', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    let slowPaths = 0;
+    const elector = new Elector({ lock: store.lock(), identity: 'me', log: memoryLog().log, clock, random: () => 0.5, ...timings, onSlowPath: () => slowPaths++ });
+    elector.start();
+    await clock.advance(0);
+    const updates = store.count('update');
+    store.failures.set('update', [new LockApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict')]);
+    await clock.advance(2_000);
+    assert.equal(slowPaths, 1);
+    assert.equal(store.count('update'), updates + 2, 'the refused renew, then one on the object just read');
+    assert.equal(store.stored?.record.renewTime?.getTime(), clock.date().getTime(), 'renewed now');
+    assert.equal(elector.snapshot().isLeader, true);
+    await elector.stop({ release: false });
+  });
+
   it('releases the lock on stop as client-go does: empty holder, one-second lease, transitions kept', async () => {
     const { store, clock, elector, changes } = setup();
     store.writeAsOther({ ...record('', clock.date(), 5), leaseDurationSeconds: 1 });

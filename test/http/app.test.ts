@@ -22,7 +22,6 @@ class ScriptedLeadership {
     renewTime: new Date('2026-11-24T10:00:04Z'),
     observedAt: new Date('2026-11-24T10:00:04.5Z'),
     ready: true,
-    sinceLastRenewMs: null,
   };
   unhealthy: string | undefined;
   readonly changes = new Fanout<LeadershipChange>(() => {});
