@@ -18,7 +18,6 @@ import {
   TERM_ANNOTATION,
   type Position,
 } from './cursor.ts';
-import type { AttemptResult, Request } from './delivery.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesRoute } from './deliveries-route.ts';
 import { eventId, type EventType, type NotifyEvent } from './events.ts';
@@ -54,12 +53,12 @@ export interface NotifierOptions {
   log: Logger;
   registry: Registry;
   stateFile?: string;
-  /** How often a follower copies the lock's cursors into what it would write on acquiring (default 250 ms). */
-  mirrorIntervalMs?: number;
-  /** A new leader re-sends the unconfirmed events of at most this many earlier terms (default 8). */
-  maxRecoveredTerms?: number;
-  send?: (request: Request) => Promise<AttemptResult>;
 }
+
+/** How often a follower copies the lock's cursors into what it would write on acquiring. */
+const MIRROR_INTERVAL_MS = 250;
+/** A new leader re-sends the unconfirmed events of at most this many earlier terms. */
+const MAX_RECOVERED_TERMS = 8;
 
 interface Lane {
   resolved: ResolvedTarget;
@@ -81,11 +80,11 @@ export class Notifier {
   readonly #election: NotifierElection;
   readonly #log: Logger;
   readonly #lanes: Lane[];
+  /** The lanes of `leader` targets, whose cursors ride on the lock. */
+  readonly #leaderLanes: Lane[];
   readonly #deliveries = new DeliveryLog();
   readonly #metrics: NotifyMetrics;
   readonly #stateFile: StateFile | undefined;
-  readonly #mirrorIntervalMs: number;
-  readonly #maxRecoveredTerms: number;
   /** Holders of terms, from the changes observed here and the lock's term annotation. */
   readonly #holders = new Map<number, string>();
   /** How often each (type, term, subject) was seen here: the occurrence in the event id. */
@@ -103,8 +102,6 @@ export class Notifier {
     this.#election = options.election;
     this.#log = options.log.child({ component: 'notify' });
     this.#metrics = new NotifyMetrics(options.registry);
-    this.#mirrorIntervalMs = options.mirrorIntervalMs ?? 250;
-    this.#maxRecoveredTerms = options.maxRecoveredTerms ?? 8;
     this.#lanes = options.targets.map((resolved) => {
       const lane: Lane = {
         resolved,
@@ -117,25 +114,21 @@ export class Notifier {
           secrets: resolved.secrets,
           headerFiles: resolved.headerFiles,
           onSettled: (item, outcome, reason) => this.#onSettled(lane, item, outcome, reason),
-          ...(options.send ? { send: options.send } : {}),
         }),
       };
       this.#metrics.addTarget(resolved.target.name);
       return lane;
     });
+    this.#leaderLanes = this.#lanes.filter((lane) => lane.resolved.target.scope === 'leader');
     this.#stateFile = options.stateFile ? new StateFile(options.stateFile, () => leaderBody(this.#election.snapshot()), this.#log) : undefined;
-  }
-
-  get targets(): readonly Target[] {
-    return this.#lanes.map((lane) => lane.resolved.target);
   }
 
   start(): void {
     if (this.#unsubscribe) return;
     this.#unsubscribe = this.#election.subscribe((change) => this.#onChange(change));
-    if (this.#lanes.some((lane) => lane.resolved.target.scope === 'leader')) {
+    if (this.#leaderLanes.length > 0) {
       this.#publish();
-      this.#timer = setInterval(() => this.#publish(), this.#mirrorIntervalMs);
+      this.#timer = setInterval(() => this.#publish(), MIRROR_INTERVAL_MS);
       this.#timer.unref();
     }
     void this.#stateFile?.update();
@@ -246,8 +239,7 @@ export class Notifier {
       previousLeader: change.previousLeader,
       isLeader: true,
     }, change.at);
-    for (const lane of this.#lanes) {
-      if (lane.resolved.target.scope !== 'leader') continue;
+    for (const lane of this.#leaderLanes) {
       const cursor = laterPosition(parsePosition(observed[cursorAnnotation(lane.resolved.target.cursorKey)]), lane.settled);
       if (cursor && cursor.term <= term) this.#recover(lane, cursor, term, occurrence, changedAt);
       this.#enqueue(lane, started, changedAt, { term, index: indexOf('started', occurrence) });
@@ -263,8 +255,7 @@ export class Notifier {
     const { term, occurrence } = current;
     const identity = this.#election.identity;
     const changedOut = this.#event('leader.changed', term, '', this.#peek('leader.changed', term, ''), { leader: '', previousLeader: identity, isLeader: false }, change.at);
-    for (const lane of this.#lanes) {
-      if (lane.resolved.target.scope !== 'leader') continue;
+    for (const lane of this.#leaderLanes) {
       this.#enqueue(lane, stopped, changedAt, { term, index: indexOf('stopped', occurrence) });
       this.#enqueue(lane, changedOut, changedAt, { term, index: indexOf('changed-out', occurrence) });
     }
@@ -272,12 +263,12 @@ export class Notifier {
 
   /** Re-sends the canonical events after `cursor` of the terms before this one (and of earlier runs of this term). */
   #recover(lane: Lane, cursor: Position, term: number, occurrence: number, changedAt: number): void {
-    const positions = positionsAfter(cursor, term, this.#maxRecoveredTerms);
-    if (cursor.term === term) positions.length = 0;
+    // Whole earlier terms (none when the cursor is in this term), then this term's positions before its own start.
+    const positions = positionsAfter(cursor, term, MAX_RECOVERED_TERMS);
     const firstOwn = indexOf('started', occurrence);
     const start = cursor.term === term ? cursor.index + 1 : 1;
     for (let index = start; index < firstOwn; index++) positions.push({ term, index });
-    if (term - cursor.term > this.#maxRecoveredTerms) {
+    if (term - cursor.term > MAX_RECOVERED_TERMS) {
       this.#log.warn({ target: lane.resolved.target.name, cursor: formatPosition(cursor), term }, 'the delivery cursor is too far behind; older terms are not re-sent');
     }
     const unknown = new Set<number>();
@@ -385,6 +376,12 @@ export class Notifier {
     this.#publish();
   }
 
+  /** Where a target without a cursor starts: the lock's current term, or before the first one for a lock never held. */
+  #seedPosition(): Position {
+    const snapshot = this.#election.snapshot();
+    return { term: snapshot.acquireTime || snapshot.renewTime || snapshot.leader ? snapshot.transitions : -1, index: 4 };
+  }
+
   #advance(lane: Lane, position: Position): void {
     lane.settled = laterPosition(lane.settled, position);
   }
@@ -395,17 +392,14 @@ export class Notifier {
    * follower keeps them current too, so the write by which it takes the lock carries its predecessor's cursors forward.
    */
   #publish(): void {
-    if (!this.#lanes.some((lane) => lane.resolved.target.scope === 'leader')) return;
+    if (this.#leaderLanes.length === 0) return;
     const observed = this.#election.observedAnnotations();
     const own: Record<string, string> = { ...observed };
-    const snapshot = this.#election.snapshot();
-    for (const lane of this.#lanes) {
-      if (lane.resolved.target.scope !== 'leader') continue;
+    for (const lane of this.#leaderLanes) {
       const key = cursorAnnotation(lane.resolved.target.cursorKey);
-      const cursor = laterPosition(parsePosition(observed[key]), lane.settled);
       // No cursor yet: nothing before the lock's current term is owed to this target.
-      const seeded = cursor ?? { term: snapshot.acquireTime || snapshot.renewTime || snapshot.leader ? snapshot.transitions : -1, index: 4 };
-      own[key] = formatPosition(seeded);
+      const cursor = laterPosition(parsePosition(observed[key]), lane.settled) ?? this.#seedPosition();
+      own[key] = formatPosition(cursor);
     }
     if (this.#leading && this.#term) own[TERM_ANNOTATION] = formatTerm(this.#term.term, this.#election.identity);
     const text = JSON.stringify(own);
