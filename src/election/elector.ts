@@ -17,16 +17,15 @@ export interface ElectorOptions extends ElectionTimings {
   log: ElectorLog;
   clock?: Clock;
   random?: () => number;
-  /** Set to false to poll only (tests, or API servers that refuse watches). */
-  watch?: boolean;
   /** Called when a renew had to read the lock first (client-go's slow path, `leader_election_slowpath_total`). */
   onSlowPath?: () => void;
-  /** How far past the renew deadline a leader, or a stuck election step, may go before `unhealthyReason` says so. */
-  healthGraceMs?: number;
 }
 
-/** client-go's kube-controller-manager gives its HealthzAdaptor 20 seconds. */
-const DEFAULT_HEALTH_GRACE_MS = 20_000;
+/**
+ * How far past the renew deadline a leader, or a stuck election step, may go before `unhealthyReason` says so:
+ * client-go's kube-controller-manager gives its HealthzAdaptor 20 seconds.
+ */
+const HEALTH_GRACE_MS = 20_000;
 
 /**
  * The election, with client-go's tryAcquireOrRenew semantics:
@@ -47,9 +46,8 @@ export class Elector {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #changes: Fanout<LeadershipChange>;
-  readonly #watcher: LockWatcher | undefined;
+  readonly #watcher: LockWatcher;
   readonly #onSlowPath: (() => void) | undefined;
-  readonly #healthGraceMs: number;
 
   readonly #observed: ObservedLock;
   /** The cache may be behind the server: read before acting (start, after a conflict, while the watch is down). */
@@ -82,25 +80,21 @@ export class Elector {
     this.#observed = new ObservedLock(this.#clock, options.leaseDurationMs);
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
-    this.#healthGraceMs = options.healthGraceMs ?? DEFAULT_HEALTH_GRACE_MS;
     this.#changes = new Fanout((error) => this.#log.error({ err: error }, 'a leadership listener failed'));
-    this.#watcher =
-      options.watch === false
-        ? undefined
-        : new LockWatcher({
-            lock: this.#lock,
-            clock: this.#clock,
-            random: this.#random,
-            log: this.#log,
-            retryPeriodMs: this.#timings.retryPeriodMs,
-            resourceVersion: () => this.#observed.resourceVersion,
-            onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch')),
-            onDeleted: (resourceVersion) => this.#onWatchEvent(() => this.#applyDeleted(resourceVersion)),
-            onGap: () => {
-              this.#stale = true;
-              this.#wakeUp();
-            },
-          });
+    this.#watcher = new LockWatcher({
+      lock: this.#lock,
+      clock: this.#clock,
+      random: this.#random,
+      log: this.#log,
+      retryPeriodMs: this.#timings.retryPeriodMs,
+      resourceVersion: () => this.#observed.resourceVersion,
+      onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch')),
+      onDeleted: (resourceVersion) => this.#onWatchEvent(() => this.#applyDeleted(resourceVersion)),
+      onGap: () => {
+        this.#stale = true;
+        this.#wakeUp();
+      },
+    });
   }
 
   get identity(): string {
@@ -142,7 +136,7 @@ export class Elector {
    */
   unhealthyReason(): string | undefined {
     const now = this.#clock.now();
-    const limit = this.#timings.renewDeadlineMs + this.#healthGraceMs;
+    const limit = this.#timings.renewDeadlineMs + HEALTH_GRACE_MS;
     if (this.#leading && now - this.#lastRenew > limit) return `leader has not renewed the lock for ${Math.round((now - this.#lastRenew) / 1000)}s`;
     if (this.#stepStartedAt !== undefined && now - this.#stepStartedAt > limit) return `election step stuck for ${Math.round((now - this.#stepStartedAt) / 1000)}s`;
     return undefined;
@@ -162,7 +156,7 @@ export class Elector {
     if (this.#running) return;
     this.#stopping = false;
     this.#running = this.#loop();
-    this.#watcher?.start();
+    this.#watcher.start();
   }
 
   /**
@@ -172,7 +166,7 @@ export class Elector {
   async stop({ release }: { release: boolean }): Promise<void> {
     this.#stopping = true;
     this.#wakeUp();
-    this.#watcher?.stop();
+    this.#watcher.stop();
     await this.#running;
     this.#running = undefined;
     if (!this.#leading) return;
@@ -206,7 +200,7 @@ export class Elector {
       if (!this.#checkStillLeading()) return 0;
       return retryPeriodMs;
     }
-    if (this.#stale || !this.#watcher?.healthy) {
+    if (this.#stale || !this.#watcher.healthy) {
       if (!(await this.#read())) return this.#failureDelay();
     }
     if (this.#observed.acquirableBy(this.#identity)) {
@@ -220,7 +214,7 @@ export class Elector {
   /** A follower sleeps until the observed record expires, or polls while it cannot watch. */
   #followerDelay(): number {
     const { retryPeriodMs } = this.#timings;
-    const polling = this.#stale || !this.#watcher?.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
+    const polling = this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
     const expiresIn = this.#observed.expiresAt(this.#identity) - this.#clock.now();
     // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
     const untilExpiry = Number.isFinite(expiresIn) ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10) : Number.POSITIVE_INFINITY;

@@ -8,11 +8,11 @@ import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
 
 const timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
-function setup(identity = 'me', options: { watch?: boolean } = {}) {
+function setup(identity = 'me') {
   const store = new MemoryStore();
   const clock = new FakeClock();
   const { log, lines } = memoryLog();
-  const elector = new Elector({ lock: store.lock(), identity, log, clock, random: () => 0.5, ...timings, ...options });
+  const elector = new Elector({ lock: store.lock(), identity, log, clock, random: () => 0.5, ...timings });
   const changes: LeadershipChange[] = [];
   elector.subscribe((change) => changes.push(change));
   return { store, clock, elector, changes, lines };
