@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { validateTimings, type ElectionTimings } from '../election/timing.ts';
-import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
+import { DNS_SUBDOMAIN, parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import type { LockKind } from '../lock/types.ts';
-import { formatDuration, parseDuration } from './duration.ts';
+import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -38,21 +38,12 @@ const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlin
 const objectName = z
   .string()
   .max(253, 'must be at most 253 characters')
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
+  .regex(DNS_SUBDOMAIN, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
 
 const namespaceName = z
   .string()
   .max(63, 'must be at most 63 characters')
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
-
-const duration = z.string().transform((text, context) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use Go form: 500ms, 15s, 1m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const listenAddress = z.string().transform((text, context): ListenAddress => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
@@ -21,3 +23,13 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/** A Go duration as a zod schema: the text in, milliseconds out, for flags and the `--config` file alike. */
+export const durationSchema = z.string({ error: 'must be a duration such as 500ms, 10s or 1m' }).transform((text, context) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use Go form: 500ms, 15s, 1m)` });
+    return z.NEVER;
+  }
+  return ms;
+});

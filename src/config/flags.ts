@@ -38,8 +38,6 @@ export const FLAGS = [
   { name: 'version', type: 'boolean', description: 'print the version' },
 ] as const satisfies readonly FlagSpec[];
 
-export type FlagName = (typeof FLAGS)[number]['name'];
-
 export function envName(flag: string): string {
   return `LEADERHOOK_${flag.toUpperCase().replaceAll('-', '_')}`;
 }

@@ -13,8 +13,8 @@ const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: tru
  * Reads flags from argv, then fills what is missing from `LEADERHOOK_*` variables. Go-style `--flag=true|false` is
  * accepted for booleans, as leader-elector's pflag did.
  */
-export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, specs: readonly FlagSpec[] = FLAGS): { values: FlagValues; sources: FlagSources } {
-  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv): { values: FlagValues; sources: FlagSources } {
+  const byName = new Map<string, FlagSpec>(FLAGS.map((spec) => [spec.name, spec]));
   const args: string[] = [];
   for (const arg of argv) {
     const match = /^--([^=]+)=(.*)$/s.exec(arg);
@@ -31,7 +31,7 @@ export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, specs
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(specs.map((spec) => [spec.name, { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.type === 'list' }])),
+      options: Object.fromEntries(FLAGS.map((spec) => [spec.name, { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.type === 'list' }])),
       strict: true,
       allowPositionals: false,
       allowNegative: true,
@@ -42,7 +42,7 @@ export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, specs
 
   const values: FlagValues = {};
   const sources: FlagSources = {};
-  for (const spec of specs) {
+  for (const spec of FLAGS) {
     const value = parsed.values[spec.name];
     if (value !== undefined) {
       values[spec.name] = value as string | boolean | string[];

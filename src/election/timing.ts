@@ -1,5 +1,5 @@
 /** client-go's JitterFactor: a wait of `base` becomes a uniform draw from [base, base × 2.2]. */
-export const JITTER_FACTOR = 1.2;
+const JITTER_FACTOR = 1.2;
 
 export interface ElectionTimings {
   /** How long a record must stay unchanged, as observed here, before another candidate may take the lock. */
@@ -10,8 +10,8 @@ export interface ElectionTimings {
   retryPeriodMs: number;
 }
 
-export function jittered(baseMs: number, random: () => number, factor = JITTER_FACTOR): number {
-  return baseMs + random() * factor * baseMs;
+export function jittered(baseMs: number, random: () => number): number {
+  return baseMs + random() * JITTER_FACTOR * baseMs;
 }
 
 /** Exponential back-off after `failures` consecutive failures, capped, with jitter. */

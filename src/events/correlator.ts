@@ -1,10 +1,11 @@
 import type { Clock } from '../election/clock.ts';
-import { eventName, rfc3339, type CoreEvent } from './event.ts';
+import { formatTime } from '../lock/record.ts';
+import { eventName, type CoreEvent } from './event.ts';
 import { Lru } from './lru.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /** client-go tools/record defaults (events_cache.go). */
-export const CORRELATOR_DEFAULTS = {
+const CORRELATOR_DEFAULTS = {
   lruCacheSize: 4096,
   /** More than this many similar events (same everything but the message) within the interval are combined. */
   aggregateMaxEvents: 10,
@@ -13,8 +14,6 @@ export const CORRELATOR_DEFAULTS = {
   spamBurst: 25,
   spamQps: 1 / 300,
 } as const;
-
-export type CorrelatorOptions = Partial<{ -readonly [K in keyof typeof CORRELATOR_DEFAULTS]: number }>;
 
 /** What to do with one event: create it, patch an existing one (count, lastTimestamp, message), or drop it. */
 export type Correlated = { skip: true } | { skip: false; event: CoreEvent; patch: EventPatch | undefined };
@@ -68,17 +67,15 @@ function aggregateKey(event: CoreEvent): string {
  */
 export class EventCorrelator {
   readonly #clock: Clock;
-  readonly #options: Required<CorrelatorOptions>;
   readonly #aggregates: Lru<AggregateRecord>;
   readonly #logs: Lru<EventLog>;
   readonly #buckets: Lru<TokenBucket>;
 
-  constructor(clock: Clock, options: CorrelatorOptions = {}) {
+  constructor(clock: Clock) {
     this.#clock = clock;
-    this.#options = { ...CORRELATOR_DEFAULTS, ...options };
-    this.#aggregates = new Lru(this.#options.lruCacheSize);
-    this.#logs = new Lru(this.#options.lruCacheSize);
-    this.#buckets = new Lru(this.#options.lruCacheSize);
+    this.#aggregates = new Lru(CORRELATOR_DEFAULTS.lruCacheSize);
+    this.#logs = new Lru(CORRELATOR_DEFAULTS.lruCacheSize);
+    this.#buckets = new Lru(CORRELATOR_DEFAULTS.lruCacheSize);
   }
 
   correlate(incoming: CoreEvent): Correlated {
@@ -102,11 +99,11 @@ export class EventCorrelator {
     const now = this.#clock.now();
     const key = aggregateKey(event);
     let record = this.#aggregates.get(key);
-    if (!record || now - record.lastAt > this.#options.aggregateIntervalMs) record = { messages: new Set(), lastAt: now };
+    if (!record || now - record.lastAt > CORRELATOR_DEFAULTS.aggregateIntervalMs) record = { messages: new Set(), lastAt: now };
     record.messages.add(event.message);
     record.lastAt = now;
     this.#aggregates.set(key, record);
-    if (record.messages.size < this.#options.aggregateMaxEvents) return { event, key: eventKey(event) };
+    if (record.messages.size < CORRELATOR_DEFAULTS.aggregateMaxEvents) return { event, key: eventKey(event) };
     // Keep the set from growing past the limit.
     const any = record.messages.values().next().value;
     if (any !== undefined) record.messages.delete(any);
@@ -131,7 +128,7 @@ export class EventCorrelator {
     let patch: EventPatch | undefined;
     if (last && last.count > 0) {
       event = { ...incoming, name: last.name, resourceVersion: last.resourceVersion, firstTimestamp: last.firstTimestamp, count: last.count + 1 };
-      patch = { count: event.count, lastTimestamp: rfc3339(event.lastTimestamp), message: event.message };
+      patch = { count: event.count, lastTimestamp: formatTime(event.lastTimestamp), message: event.message };
     }
     this.#logs.set(key, { count: event.count, firstTimestamp: event.firstTimestamp, name: event.name, resourceVersion: event.resourceVersion });
     return { event, patch };
@@ -141,7 +138,7 @@ export class EventCorrelator {
     const key = spamKey(event);
     const now = this.#clock.now();
     let bucket = this.#buckets.get(key);
-    if (!bucket) bucket = new TokenBucket(this.#options.spamBurst, this.#options.spamQps, now);
+    if (!bucket) bucket = new TokenBucket(CORRELATOR_DEFAULTS.spamBurst, CORRELATOR_DEFAULTS.spamQps, now);
     const accepted = bucket.tryAccept(now);
     this.#buckets.set(key, bucket);
     return accepted;

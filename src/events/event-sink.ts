@@ -43,16 +43,18 @@ function fromApi(stored: CoreV1Event, sent: CoreEvent): CoreEvent {
 /** core/v1 Events through client-node, each call bounded by `requestTimeoutMs`. */
 export class KubeEventSink implements EventSink {
   readonly #api: CoreV1Api;
-  readonly #requestTimeoutMs: number;
+  readonly #options: ReturnType<typeof timeoutOptions>;
+  readonly #patchOptions: ReturnType<typeof timeoutOptions>;
 
   constructor(kubeConfig: KubeConfig, requestTimeoutMs: number) {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
-    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#patchOptions = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, this.#options);
   }
 
   async create(event: CoreEvent): Promise<CoreEvent> {
     try {
-      const stored = await this.#api.createNamespacedEvent({ namespace: event.namespace, body: toApi(event) }, timeoutOptions(this.#requestTimeoutMs));
+      const stored = await this.#api.createNamespacedEvent({ namespace: event.namespace, body: toApi(event) }, this.#options);
       return fromApi(stored, event);
     } catch (error) {
       throw toLockApiError('create', error);
@@ -61,10 +63,7 @@ export class KubeEventSink implements EventSink {
 
   async patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
     try {
-      const stored = await this.#api.patchNamespacedEvent(
-        { name: event.name, namespace: event.namespace, body: patch },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, timeoutOptions(this.#requestTimeoutMs)),
-      );
+      const stored = await this.#api.patchNamespacedEvent({ name: event.name, namespace: event.namespace, body: patch }, this.#patchOptions);
       return fromApi(stored, event);
     } catch (error) {
       throw toLockApiError('patch', error);

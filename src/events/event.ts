@@ -43,12 +43,8 @@ export function lockReference(kind: 'leases' | 'configmaps' | 'endpoints', names
 }
 
 /** client-go's event name: `<object>.<UnixNano in hex>`, unique enough per object. */
-export function eventName(objectName: string, at: Date, nanos = BigInt(Math.floor(performance.now() * 1e6)) % 1_000_000n): string {
+export function eventName(objectName: string, at: Date): string {
+  const nanos = BigInt(Math.floor(performance.now() * 1e6)) % 1_000_000n;
   const unixNano = BigInt(at.getTime()) * 1_000_000n + nanos;
   return `${objectName}.${unixNano.toString(16)}`;
-}
-
-/** metav1.Time on the wire: RFC 3339 with whole seconds. */
-export function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
 }

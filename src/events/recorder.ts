@@ -2,12 +2,17 @@ import type { LeadershipChange } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { toLockApiError, type LockApiError } from '../lock/api-error.ts';
-import { EventCorrelator, type CorrelatorOptions } from './correlator.ts';
+import { EventCorrelator } from './correlator.ts';
 import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 import type { EventSink } from './event-sink.ts';
 
 /** client-go's reason for leader-election events. */
-export const LEADER_ELECTION_REASON = 'LeaderElection';
+const LEADER_ELECTION_REASON = 'LeaderElection';
+/** client-go: 12 tries per event, 10 s apart (the first wait randomised). */
+const MAX_TRIES = 12;
+const RETRY_SLEEP_MS = 10_000;
+/** Events waiting to be written; more are dropped, as client-go's broadcaster does past 1000. */
+const MAX_QUEUED = 1000;
 
 export interface EventRecorderOptions {
   sink: EventSink;
@@ -17,12 +22,6 @@ export interface EventRecorderOptions {
   log: ElectorLog;
   clock?: Clock;
   random?: () => number;
-  correlator?: CorrelatorOptions;
-  /** client-go: 12 tries per event, 10 s apart (the first wait randomised). */
-  maxTries?: number;
-  retrySleepMs?: number;
-  /** Events waiting to be written; more are dropped, as client-go's broadcaster does past 1000. */
-  maxQueued?: number;
 }
 
 export interface LeadershipEvents {
@@ -43,9 +42,6 @@ export class EventRecorder {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #correlator: EventCorrelator;
-  readonly #maxTries: number;
-  readonly #retrySleepMs: number;
-  readonly #maxQueued: number;
 
   readonly #queue: CoreEvent[] = [];
   #running: Promise<void> | undefined;
@@ -64,10 +60,7 @@ export class EventRecorder {
     this.#clock = options.clock ?? systemClock;
     this.#sleeper = new WakeableSleep(this.#clock);
     this.#random = options.random ?? Math.random;
-    this.#correlator = new EventCorrelator(this.#clock, options.correlator);
-    this.#maxTries = options.maxTries ?? 12;
-    this.#retrySleepMs = options.retrySleepMs ?? 10_000;
-    this.#maxQueued = options.maxQueued ?? 1000;
+    this.#correlator = new EventCorrelator(this.#clock);
   }
 
   /** client-go's leader-election events: `<id> became leader` and `<id> stopped leading`, type Normal, on the lock. */
@@ -97,7 +90,7 @@ export class EventRecorder {
         lastTimestamp: at,
         count: 1,
       };
-      if (this.#queue.length >= this.#maxQueued) {
+      if (this.#queue.length >= MAX_QUEUED) {
         this.stats.dropped += 1;
         this.#log.warn({ reason, message }, 'too many events queued: dropped one');
         return;
@@ -145,13 +138,13 @@ export class EventRecorder {
     for (let tries = 1; ; tries++) {
       const outcome = await this.#attempt(event, patch);
       if (outcome === 'done') return;
-      if (tries >= this.#maxTries || this.#shuttingDown) {
+      if (tries >= MAX_TRIES || this.#shuttingDown) {
         this.stats.failed += 1;
         this.#log.warn({ reason: event.reason, message: event.message, tries }, 'could not write an event; giving up on it');
         return;
       }
       // The first wait is randomised so replicas do not all retry together after an API outage.
-      await this.#sleep(tries === 1 ? this.#retrySleepMs * this.#random() : this.#retrySleepMs);
+      await this.#sleep(tries === 1 ? RETRY_SLEEP_MS * this.#random() : RETRY_SLEEP_MS);
       if (this.#shuttingDown) {
         this.stats.failed += 1;
         this.#log.warn({ reason: event.reason, message: event.message, tries }, 'shutting down: could not write an event');
@@ -165,7 +158,7 @@ export class EventRecorder {
     let verb = 'create';
     try {
       let stored: CoreEvent | undefined;
-      if (patch && event.count > 1) {
+      if (patch) {
         verb = 'patch';
         try {
           stored = await this.#sink.patch(event, patch);

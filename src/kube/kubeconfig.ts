@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { UsageError } from '../config/usage-error.ts';
 
 /** Where a pod's ServiceAccount namespace is mounted. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 /**
  * Loads credentials: `--kubeconfig`, else `$KUBECONFIG`, else ~/.kube/config, else the in-cluster ServiceAccount.
@@ -33,9 +33,9 @@ export function loadKubeConfig(path: string | undefined, subject: string, env: N
 }
 
 /** The lock's namespace when none is given: the pod's own, else the kubeconfig context's, else `default`. */
-export function defaultNamespace(kubeConfig: KubeConfig, serviceAccountFile = SERVICE_ACCOUNT_NAMESPACE_FILE): string {
+export function defaultNamespace(kubeConfig: KubeConfig): string {
   try {
-    const namespace = readFileSync(serviceAccountFile, 'utf8').trim();
+    const namespace = readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
     if (namespace) return namespace;
   } catch {
     // Not in a pod.

@@ -4,7 +4,8 @@ export interface LeaderLabel {
   value: string;
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A DNS subdomain (RFC 1123, lower case), as Kubernetes requires of object names and label key prefixes. */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A label name or value: alphanumerics at both ends, `-`, `_`, `.` inside, at most 63 characters. */
 const LABEL_TEXT = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 

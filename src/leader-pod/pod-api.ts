@@ -28,17 +28,19 @@ function labelsOf(pod: V1Pod): PodLabels {
 export class KubePodLabelApi implements PodLabelApi {
   readonly namespace: string;
   readonly #api: CoreV1Api;
-  readonly #requestTimeoutMs: number;
+  readonly #options: ReturnType<typeof timeoutOptions>;
+  readonly #patchOptions: ReturnType<typeof timeoutOptions>;
 
   constructor(kubeConfig: KubeConfig, namespace: string, requestTimeoutMs: number) {
     this.namespace = namespace;
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
-    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#patchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, this.#options);
   }
 
   async read(name: string): Promise<PodLabels | null> {
     try {
-      return labelsOf(await this.#api.readNamespacedPod({ name, namespace: this.namespace }, timeoutOptions(this.#requestTimeoutMs)));
+      return labelsOf(await this.#api.readNamespacedPod({ name, namespace: this.namespace }, this.#options));
     } catch (error) {
       const failure = toLockApiError('get', error);
       if (failure.kind === 'not-found') return null;
@@ -49,10 +51,7 @@ export class KubePodLabelApi implements PodLabelApi {
   async patchLabels(name: string, labels: Record<string, string | null>, resourceVersion?: string): Promise<PodLabels> {
     const body = { metadata: { ...(resourceVersion ? { resourceVersion } : {}), labels } };
     try {
-      const pod = await this.#api.patchNamespacedPod(
-        { name, namespace: this.namespace, body },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, timeoutOptions(this.#requestTimeoutMs)),
-      );
+      const pod = await this.#api.patchNamespacedPod({ name, namespace: this.namespace, body }, this.#patchOptions);
       return labelsOf(pod);
     } catch (error) {
       throw toLockApiError('patch', error);

@@ -3,8 +3,6 @@ import { AnnotationLock } from './annotation-lock.ts';
 import { LeaseLock } from './lease-lock.ts';
 import type { Lock, LockKind } from './types.ts';
 
-export const LOCK_KINDS: readonly LockKind[] = ['leases', 'configmaps', 'endpoints'];
-
 export interface LockOptions {
   kind: LockKind;
   namespace: string;

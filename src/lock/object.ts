@@ -3,7 +3,7 @@ import { toLockApiError } from './api-error.ts';
 import type { LockObservation, WatchHandlers } from './types.ts';
 
 /** leaderhook's own annotations on a lock object carry this prefix; every other annotation is left untouched. */
-export const OWN_ANNOTATION_PREFIX = 'leaderhook.io/';
+const OWN_ANNOTATION_PREFIX = 'leaderhook.io/';
 
 export function ownAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
   const own: Record<string, string> = {};

@@ -5,6 +5,11 @@ export function formatMicroTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** Kubernetes Time (metav1.Time) on the wire: RFC 3339 in UTC with whole seconds, as Go's client writes it. */
+export function formatTime(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 /**
  * Reads a timestamp as other clients write it: RFC 3339 with any number of fractional digits, or the Python
  * client's `2026-11-23 21:53:27.180831` (no `T`, no zone: UTC). Anything else is `null`, never an exception.
@@ -55,7 +60,7 @@ export function parseAnnotationRecord(text: string): LeaderElectionRecord {
 
 /** The annotation as Go's client-go writes it (RFC 3339, second precision), so every older client can read it. */
 export function formatAnnotationRecord(record: LeaderElectionRecord): string {
-  const time = (date: Date | null) => (date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : null);
+  const time = (date: Date | null) => (date ? formatTime(date) : null);
   return JSON.stringify({
     holderIdentity: record.holderIdentity,
     leaseDurationSeconds: record.leaseDurationSeconds,

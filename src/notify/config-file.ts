@@ -1,17 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.ts';
+import { durationSchema as duration } from '../config/duration.ts';
 import { EVENT_TYPES } from './events.ts';
-
-const duration = z.string({ error: 'must be a duration such as 500ms, 10s or 1m' }).transform((text, context) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use 500ms, 10s, 1m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const path = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
 
@@ -26,7 +17,7 @@ const retrySchema = z.strictObject({
   maxElapsed: duration.optional(),
 });
 
-export const targetSchema = z.strictObject({
+const targetSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/, 'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit')

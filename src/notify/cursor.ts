@@ -13,7 +13,7 @@
  * `leaderhook.io/notify-term` = `{"t":<term>,"h":"<holder>"}`: the term its writer leads, so a successor knows
  * whose events it re-sends.
  */
-export const CURSOR_PREFIX = 'leaderhook.io/cursor.';
+const CURSOR_PREFIX = 'leaderhook.io/cursor.';
 export const TERM_ANNOTATION = 'leaderhook.io/notify-term';
 
 export interface Position {
@@ -47,7 +47,7 @@ export function parsePosition(text: string | undefined): Position | undefined {
   return { term: Number(match[1]), index: Number(match[2]) };
 }
 
-export function comparePositions(a: Position, b: Position): number {
+function comparePositions(a: Position, b: Position): number {
   return a.term - b.term || a.index - b.index;
 }
 

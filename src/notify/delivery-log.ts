@@ -24,18 +24,16 @@ export interface DeliveryRecord {
   latencyMs?: number;
 }
 
+/** How many deliveries the log keeps. */
+const LIMIT = 200;
+
 /** The last deliveries, newest last; records are updated in place as they progress. */
 export class DeliveryLog {
-  readonly #limit: number;
   readonly #records: DeliveryRecord[] = [];
-
-  constructor(limit = 200) {
-    this.#limit = limit;
-  }
 
   add(record: DeliveryRecord): DeliveryRecord {
     this.#records.push(record);
-    if (this.#records.length > this.#limit) this.#records.shift();
+    if (this.#records.length > LIMIT) this.#records.shift();
     return record;
   }
 

@@ -32,10 +32,10 @@ export type AttemptResult =
   /** 410 Gone: the receiver asks to be left alone; the target is disabled. */
   | { outcome: 'disable'; reason: 'http-410'; status: 410; message: string; durationMs: number };
 
-export const USER_AGENT = 'leaderhook';
+const USER_AGENT = 'leaderhook';
 
 /** Classifies a status code as the Standard Webhooks recommendations and the issue require. */
-export function classifyStatus(status: number): 'delivered' | 'retry' | 'permanent' | 'disable' {
+function classifyStatus(status: number): 'delivered' | 'retry' | 'permanent' | 'disable' {
   if (status >= 200 && status < 300) return 'delivered';
   if (status === 410) return 'disable';
   if (status === 408 || status === 429 || status >= 500) return 'retry';

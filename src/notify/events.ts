@@ -63,7 +63,3 @@ export function eventId(parts: EventIdParts): string {
 export function jsonPayload(event: NotifyEvent): { type: EventType; timestamp: string; data: EventData } {
   return { type: event.type, timestamp: event.time.toISOString(), data: event.data };
 }
-
-export function isEventType(value: string): value is EventType {
-  return (EVENT_TYPES as readonly string[]).includes(value);
-}

@@ -1,24 +1,26 @@
 import { readFileSync } from 'node:fs';
 
+/** How often a FileValue re-reads its file, at most. */
+const REFRESH_MS = 10_000;
+
 /**
- * A value kept in a file (a header value, a routing key, a URL with a token): read at start, so a missing file stops
- * startup, and re-read at most every `refreshMs`, so a rotated Secret is picked up; a failed re-read keeps the last value.
+ * A value kept in a file (a header value, a routing key; a target's `urlFile` is read once, at start): read at start,
+ * so a missing file stops startup, and re-read at most every 10 s, so a rotated Secret is picked up; a failed re-read
+ * keeps the last value.
  */
 export class FileValue {
   readonly path: string;
-  readonly #refreshMs: number;
   #value: string;
   #readAt: number;
 
-  constructor(path: string, refreshMs = 10_000) {
+  constructor(path: string) {
     this.path = path;
-    this.#refreshMs = refreshMs;
     this.#value = this.#read();
     this.#readAt = performance.now();
   }
 
   value(): string {
-    if (performance.now() - this.#readAt > this.#refreshMs) {
+    if (performance.now() - this.#readAt > REFRESH_MS) {
       this.#readAt = performance.now();
       try {
         this.#value = this.#read();

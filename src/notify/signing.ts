@@ -5,6 +5,8 @@ import { Webhook } from 'standardwebhooks';
 const PREFIX = 'whsec_';
 const MIN_BYTES = 24;
 const MAX_BYTES = 64;
+/** How often the secret files are re-read, at most. */
+const REFRESH_MS = 10_000;
 
 /** Decodes one `whsec_…` secret; throws an Error whose message never contains the secret. */
 export function decodeSecret(text: string): Buffer {
@@ -44,27 +46,21 @@ export function signatureHeader(keys: readonly Webhook[], id: string, timestampS
 
 /**
  * Secrets read from files (e.g. a mounted Secret, which the kubelet updates in place on rotation): read at start,
- * so a bad file stops startup, and re-read at most every `refreshMs` afterwards; a read that fails keeps the last good keys.
+ * so a bad file stops startup, and re-read at most every 10 s afterwards; a read that fails keeps the last good keys.
  */
 export class SecretFiles {
   readonly #paths: readonly string[];
-  readonly #refreshMs: number;
   #keys: Webhook[];
   #readAt: number;
 
-  constructor(paths: readonly string[], refreshMs = 10_000) {
+  constructor(paths: readonly string[]) {
     this.#paths = paths;
-    this.#refreshMs = refreshMs;
     this.#keys = this.#read();
     this.#readAt = performance.now();
   }
 
-  get empty(): boolean {
-    return this.#paths.length === 0;
-  }
-
   keys(): readonly Webhook[] {
-    if (this.#paths.length && performance.now() - this.#readAt > this.#refreshMs) {
+    if (this.#paths.length && performance.now() - this.#readAt > REFRESH_MS) {
       this.#readAt = performance.now();
       try {
         this.#keys = this.#read();

@@ -9,7 +9,7 @@ import { signatureHeader, type SecretFiles } from './signing.ts';
 import type { Target } from './targets.ts';
 
 /** A `Retry-After` longer than this is cut to it. */
-export const RETRY_AFTER_CAP_MS = 5 * 60_000;
+const RETRY_AFTER_CAP_MS = 5 * 60_000;
 
 export type SettledOutcome = 'delivered' | 'given-up' | 'superseded' | 'disabled';
 

@@ -1,7 +1,7 @@
 import type { NotifyEvent } from '../events.ts';
 import { describeElection, type Rendered } from './format.ts';
 
-export const NO_LEADER_ALERT = 'LeaderhookNoLeader';
+const NO_LEADER_ALERT = 'LeaderhookNoLeader';
 
 /**
  * Alertmanager's `POST /api/v2/alerts`: one alert, `LeaderhookNoLeader{namespace, election}`, firing when the election

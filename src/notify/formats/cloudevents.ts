@@ -18,13 +18,13 @@ const API_PATHS = {
 } as const;
 
 /** `source`: the lock object's API path, e.g. `/apis/coordination.k8s.io/v1/namespaces/default/leases/my-app`. */
-export function cloudEventSource(event: NotifyEvent): string {
+function cloudEventSource(event: NotifyEvent): string {
   const { lock, namespace, election } = event.data;
   return `/${API_PATHS[lock]}/namespaces/${namespace}/${lock}/${election}`;
 }
 
 /** The CloudEvents attributes (1.0): `type` is `io.leaderhook.` + the event type; `subject` is who the change is about. */
-export function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
+function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
   const subject = event.subject;
   return {
     specversion: '1.0',

@@ -4,7 +4,7 @@ import { describeElection, type FormatContext, type Rendered } from './format.ts
 export const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 
 /** One incident per election. */
-export function pagerDutyDedupKey(event: NotifyEvent): string {
+function pagerDutyDedupKey(event: NotifyEvent): string {
   return `leaderhook/${event.data.namespace}/${event.data.election}`;
 }
 

@@ -6,7 +6,7 @@ function escape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-export function slackText(event: NotifyEvent): string {
+function slackText(event: NotifyEvent): string {
   const election = `\`${escape(describeElection(event))}\``;
   const { leader, previousLeader, transitions, reason } = event.data;
   switch (event.type) {
