@@ -1,3 +1,5 @@
+import { LOCK_RESOURCES, type LockKind } from '../lock/types.ts';
+
 /** The object an event is about, as core/v1 ObjectReference. */
 export interface InvolvedObject {
   kind: string;
@@ -32,14 +34,9 @@ export interface CoreEvent {
 }
 
 /** The lock object as an event's involvedObject, with the kind and apiVersion client-go's resource locks use. */
-export function lockReference(kind: 'leases' | 'configmaps' | 'endpoints', namespace: string, name: string, uid?: string): InvolvedObject {
-  const typed =
-    kind === 'leases'
-      ? { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' }
-      : kind === 'configmaps'
-        ? { kind: 'ConfigMap', apiVersion: 'v1' }
-        : { kind: 'Endpoints', apiVersion: 'v1' };
-  return { ...typed, namespace, name, ...(uid ? { uid } : {}) };
+export function lockReference(lock: LockKind, namespace: string, name: string, uid?: string): InvolvedObject {
+  const { kind, apiVersion } = LOCK_RESOURCES[lock];
+  return { kind, apiVersion, namespace, name, ...(uid ? { uid } : {}) };
 }
 
 /** client-go's event name: `<object>.<UnixNano in hex>`, unique enough per object. */

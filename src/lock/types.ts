@@ -10,6 +10,19 @@ export interface LeaderElectionRecord {
 
 export type LockKind = 'leases' | 'configmaps' | 'endpoints';
 
+/** What each lock kind is in the Kubernetes API: for RBAC hints, event references and CloudEvents sources. */
+export const LOCK_RESOURCES: Record<LockKind, { kind: string; group: string; apiVersion: string }> = {
+  leases: { kind: 'Lease', group: 'coordination.k8s.io', apiVersion: 'coordination.k8s.io/v1' },
+  configmaps: { kind: 'ConfigMap', group: '', apiVersion: 'v1' },
+  endpoints: { kind: 'Endpoints', group: '', apiVersion: 'v1' },
+};
+
+/** The REST path of a lock object, e.g. `/apis/coordination.k8s.io/v1/namespaces/default/leases/my-app`. */
+export function lockPath(kind: LockKind, namespace: string, name: string): string {
+  const { group, apiVersion } = LOCK_RESOURCES[kind];
+  return `/${group ? 'apis' : 'api'}/${apiVersion}/namespaces/${namespace}/${kind}/${name}`;
+}
+
 /** One read of the lock object. `object` is the whole API object, kept so an update replaces exactly what was read. */
 export interface LockObservation {
   record: LeaderElectionRecord | null;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { lockPath } from '../../lock/types.ts';
 import type { NotifyEvent } from '../events.ts';
 import type { FormatContext, Rendered } from './format.ts';
 
@@ -11,16 +12,11 @@ function cloudEvents(): CloudEventsSdk {
   return sdk;
 }
 
-const API_PATHS = {
-  leases: 'apis/coordination.k8s.io/v1',
-  configmaps: 'api/v1',
-  endpoints: 'api/v1',
-} as const;
 
 /** `source`: the lock object's API path, e.g. `/apis/coordination.k8s.io/v1/namespaces/default/leases/my-app`. */
 function cloudEventSource(event: NotifyEvent): string {
   const { lock, namespace, election } = event.data;
-  return `/${API_PATHS[lock]}/namespaces/${namespace}/${lock}/${election}`;
+  return lockPath(lock, namespace, election);
 }
 
 /** The CloudEvents attributes (1.0): `type` is `io.leaderhook.` + the event type; `subject` is who the change is about. */
