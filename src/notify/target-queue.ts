@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
-import { attempt as sendAttempt, type AttemptResult, type Request } from './delivery.ts';
+import { attempt, type AttemptResult, type Request } from './delivery.ts';
 import type { DeliveryLog, DeliveryRecord } from './delivery-log.ts';
 import type { NotifyEvent } from './events.ts';
 import type { FileValue } from './file-value.ts';
@@ -45,7 +46,6 @@ export interface TargetQueueOptions<P> {
   headerFiles: ReadonlyMap<string, FileValue>;
   /** Called once per item, in queue order. */
   onSettled?: (item: QueueItem<P>, outcome: SettledOutcome, reason: string | undefined) => void;
-  send?: (request: Request) => Promise<AttemptResult>;
 }
 
 class DeliveryFailure extends Error {
@@ -65,7 +65,6 @@ class DeliveryFailure extends Error {
 export class TargetQueue<P = unknown> {
   readonly target: Target;
   readonly #options: TargetQueueOptions<P>;
-  readonly #send: (request: Request) => Promise<AttemptResult>;
   readonly #entries: Entry<P>[] = [];
   /** Aborts requests in flight, at shutdown only. */
   readonly #shutdown = new AbortController();
@@ -77,7 +76,6 @@ export class TargetQueue<P = unknown> {
   constructor(options: TargetQueueOptions<P>) {
     this.target = options.target;
     this.#options = options;
-    this.#send = options.send ?? sendAttempt;
   }
 
   get depth(): number {
@@ -165,7 +163,7 @@ export class TargetQueue<P = unknown> {
           entry.record.status = 'sending';
           entry.record.attempts++;
           metrics.attempts.inc(labels);
-          const result = await this.#send(this.#request(entry));
+          const result = await attempt(this.#request(entry));
           if (result.outcome === 'delivered') {
             entry.record.lastStatusCode = result.status;
             return;
@@ -195,7 +193,7 @@ export class TargetQueue<P = unknown> {
             if (retrying) entry.record.status = 'retrying';
             this.#supersedeStale();
             // p-retry waits `retryDelay` next; a longer Retry-After adds the difference first.
-            if (retrying && wait > retryDelay) await abortableSleep(wait - retryDelay, entry.stop.signal);
+            if (retrying && wait > retryDelay) await sleep(wait - retryDelay, undefined, { signal: entry.stop.signal });
           },
           shouldRetry: ({ error }) => error instanceof DeliveryFailure && error.result.outcome === 'retry',
         },
@@ -267,22 +265,4 @@ export class TargetQueue<P = unknown> {
     }
     onSettled?.(entry, outcome, reason);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
