@@ -43,8 +43,8 @@ export interface NotifierElection {
 export interface ResolvedTarget {
   target: Target;
   secrets: SecretFiles;
-  headerFiles: ReadonlyMap<string, FileValue>;
-  routingKey?: FileValue;
+  headerFiles: ReadonlyMap<string, FileValue<string>>;
+  routingKey?: FileValue<string>;
 }
 
 export interface NotifierOptions {

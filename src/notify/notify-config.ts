@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/duration.ts';
 import type { FlagSources, FlagValues } from '../config/read-flags.ts';
 import { UsageError } from '../config/usage-error.ts';
 import { readConfigFile, type TargetSpec } from './config-file.ts';
 import { EVENT_TYPES, type EventType } from './events.ts';
-import { FileValue } from './file-value.ts';
+import { FileValue, nonEmptyText } from './file-value.ts';
 import { PAGERDUTY_URL } from './formats/pagerduty.ts';
 import type { ResolvedTarget } from './notifier.ts';
-import { SecretFiles } from './signing.ts';
+import { parseSecretFile, SecretFiles } from './signing.ts';
 import { HOOK_DEFAULTS, redactUrl, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
 
 export interface NotifyConfig {
@@ -87,7 +86,7 @@ function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'we
 
   if (spec.url !== undefined && spec.urlFile !== undefined) throw fail('url', 'give url or urlFile, not both');
   let url = spec.url;
-  if (spec.urlFile !== undefined) url = readValue(spec.urlFile, fail, 'urlFile');
+  if (spec.urlFile !== undefined) url = openFile(spec.urlFile, nonEmptyText, fail, 'urlFile').value();
   if (url === undefined) {
     if (format !== 'pagerduty') throw fail('url', 'is required (or urlFile, for a URL that carries a token)');
     url = PAGERDUTY_URL;
@@ -106,27 +105,13 @@ function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'we
     if (RESERVED_HEADER.test(name)) throw fail(`headers.${name}`, 'is set by leaderhook itself');
     if (SECRET_HEADER.test(name)) throw fail(`headers.${name}`, 'looks like a credential: never inline; put the value in a file and use headerFiles');
   }
-  const headerFiles = new Map<string, FileValue>();
+  const headerFiles = new Map<string, FileValue<string>>();
   for (const [name, file] of Object.entries(spec.headerFiles ?? {})) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headerFiles.${name}`, 'is not a valid header name');
     if (RESERVED_HEADER.test(name)) throw fail(`headerFiles.${name}`, 'is set by leaderhook itself');
-    headerFiles.set(name, openFile(file, fail, `headerFiles.${name}`));
+    headerFiles.set(name, openFile(file, nonEmptyText, fail, `headerFiles.${name}`));
   }
-  let secrets: SecretFiles;
-  try {
-    secrets = new SecretFiles(spec.secretFiles ?? []);
-  } catch (error) {
-    const index = (spec.secretFiles ?? []).findIndex((file) => {
-      try {
-        new SecretFiles([file]);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    const file = spec.secretFiles?.[index] ?? '';
-    throw fail(`secretFiles[${Math.max(0, index)}]`, `${file}: ${describeFileError(error)}`);
-  }
+  const secrets = new SecretFiles((spec.secretFiles ?? []).map((file, index) => openFile(file, parseSecretFile, fail, `secretFiles[${index}]`)));
 
   const retry: RetryPolicy = {
     attempts: spec.retry?.attempts === 'unlimited' ? Number.POSITIVE_INFINITY : (spec.retry?.attempts ?? defaults.retry.attempts),
@@ -160,7 +145,7 @@ function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'we
     target,
     secrets,
     headerFiles,
-    ...(spec.routingKeyFile ? { routingKey: openFile(spec.routingKeyFile, fail, 'routingKeyFile') } : {}),
+    ...(spec.routingKeyFile ? { routingKey: openFile(spec.routingKeyFile, nonEmptyText, fail, 'routingKeyFile') } : {}),
   };
 }
 
@@ -175,23 +160,14 @@ function checkUrl(url: string, fail: (message: string) => UsageError): void {
   if (parsed.username || parsed.password) throw fail('must not carry credentials: put an Authorization header value in a file and use headerFiles');
 }
 
-function openFile(file: string, fail: (where: string, message: string) => UsageError, where: string): FileValue {
+function openFile<T>(file: string, parse: (text: string) => T, fail: (where: string, message: string) => UsageError, where: string): FileValue<T> {
   try {
-    return new FileValue(file);
+    return new FileValue(file, parse);
   } catch (error) {
     throw fail(where, `${file}: ${describeFileError(error)}`);
   }
 }
 
-function readValue(file: string, fail: (where: string, message: string) => UsageError, where: string): string {
-  try {
-    const value = readFileSync(file, 'utf8').trim();
-    if (!value) throw new Error('the file is empty');
-    return value;
-  } catch (error) {
-    throw fail(where, `${file}: ${describeFileError(error)}`);
-  }
-}
 
 function describeFileError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;

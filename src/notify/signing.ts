@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
+import type { FileValue } from './file-value.ts';
 
 /** Standard Webhooks: a symmetric secret is `whsec_` + base64 of 24 to 64 random bytes. */
 const PREFIX = 'whsec_';
 const MIN_BYTES = 24;
 const MAX_BYTES = 64;
-/** How often the secret files are re-read, at most. */
-const REFRESH_MS = 10_000;
 
 /** Decodes one `whsec_…` secret; throws an Error whose message never contains the secret. */
 export function decodeSecret(text: string): Buffer {
@@ -44,34 +42,15 @@ export function signatureHeader(keys: readonly Webhook[], id: string, timestampS
   return keys.map((key) => key.sign(id, at, body)).join(' ');
 }
 
-/**
- * Secrets read from files (e.g. a mounted Secret, which the kubelet updates in place on rotation): read at start,
- * so a bad file stops startup, and re-read at most every 10 s afterwards; a read that fails keeps the last good keys.
- */
+/** Signing secrets from files (opened with `parseSecretFile`), newest first; each file is re-read on rotation. */
 export class SecretFiles {
-  readonly #paths: readonly string[];
-  #keys: Webhook[];
-  #readAt: number;
+  readonly #files: readonly FileValue<Webhook[]>[];
 
-  constructor(paths: readonly string[]) {
-    this.#paths = paths;
-    this.#keys = this.#read();
-    this.#readAt = performance.now();
+  constructor(files: readonly FileValue<Webhook[]>[]) {
+    this.#files = files;
   }
 
   keys(): readonly Webhook[] {
-    if (this.#paths.length && performance.now() - this.#readAt > REFRESH_MS) {
-      this.#readAt = performance.now();
-      try {
-        this.#keys = this.#read();
-      } catch {
-        // keep the last good keys; the file is being replaced
-      }
-    }
-    return this.#keys;
-  }
-
-  #read(): Webhook[] {
-    return this.#paths.flatMap((path) => parseSecretFile(readFileSync(path, 'utf8')));
+    return this.#files.flatMap((file) => file.value());
   }
 }

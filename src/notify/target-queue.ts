@@ -43,7 +43,7 @@ export interface TargetQueueOptions<P> {
   metrics: NotifyMetrics;
   deliveries: DeliveryLog;
   secrets: SecretFiles;
-  headerFiles: ReadonlyMap<string, FileValue>;
+  headerFiles: ReadonlyMap<string, FileValue<string>>;
   /** Called once per item, in queue order. */
   onSettled?: (item: QueueItem<P>, outcome: SettledOutcome, reason: string | undefined) => void;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { FileValue } from '../../src/notify/file-value.ts';
 import { decodeSecret, parseSecretFile, SecretFiles, signatureHeader } from '../../src/notify/signing.ts';
 import { testEvent, testQueue, testTarget } from './helpers.ts';
 import { Receiver } from './receiver.ts';
@@ -35,7 +36,7 @@ describe('Standard Webhooks signing, verified by the standardwebhooks library', 
     writeFileSync(file, `${key}\n`);
     const r = await Receiver.start();
     receivers.push(r);
-    const { queue, push } = testQueue(testTarget(r.url), { secrets: new SecretFiles([file]) });
+    const { queue, push } = testQueue(testTarget(r.url), { secrets: new SecretFiles([new FileValue(file, parseSecretFile)]) });
     const event = testEvent(7, 'leadership.started', 'pod-a');
     push(event);
     await queue.idle();
@@ -54,7 +55,7 @@ describe('Standard Webhooks signing, verified by the standardwebhooks library', 
     writeFileSync(file, `# rotated today\n${newKey}\n\n${oldKey}\n`);
     const r = await Receiver.start();
     receivers.push(r);
-    const { queue, push } = testQueue(testTarget(r.url), { secrets: new SecretFiles([file]) });
+    const { queue, push } = testQueue(testTarget(r.url), { secrets: new SecretFiles([new FileValue(file, parseSecretFile)]) });
     push(testEvent(8));
     await queue.idle();
     const request = r.received[0];
