@@ -71,7 +71,7 @@ async function receiver(hangPaths: (path: string) => boolean = () => false): Pro
  * `timestamp`, which the elector sets the moment the write that took the lease is confirmed (millisecond resolution).
  */
 export async function benchNotify(options: NotifyBenchOptions): Promise<Array<[string, string]>> {
-  const runs = options.runs ?? 20;
+  const runs = options.runs ?? 100;
   const fanoutRuns = options.fanoutRuns ?? 5;
   const rows: Array<[string, string]> = [];
   const tag = Date.now().toString(36);
@@ -163,7 +163,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const kubeconfig = join(directory, 'kubeconfig');
   await api.writeKubeconfig(kubeconfig);
   try {
-    for (const [name, value] of await benchNotify({ kubeconfig, directory, runs: Number(process.env.RUNS ?? 20) })) console.log(`${name.padEnd(60)} ${value}`);
+    for (const [name, value] of await benchNotify({ kubeconfig, directory, runs: Number(process.env.RUNS ?? 100) })) console.log(`${name.padEnd(60)} ${value}`);
   } finally {
     await api.close();
   }

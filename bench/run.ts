@@ -115,12 +115,22 @@ async function idleCosts(seconds: number): Promise<void> {
   const follower = replicas.find((replica) => replica !== leader) as Replica;
   await sleep(5000);
   api.clearRequests();
+  // RSS moves with each GC cycle: sample it through the idle window and report the median and the peak.
+  const rss = new Map<Replica, number[]>(replicas.map((replica) => [replica, []]));
+  const sampler = setInterval(() => {
+    for (const [replica, samples] of rss) samples.push(rssMegabytes(replica));
+  }, 500);
   await sleep(seconds * 1000);
+  clearInterval(sampler);
+  const rssSummary = (replica: Replica) => {
+    const samples = rss.get(replica) ?? [];
+    return `median ${percentile(samples, 50).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB`;
+  };
   const perMinute = (replica: Replica, verbs?: string[]) =>
     (api.requests.filter((request) => request.user === `replica-${replica.id.split('-')[1]}` && (!verbs || verbs.includes(request.verb ?? ''))).length * 60) / seconds;
   report('API requests/min, leader (default timings)', `${perMinute(leader).toFixed(1)} (reads: ${perMinute(leader, ['get', 'list']).toFixed(1)})`);
   report('API requests/min, follower (default timings)', `${perMinute(follower).toFixed(1)} (reads: ${perMinute(follower, ['get', 'list']).toFixed(1)})`);
-  report('idle RSS', `leader ${rssMegabytes(leader).toFixed(1)} MB, follower ${rssMegabytes(follower).toFixed(1)} MB`);
+  report('idle RSS', `leader ${rssSummary(leader)}; follower ${rssSummary(follower)} (sampled every 500 ms for ${seconds} s)`);
   await Promise.all(replicas.map((replica) => replica.stop()));
 }
 
