@@ -81,6 +81,10 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       const first = await agreedLeader(replicas);
       const a = replicas.find((replica) => replica.id === first)!;
       const b = replicas.find((replica) => replica.id !== first)!;
+      // Its first event must be written before the pause: a write cut by SIGSTOP is retried only after client-go's
+      // randomised retry sleep (up to 10 s), which is not what this test is about.
+      const becameLeader = async () => (await kube.eventsAbout('rep')).filter((event) => event.message === `${first} became leader`);
+      await waitFor('the first event', async () => (await becameLeader()).length === 1, 10_000, 50);
       // A pause longer than the lease: b takes over, a steps down when it wakes.
       a.signal('SIGSTOP');
       await waitFor('b to lead', async () => (await b.leader())?.isLeader === true, 10_000, 50);
@@ -90,7 +94,7 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       await b.exited;
       await waitFor('a to lead again', async () => (await a.leader())?.isLeader === true, 10_000, 50);
       const counted = await waitFor('the repeat to be counted', async () => {
-        const became = (await kube.eventsAbout('rep')).filter((event) => event.message === `${first} became leader`);
+        const became = await becameLeader();
         return became.length === 1 && became[0]?.count === 2 ? became[0] : undefined;
       }, 5000, 50);
       assert.ok(new Date(counted.lastTimestamp!).getTime() > new Date(counted.firstTimestamp!).getTime(), 'lastTimestamp moved on');

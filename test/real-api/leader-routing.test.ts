@@ -144,6 +144,10 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       const first = await agreedLeader(replicas);
       const a = replicas.find((replica) => replica.id === first)!;
       const b = replicas.find((replica) => replica.id !== first)!;
+      // Its first event must be written before the pause: a write cut by SIGSTOP is retried only after client-go's
+      // randomised retry sleep (up to 10 s), which is not what this test is about.
+      const becameLeader = async () => (await admin.eventsAbout(election)).filter((event) => event.message === `${first} became leader`);
+      await waitFor('the first event', async () => (await becameLeader()).length === 1, 10_000, 100);
       a.signal('SIGSTOP');
       await waitFor('b to lead', async () => (await b.leader())?.isLeader === true, 10_000, 50);
       a.signal('SIGCONT');
@@ -152,7 +156,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       await b.exited;
       await waitFor('a to lead again', async () => (await a.leader())?.isLeader === true, 10_000, 50);
       await waitFor('the repeat to be counted', async () => {
-        const became = (await admin.eventsAbout(election)).filter((event) => event.message === `${first} became leader`);
+        const became = await becameLeader();
         return became.length === 1 && became[0]?.count === 2;
       }, 5000, 100);
       await labelledExactly([first], pods);
