@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
 import { KubeObjects, metricValue, probe } from '../support/kube-objects.ts';
+import { agreedLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 
 const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
@@ -25,15 +26,6 @@ before(async () => {
   await api.writeKubeconfig(join(dir, 'no-events'), { token: 'no-events' });
 });
 after(() => api.close());
-
-async function agreedLeader(replicas: Replica[], not?: string): Promise<string> {
-  return waitFor('the replicas to agree on a leader', async () => {
-    const views = await Promise.all(replicas.map((replica) => replica.leader()));
-    const leader = views[0]?.leader;
-    if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
-    return leader;
-  });
-}
 
 async function messages(kube: KubeObjects, election: string): Promise<string[]> {
   return (await kube.eventsAbout(election)).map((event) => event.message ?? '').sort();

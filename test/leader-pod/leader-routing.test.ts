@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
 import { KubeObjects, probe } from '../support/kube-objects.ts';
+import { agreedLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 
 const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
@@ -23,16 +24,6 @@ before(async () => {
   kube = new KubeObjects(kubeconfig, 'default');
 });
 after(() => api.close());
-
-/** The leader all live replicas agree on. */
-async function agreedLeader(replicas: Replica[], not?: string): Promise<string> {
-  return waitFor('the replicas to agree on a leader', async () => {
-    const views = await Promise.all(replicas.map((replica) => replica.leader()));
-    const leader = views[0]?.leader;
-    if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
-    return leader;
-  });
-}
 
 /** Waits until exactly `expected` carries the label among `pods`; returns how long that took. */
 async function labelledExactly(expected: string[], pods: string[], timeoutMs: number): Promise<number> {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { KubeObjects, metricValue, probe } from '../support/kube-objects.ts';
+import { agreedLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 
 const enabled = Boolean(process.env.LEADERHOOK_REAL_API);
@@ -28,15 +29,6 @@ const RULES = [
 let admin: KubeObjects;
 let rbac: RbacAuthorizationV1Api;
 const roleName = `leaderhook-routing-${run}`;
-
-async function agreedLeader(replicas: Replica[], not?: string): Promise<string> {
-  return waitFor('the replicas to agree on a leader', async () => {
-    const views = await Promise.all(replicas.map((replica) => replica.leader()));
-    const leader = views[0]?.leader;
-    if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
-    return leader;
-  }, 30_000);
-}
 
 async function labelledExactly(expected: string[], pods: string[], timeoutMs = 5000): Promise<void> {
   await waitFor(`pods labelled ${SELECTOR} to be [${expected.join(', ')}]`, async () => JSON.stringify(await admin.podsWith(SELECTOR, pods)) === JSON.stringify(expected), timeoutMs, 100);
@@ -88,7 +80,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
     const replicas = await Promise.all(pods.map((id) => start(id, election)));
     const all = [...replicas];
     try {
-      const first = await agreedLeader(replicas);
+      const first = await agreedLeader(replicas, undefined, 30_000);
       await labelledExactly([first], pods);
       await readyOnly(replicas, first);
       const leaderMetrics = (await probe(`${replicas.find((replica) => replica.id === first)!.url}/metrics`)).text;
@@ -101,7 +93,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       graceful.signal('SIGTERM');
       assert.equal(await graceful.exited, 0);
       let live = replicas.filter((replica) => replica !== graceful);
-      const second = await agreedLeader(live, first);
+      const second = await agreedLeader(live, first, 30_000);
       await labelledExactly([second], pods);
       await readyOnly(live, second);
 
@@ -109,7 +101,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       killed.signal('SIGKILL');
       await killed.exited;
       live = live.filter((replica) => replica !== killed);
-      const third = await agreedLeader(live, second);
+      const third = await agreedLeader(live, second, 30_000);
       await labelledExactly([third], pods);
       await readyOnly(live, third);
 
@@ -117,7 +109,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
       const restarted = await start(first, election);
       all.push(restarted);
       live = [...live, restarted];
-      assert.equal(await agreedLeader(live), third);
+      assert.equal(await agreedLeader(live, undefined, 30_000), third);
       await labelledExactly([third], pods);
       await readyOnly(live, third);
 
@@ -141,7 +133,7 @@ describe('leader label, readiness, events and metrics on a real kube-apiserver',
     for (const pod of pods) await admin.createPod(pod);
     const replicas = await Promise.all(pods.map((id) => start(id, election)));
     try {
-      const first = await agreedLeader(replicas);
+      const first = await agreedLeader(replicas, undefined, 30_000);
       const a = replicas.find((replica) => replica.id === first)!;
       const b = replicas.find((replica) => replica.id !== first)!;
       // Its first event must be written before the pause: a write cut by SIGSTOP is retried only after client-go's

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { guardOneLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 
 // Short timings keep the suite quick; the rules are the same as with the defaults.
@@ -37,33 +38,12 @@ async function agreedLeader(replicas: Replica[], not?: string): Promise<string> 
   });
 }
 
-/** Samples every replica's `/leader` until `done`, failing if two replicas ever claim to lead at once. */
-function watchForTwoLeaders(replicas: Replica[]): { stop: () => Promise<number> } {
-  let running = true;
-  let samples = 0;
-  const loop = (async () => {
-    while (running) {
-      const views = await Promise.all(replicas.map((replica) => replica.leader()));
-      const leading = views.filter((view) => view?.isLeader).map((view) => view?.self);
-      assert.ok(leading.length <= 1, `two leaders at once: ${leading.join(', ')}`);
-      samples++;
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return samples;
-    },
-  };
-}
-
 describe('replicas as separate processes', () => {
   it('one leader at a time; SIGTERM hands over within 1 s, SIGKILL within lease duration + retry period', async () => {
     const replicas = await startReplicas('failover', 3);
     try {
       const first = await agreedLeader(replicas);
-      const guard = watchForTwoLeaders(replicas);
+      const guard = guardOneLeader(() => replicas);
 
       const graceful = replicas.find((replica) => replica.id === first) as Replica;
       let sentAt = performance.now();
@@ -97,7 +77,7 @@ describe('replicas as separate processes', () => {
     const replicas = await startReplicas('race', 5);
     try {
       const leader = await agreedLeader(replicas);
-      const guard = watchForTwoLeaders(replicas);
+      const guard = guardOneLeader(() => replicas);
       await new Promise((resolve) => setTimeout(resolve, 3 * RETRY_MS));
       await guard.stop();
       assert.equal(await agreedLeader(replicas), leader, 'leadership is stable');
