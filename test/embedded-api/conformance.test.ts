@@ -1,4 +1,4 @@
-// Replays the request sequence behind /shared/kube-api-fixtures (recorded from a real kube-apiserver v1.20.2)
+// Replays the request sequence behind test/fixtures/kube-api (recorded from a real kube-apiserver v1.20.2)
 // against the embedded API and compares status codes and bodies byte for byte, after normalising only the
 // values a server generates (uid, resourceVersion, creation and managedFields times).
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 // fixture loading and the normalisation of server-generated values (uid, resourceVersion, timestamps).
 import { readFile } from 'node:fs/promises';
 
-export const FIXTURES = new URL('../../../shared/kube-api-fixtures/', import.meta.url);
+export const FIXTURES = new URL('../fixtures/kube-api/', import.meta.url);
 export const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
 
 export const fixture = (name: string): Promise<string> => readFile(new URL(name, FIXTURES), 'utf8');

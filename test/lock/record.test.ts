@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { LEADER_ANNOTATION } from '../../src/lock/annotation-lock.ts';
 import { formatAnnotationRecord, formatMicroTime, parseAnnotationRecord, parseTimestamp, UNREADABLE_HOLDER } from '../../src/lock/record.ts';
 
-const fixtures = new URL('../../../shared/kube-api-fixtures/', import.meta.url);
+const fixtures = new URL('../fixtures/kube-api/', import.meta.url);
 
 describe('lock records', () => {
   it('formats MicroTime with exactly six fractional digits, as the API server requires', () => {
