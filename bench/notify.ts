@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedApi } from '../src/embedded-api/server.ts';
+import { startEmbeddedApi } from '../embedded-api/server.ts';
 import { Replica } from '../test/support/replica.ts';
 import { percentile, summary } from './stats.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { startEmbeddedApi, type EmbeddedApi } from '../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../embedded-api/server.ts';
 import { Replica, waitFor } from '../test/support/replica.ts';
 import { readEvents } from '../test/support/sse.ts';
 import { benchNotify } from './notify.ts';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmbeddedApi } from '../src/embedded-api/server.ts';
+import { startEmbeddedApi } from '../embedded-api/server.ts';
 
 const { values: options } = parseArgs({
   options: { once: { type: 'boolean', default: false }, 'base-port': { type: 'string', default: '4040' } },

@@ -3,7 +3,7 @@
 // pod/event resources used by later features.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { call, LEASES, openWatch } from './helpers.ts';
 
 let api: EmbeddedApi;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ApiException, CoordinationV1Api, KubeConfig, V1MicroTime, Watch, type V1Lease } from '@kubernetes/client-node';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 
 let api: EmbeddedApi;
 let kc: KubeConfig;

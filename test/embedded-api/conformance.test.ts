@@ -3,7 +3,7 @@
 // values a server generates (uid, resourceVersion, creation and managedFields times).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { call, fixture, LEASES, normalise, openWatch } from './helpers.ts';
 
 let api: EmbeddedApi;

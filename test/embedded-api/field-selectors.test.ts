@@ -3,7 +3,7 @@
 // only metadata.name / metadata.namespace elsewhere, with the real server's 400 messages.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { call } from './helpers.ts';
 
 let api: EmbeddedApi;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { copies, execForm, parseDockerfile, stage, substitute, workdir, type Stage } from '../support/dockerfile.ts';
 import { Child, get, run } from '../support/process.ts';
 import { freePort, waitFor } from '../support/replica.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { startEmbeddedApi, type EmbeddedApi, type Verb } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi, type Verb } from '../../embedded-api/server.ts';
 
 export interface Rule {
   apiGroups: string[];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { eventId, type EventType } from '../../src/notify/events.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 import { Receiver, type Received } from './receiver.ts';

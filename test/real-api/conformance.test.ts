@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/embedded-api/server.ts';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { raw, rawWatch, type RawOptions, type RawTarget } from '../support/raw-kube.ts';
 
 const enabled = Boolean(process.env.LEADERHOOK_REAL_API);
