@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LockApiError, toLockApiError } from '../lock/api-error.ts';
+import { LockApiError, toLockApiError } from '../kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { systemClock, WakeableSleep, type Clock } from './clock.ts';

@@ -1,4 +1,4 @@
-import { toLockApiError } from '../lock/api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import type { Lock, LockObservation } from '../lock/types.ts';
 import type { Clock } from './clock.ts';
 import type { ElectorLog } from './elector.ts';

@@ -1,5 +1,5 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import { toLockApiError } from '../lock/api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../lock/object.ts';
 import type { EventPatch } from './correlator.ts';
 import type { CoreEvent } from './event.ts';

@@ -1,7 +1,7 @@
 import type { LeadershipChange } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
-import { toLockApiError, type LockApiError } from '../lock/api-error.ts';
+import { toLockApiError, type LockApiError } from '../kube-api/api-error.ts';
 import { EventCorrelator } from './correlator.ts';
 import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 import type { EventSink } from './event-sink.ts';

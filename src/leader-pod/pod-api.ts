@@ -1,5 +1,5 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { toLockApiError } from '../lock/api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../lock/object.ts';
 
 /** What the label reconciler needs to know about a Pod. */

@@ -2,7 +2,7 @@ import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.t
 import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../election/timing.ts';
-import { toLockApiError } from '../lock/api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
 

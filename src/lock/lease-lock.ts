@@ -1,5 +1,5 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { toLockApiError } from './api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import { formatMicroTime, parseTimestamp } from './record.ts';
 import { ownAnnotations, timeoutOptions, withOwnAnnotations, watchObject } from './object.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';

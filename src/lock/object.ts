@@ -1,5 +1,5 @@
 import { Observable, type ConfigurationOptions, type V1ObjectMeta, type Watch } from '@kubernetes/client-node';
-import { toLockApiError } from './api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import type { LockObservation, WatchHandlers } from './types.ts';
 
 /** leaderhook's own annotations on a lock object carry this prefix; every other annotation is left untouched. */

@@ -1,5 +1,5 @@
 import type { Lock, LockObservation, WatchHandlers } from '../lock/types.ts';
-import { toLockApiError } from '../lock/api-error.ts';
+import { toLockApiError } from '../kube-api/api-error.ts';
 import type { ElectionMetrics } from './election-metrics.ts';
 
 /** Wraps a lock so every API call is counted by verb and status code, and timed; the elector stays unaware. */

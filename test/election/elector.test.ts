@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout, type LeadershipChange } from '../../src/election/changes.ts';
 import { Elector } from '../../src/election/elector.ts';
-import { LockApiError } from '../../src/lock/api-error.ts';
+import { LockApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
 

@@ -5,7 +5,7 @@ import type { EventPatch } from '../../src/events/correlator.ts';
 import { lockReference, type CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';
 import { EventRecorder } from '../../src/events/recorder.ts';
-import { LockApiError } from '../../src/lock/api-error.ts';
+import { LockApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 interface Logged {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/changes.ts';
-import { LockApiError } from '../../src/lock/api-error.ts';
+import { LockApiError } from '../../src/kube-api/api-error.ts';
 import type { PodLabelApi, PodLabels } from '../../src/leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from '../../src/leader-pod/reconciler.ts';
 import { FakeClock } from '../support/fake-clock.ts';

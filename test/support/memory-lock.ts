@@ -1,4 +1,4 @@
-import { LockApiError } from '../../src/lock/api-error.ts';
+import { LockApiError } from '../../src/kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from '../../src/lock/types.ts';
 
 interface Stored {
