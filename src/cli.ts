@@ -10,7 +10,7 @@ import { KubeEventSink } from './events/event-sink.ts';
 import { EventRecorder } from './events/recorder.ts';
 import { createHttpApp } from './http/app.ts';
 import { close, listen } from './http/server.ts';
-import { defaultNamespace, loadKubeConfig } from './kube/kubeconfig.ts';
+import { defaultNamespace, loadKubeConfig } from './kube-api/kubeconfig.ts';
 import { KubePodLabelApi } from './leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from './leader-pod/reconciler.ts';
 import { createLock } from './lock/create-lock.ts';
