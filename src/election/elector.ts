@@ -5,7 +5,7 @@ import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason
 import { systemClock, WakeableSleep, type Clock } from './clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
-import { describeRbacGap } from './rbac-hint.ts';
+import { describeRbacGap } from '../kube-api/hints.ts';
 import { backoff, jittered, type ElectionTimings } from './timing.ts';
 
 export type ElectorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;

@@ -1,4 +1,4 @@
-import type { LockApiError } from '../kube-api/api-error.ts';
+import type { LockApiError } from './api-error.ts';
 import { LOCK_RESOURCES, type Lock } from '../lock/types.ts';
 
 /** One line that says exactly which right is missing, so an operator can fix the Role without reading code. */
