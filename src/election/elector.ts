@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { LockApiError, toLockApiError } from '../kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
-import { systemClock, WakeableSleep, type Clock } from './clock.ts';
+import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
 import { describeRbacGap } from '../kube-api/hints.ts';

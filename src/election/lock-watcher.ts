@@ -1,6 +1,6 @@
 import { toLockApiError } from '../kube-api/api-error.ts';
 import type { Lock, LockObservation } from '../lock/types.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from './elector.ts';
 import { backoff } from './timing.ts';
 

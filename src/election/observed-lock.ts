@@ -1,5 +1,5 @@
 import type { LeaderElectionRecord, LockObservation } from '../lock/types.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../runtime/clock.ts';
 
 /** How many applied resourceVersions are remembered to recognise a late or repeated watch event. */
 const REMEMBERED_VERSIONS = 32;

@@ -1,4 +1,4 @@
-import type { Clock } from '../election/clock.ts';
+import type { Clock } from '../runtime/clock.ts';
 import { formatTime } from '../lock/record.ts';
 import { eventName, type CoreEvent } from './event.ts';
 import { Lru } from './lru.ts';

@@ -1,5 +1,5 @@
 import type { LeadershipChange } from '../election/changes.ts';
-import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
+import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { toLockApiError, type LockApiError } from '../kube-api/api-error.ts';
 import { EventCorrelator } from './correlator.ts';

@@ -1,5 +1,5 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
-import { systemClock, WakeableSleep, type Clock } from '../election/clock.ts';
+import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../election/timing.ts';
 import { toLockApiError } from '../kube-api/api-error.ts';

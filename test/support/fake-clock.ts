@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/election/clock.ts';
+import type { Clock } from '../../src/runtime/clock.ts';
 
 /** A clock the test moves by hand: timers fire only inside `advance`, in time order. */
 export class FakeClock implements Clock {
