@@ -6,7 +6,8 @@ import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
 import { describeRbacGap } from '../kube-api/hints.ts';
-import { backoff, jittered, type ElectionTimings } from './timing.ts';
+import { backoff, jittered } from '../runtime/backoff.ts';
+import type { ElectionTimings } from './timing.ts';
 
 export type ElectorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 

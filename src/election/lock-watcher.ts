@@ -2,7 +2,7 @@ import { toLockApiError } from '../kube-api/api-error.ts';
 import type { Lock, LockObservation } from '../lock/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from './elector.ts';
-import { backoff } from './timing.ts';
+import { backoff } from '../runtime/backoff.ts';
 
 export interface LockWatcherOptions {
   lock: Lock;

@@ -1,5 +1,4 @@
-/** client-go's JitterFactor: a wait of `base` becomes a uniform draw from [base, base × 2.2]. */
-const JITTER_FACTOR = 1.2;
+import { JITTER_FACTOR } from '../runtime/backoff.ts';
 
 export interface ElectionTimings {
   /** How long a record must stay unchanged, as observed here, before another candidate may take the lock. */
@@ -8,16 +7,6 @@ export interface ElectionTimings {
   renewDeadlineMs: number;
   /** How often the leader renews, and candidates retry when they cannot watch. */
   retryPeriodMs: number;
-}
-
-export function jittered(baseMs: number, random: () => number): number {
-  return baseMs + random() * JITTER_FACTOR * baseMs;
-}
-
-/** Exponential back-off after `failures` consecutive failures, capped, with jitter. */
-export function backoff(failures: number, baseMs: number, capMs: number, random: () => number): number {
-  const exponential = Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
-  return exponential * (0.8 + 0.4 * random());
 }
 
 export type TimingName = 'lease duration' | 'renew deadline' | 'retry period';

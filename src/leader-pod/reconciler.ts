@@ -1,7 +1,7 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
-import { backoff } from '../election/timing.ts';
+import { backoff } from '../runtime/backoff.ts';
 import { toLockApiError } from '../kube-api/api-error.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
