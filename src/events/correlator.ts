@@ -1,5 +1,5 @@
 import type { Clock } from '../runtime/clock.ts';
-import { formatTime } from '../lock/record.ts';
+import { formatTime } from '../kube-api/wire-time.ts';
 import { eventName, type CoreEvent } from './event.ts';
 import { Lru } from './lru.ts';
 import { TokenBucket } from './token-bucket.ts';

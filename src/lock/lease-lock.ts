@@ -1,6 +1,6 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toLockApiError } from '../kube-api/api-error.ts';
-import { formatMicroTime, parseTimestamp } from './record.ts';
+import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { ownAnnotations, timeoutOptions, withOwnAnnotations, watchObject } from './object.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
 
