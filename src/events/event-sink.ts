@@ -1,6 +1,6 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { toLockApiError } from '../kube-api/api-error.ts';
-import { timeoutOptions } from '../lock/object.ts';
+import { timeoutOptions } from '../kube-api/request-options.ts';
 import type { EventPatch } from './correlator.ts';
 import type { CoreEvent } from './event.ts';
 

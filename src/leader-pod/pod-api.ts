@@ -1,6 +1,6 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { toLockApiError } from '../kube-api/api-error.ts';
-import { timeoutOptions } from '../lock/object.ts';
+import { timeoutOptions } from '../kube-api/request-options.ts';
 
 /** What the label reconciler needs to know about a Pod. */
 export interface PodLabels {

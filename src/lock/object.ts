@@ -1,4 +1,4 @@
-import { Observable, type ConfigurationOptions, type V1ObjectMeta, type Watch } from '@kubernetes/client-node';
+import type { V1ObjectMeta, Watch } from '@kubernetes/client-node';
 import { toLockApiError } from '../kube-api/api-error.ts';
 import type { LockObservation, WatchHandlers } from './types.ts';
 
@@ -69,21 +69,5 @@ export async function watchObject(
   return () => {
     ended = true;
     controller.abort();
-  };
-}
-
-/** Per-call options that abort a request after `timeoutMs`, as client-go bounds each lock call. */
-export function timeoutOptions(timeoutMs: number): ConfigurationOptions {
-  return {
-    middleware: [
-      {
-        pre: (context) => {
-          context.setSignal(AbortSignal.timeout(timeoutMs));
-          return new Observable(Promise.resolve(context));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: 'append',
   };
 }
