@@ -1,7 +1,8 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
 import { toLockApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
-import { ownAnnotations, watchObject, withOwnAnnotations } from './object.ts';
+import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
+import { watchObject } from './watch-object.ts';
 import { formatAnnotationRecord, parseAnnotationRecord } from './record.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
 

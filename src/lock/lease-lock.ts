@@ -2,7 +2,8 @@ import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } 
 import { toLockApiError } from '../kube-api/api-error.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
-import { ownAnnotations, withOwnAnnotations, watchObject } from './object.ts';
+import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
+import { watchObject } from './watch-object.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
 
 /** A coordination.k8s.io/v1 Lease, as client-go's LeaseLock: the record maps onto LeaseSpec. */
