@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LockApiError, toLockApiError } from '../kube-api/api-error.ts';
+import { KubeApiError, toKubeApiError } from '../kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
@@ -277,7 +277,7 @@ export class Elector {
       await this.#writeRenewal(previous, old);
     } catch (error) {
       this.#onApiError('update', error);
-      if (!(error instanceof LockApiError && error.kind === 'conflict') || this.#stopping) return;
+      if (!(error instanceof KubeApiError && error.kind === 'conflict') || this.#stopping) return;
       // Somebody else wrote: read what they wrote; if they took the lock we step down (in #applyObservation), else
       // renew on it at once — client-go's slow path: the cached object was stale but the lock is still ours.
       if (!(await this.#read()) || !this.#leading) return;
@@ -316,7 +316,7 @@ export class Elector {
         return true;
       } catch (error) {
         this.#onApiError('update', error);
-        if (!(error instanceof LockApiError && error.kind === 'conflict')) {
+        if (!(error instanceof KubeApiError && error.kind === 'conflict')) {
           await this.#sleeper.sleep(Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()));
         }
         if (!(await this.#read())) continue;
@@ -442,7 +442,7 @@ export class Elector {
   }
 
   #onApiError(verb: string, error: unknown): void {
-    const failure = toLockApiError(verb, error);
+    const failure = toKubeApiError(verb, error);
     const context = { lock: this.#describeLock(), verb, status: failure.status, reason: failure.reason };
     switch (failure.kind) {
       case 'conflict':

@@ -1,4 +1,4 @@
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { Lock, LockObservation } from '../lock/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from './elector.ts';
@@ -80,7 +80,7 @@ export class LockWatcher {
             return;
           }
           const healthyStream = events > 0 || clock.now() - openedAt >= SHORT_STREAM_MS;
-          const failure = error ? toLockApiError('watch', error) : undefined;
+          const failure = error ? toKubeApiError('watch', error) : undefined;
           if (failure?.status === 410) this.#failures = 0;
           else this.#failures = healthyStream ? 0 : this.#failures + 1;
           const delay = this.#retryDelay();
@@ -106,7 +106,7 @@ export class LockWatcher {
       this.#failures++;
       const wasHealthy = this.#healthy;
       this.#healthy = false;
-      log.debug({ err: toLockApiError('watch', error).message }, 'could not watch the lock; polling until it is back');
+      log.debug({ err: toKubeApiError('watch', error).message }, 'could not watch the lock; polling until it is back');
       if (wasHealthy) this.#options.onGap();
       this.#retry(this.#retryDelay());
     }

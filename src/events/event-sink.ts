@@ -1,10 +1,10 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
 import type { EventPatch } from './correlator.ts';
 import type { CoreEvent } from './event.ts';
 
-/** Where events go: create, or patch a repeated one (client-go's EventSink). Errors are LockApiErrors. */
+/** Where events go: create, or patch a repeated one (client-go's EventSink). Errors are KubeApiErrors. */
 export interface EventSink {
   create(event: CoreEvent): Promise<CoreEvent>;
   patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent>;
@@ -57,7 +57,7 @@ export class KubeEventSink implements EventSink {
       const stored = await this.#api.createNamespacedEvent({ namespace: event.namespace, body: toApi(event) }, this.#options);
       return fromApi(stored, event);
     } catch (error) {
-      throw toLockApiError('create', error);
+      throw toKubeApiError('create', error);
     }
   }
 
@@ -66,7 +66,7 @@ export class KubeEventSink implements EventSink {
       const stored = await this.#api.patchNamespacedEvent({ name: event.name, namespace: event.namespace, body: patch }, this.#patchOptions);
       return fromApi(stored, event);
     } catch (error) {
-      throw toLockApiError('patch', error);
+      throw toKubeApiError('patch', error);
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { LeadershipChange } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
-import { toLockApiError, type LockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { EventCorrelator } from './correlator.ts';
 import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 import type { EventSink } from './event-sink.ts';
@@ -165,7 +165,7 @@ export class EventRecorder {
           this.stats.patched += 1;
         } catch (error) {
           // The repeated event may have expired from the API (events live an hour): create it again.
-          if (toLockApiError('patch', error).kind !== 'not-found') throw error;
+          if (toKubeApiError('patch', error).kind !== 'not-found') throw error;
           verb = 'create';
         }
       }
@@ -176,11 +176,11 @@ export class EventRecorder {
       this.#correlator.updateState(stored);
       return 'done';
     } catch (error) {
-      return this.#failed(toLockApiError(verb, error), event);
+      return this.#failed(toKubeApiError(verb, error), event);
     }
   }
 
-  #failed(failure: LockApiError, event: CoreEvent): 'done' | 'retry' {
+  #failed(failure: KubeApiError, event: CoreEvent): 'done' | 'retry' {
     const fields = { reason: event.reason, message: event.message, status: failure.status };
     switch (failure.kind) {
       case 'forbidden':

@@ -1,6 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 
-/** What the election does about a failed API call. */
+/** What a caller can do about a failed Kubernetes API call, by HTTP status (client-go's apierrors.IsConflict, …). */
 export type ApiErrorKind =
   | 'conflict' // 409: somebody else wrote first; normal contention
   | 'not-found'
@@ -11,16 +11,22 @@ export type ApiErrorKind =
   | 'network' // no HTTP answer at all
   | 'rejected'; // other 4xx: our request is wrong
 
-export class LockApiError extends Error {
+/**
+ * A failed Kubernetes API call, on any resource (the lock, Events, Pods): the RBAC verb that was attempted, the HTTP
+ * status (`undefined` when no answer came) and the API `Status` message and reason. Thrown by every API wrapper in
+ * leaderhook in place of whatever client-node threw.
+ */
+export class KubeApiError extends Error {
   readonly kind: ApiErrorKind;
   readonly status: number | undefined;
   /** The API `Status.reason`, e.g. `Conflict`, `AlreadyExists`, `Forbidden`. */
   readonly reason: string | undefined;
+  /** The RBAC verb of the call: `get`, `create`, `update`, `patch`, `watch`. */
   readonly verb: string;
 
   constructor(verb: string, kind: ApiErrorKind, message: string, status?: number, reason?: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = 'LockApiError';
+    this.name = 'KubeApiError';
     this.verb = verb;
     this.kind = kind;
     this.status = status;
@@ -56,16 +62,19 @@ function parseStatus(body: unknown): { message?: string; reason?: string } {
   return {};
 }
 
-/** Turns whatever client-node threw into one error kind the election can act on. */
-export function toLockApiError(verb: string, error: unknown): LockApiError {
-  if (error instanceof LockApiError) return error;
+/**
+ * Turns whatever client-node threw (an ApiException with a `Status` body, a watch error with a `statusCode`, a network
+ * error) into a KubeApiError; one already converted is returned as it is.
+ */
+export function toKubeApiError(verb: string, error: unknown): KubeApiError {
+  if (error instanceof KubeApiError) return error;
   const status =
     error instanceof ApiException ? error.code : typeof (error as { statusCode?: unknown })?.statusCode === 'number' ? (error as { statusCode: number }).statusCode : undefined;
   if (status !== undefined && status > 0) {
     const body = error instanceof ApiException ? error.body : undefined;
     const { message, reason } = parseStatus(body);
-    return new LockApiError(verb, kindOf(status), message ?? `HTTP ${status}`, status, reason, { cause: error });
+    return new KubeApiError(verb, kindOf(status), message ?? `HTTP ${status}`, status, reason, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new LockApiError(verb, 'network', message, undefined, undefined, { cause: error });
+  return new KubeApiError(verb, 'network', message, undefined, undefined, { cause: error });
 }

@@ -1,5 +1,5 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
 
 /** What the label reconciler needs to know about a Pod. */
@@ -24,7 +24,7 @@ function labelsOf(pod: V1Pod): PodLabels {
   return { labels: { ...(pod.metadata?.labels ?? {}) }, resourceVersion: pod.metadata?.resourceVersion ?? '' };
 }
 
-/** PodLabelApi on client-node's CoreV1Api; every call is bounded by `requestTimeoutMs`. Errors are LockApiErrors. */
+/** PodLabelApi on client-node's CoreV1Api; every call is bounded by `requestTimeoutMs`. Errors are KubeApiErrors. */
 export class KubePodLabelApi implements PodLabelApi {
   readonly namespace: string;
   readonly #api: CoreV1Api;
@@ -42,7 +42,7 @@ export class KubePodLabelApi implements PodLabelApi {
     try {
       return labelsOf(await this.#api.readNamespacedPod({ name, namespace: this.namespace }, this.#options));
     } catch (error) {
-      const failure = toLockApiError('get', error);
+      const failure = toKubeApiError('get', error);
       if (failure.kind === 'not-found') return null;
       throw failure;
     }
@@ -54,7 +54,7 @@ export class KubePodLabelApi implements PodLabelApi {
       const pod = await this.#api.patchNamespacedPod({ name, namespace: this.namespace, body }, this.#patchOptions);
       return labelsOf(pod);
     } catch (error) {
-      throw toLockApiError('patch', error);
+      throw toKubeApiError('patch', error);
     }
   }
 }

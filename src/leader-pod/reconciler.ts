@@ -2,7 +2,7 @@ import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.t
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../runtime/backoff.ts';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
 
@@ -204,7 +204,7 @@ export class LeaderLabelReconciler {
           await this.#api.patchLabels(name, { [key]: null }, pod.resourceVersion);
           this.#log.info({ pod: name, label: `${key}=${value}` }, "removed the leader label from a previous leader's pod");
         } catch (error) {
-          const failure = toLockApiError('patch', error);
+          const failure = toKubeApiError('patch', error);
           if (failure.kind !== 'not-found') throw failure;
         }
       }
@@ -213,7 +213,7 @@ export class LeaderLabelReconciler {
   }
 
   #report(error: unknown): void {
-    const failure = error instanceof MissingPodError ? error : toLockApiError('patch', error);
+    const failure = error instanceof MissingPodError ? error : toKubeApiError('patch', error);
     let problem: string;
     if (failure instanceof MissingPodError) {
       problem = failure.message;

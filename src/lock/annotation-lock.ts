@@ -1,5 +1,5 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import { watchObject } from './watch-object.ts';
@@ -65,7 +65,7 @@ export class AnnotationLock implements Lock {
     try {
       return observe(await this.#resource.read(this.#api, this.name, this.namespace, this.#options));
     } catch (error) {
-      const failure = toLockApiError('get', error);
+      const failure = toKubeApiError('get', error);
       if (failure.kind === 'not-found') return null;
       throw failure;
     }
@@ -80,7 +80,7 @@ export class AnnotationLock implements Lock {
     try {
       return observe(await this.#resource.create(this.#api, this.namespace, body, this.#options));
     } catch (error) {
-      throw toLockApiError('create', error);
+      throw toKubeApiError('create', error);
     }
   }
 
@@ -94,7 +94,7 @@ export class AnnotationLock implements Lock {
     try {
       return observe(await this.#resource.replace(this.#api, this.name, this.namespace, body, this.#options));
     } catch (error) {
-      throw toLockApiError('update', error);
+      throw toKubeApiError('update', error);
     }
   }
 

@@ -1,5 +1,5 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { timeoutOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
@@ -27,7 +27,7 @@ export class LeaseLock implements Lock {
     try {
       return observe(await this.#api.readNamespacedLease({ name: this.name, namespace: this.namespace }, this.#options));
     } catch (error) {
-      const failure = toLockApiError('get', error);
+      const failure = toKubeApiError('get', error);
       if (failure.kind === 'not-found') return null;
       throw failure;
     }
@@ -43,7 +43,7 @@ export class LeaseLock implements Lock {
     try {
       return observe(await this.#api.createNamespacedLease({ namespace: this.namespace, body }, this.#options));
     } catch (error) {
-      throw toLockApiError('create', error);
+      throw toKubeApiError('create', error);
     }
   }
 
@@ -57,7 +57,7 @@ export class LeaseLock implements Lock {
     try {
       return observe(await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options));
     } catch (error) {
-      throw toLockApiError('update', error);
+      throw toKubeApiError('update', error);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { V1ObjectMeta, Watch } from '@kubernetes/client-node';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { LockObservation, WatchHandlers } from './types.ts';
 
 interface WatchStatus {
@@ -39,7 +39,7 @@ export async function watchObject(
         // e.g. 410 Expired: the resourceVersion is too old; the caller reads afresh and watches again.
         const status = object as WatchStatus;
         controller.abort();
-        end(toLockApiError('watch', Object.assign(new Error(status.message ?? 'watch error'), { statusCode: status.code ?? 500 })));
+        end(toKubeApiError('watch', Object.assign(new Error(status.message ?? 'watch error'), { statusCode: status.code ?? 500 })));
       }
       // BOOKMARK only keeps the stream alive.
     },

@@ -1,5 +1,5 @@
 import type { Lock, LockObservation, WatchHandlers } from '../lock/types.ts';
-import { toLockApiError } from '../kube-api/api-error.ts';
+import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { ElectionMetrics } from './election-metrics.ts';
 
 /** Wraps a lock so every API call is counted by verb and status code, and timed; the elector stays unaware. */
@@ -11,7 +11,7 @@ export function instrumentLock(lock: Lock, metrics: ElectionMetrics, onWrite: (o
       metrics.apiRequests.inc({ verb, code: String(isMissing(result) ? 404 : okCode) });
       return result;
     } catch (error) {
-      metrics.apiRequests.inc({ verb, code: String(toLockApiError(verb, error).status ?? 'error') });
+      metrics.apiRequests.inc({ verb, code: String(toKubeApiError(verb, error).status ?? 'error') });
       throw error;
     } finally {
       end();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout, type LeadershipChange } from '../../src/election/changes.ts';
 import { Elector } from '../../src/election/elector.ts';
-import { LockApiError } from '../../src/kube-api/api-error.ts';
+import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
 
@@ -84,7 +84,7 @@ describe('elector', () => {
   it('reports no leader once the holder\'s lease runs out, even before anyone takes it', async () => {
     const { store, clock, elector } = setup();
     store.writeAsOther(record('other', clock.date()));
-    store.failures.set('update', [new LockApiError('update', 'server', 'etcd down', 503)]);
+    store.failures.set('update', [new KubeApiError('update', 'server', 'etcd down', 503)]);
     elector.start();
     await clock.advance(0);
     assert.equal(elector.snapshot().leader, 'other');
@@ -101,9 +101,9 @@ describe('elector', () => {
     await clock.advance(2_000);
     assert.ok((store.stored?.record.renewTime?.getTime() ?? 0) > (renewed ?? 0), 'renewed after one retry period');
 
-    const down = Array.from({ length: 8 }, () => new LockApiError('update', 'server', 'unavailable', 503));
+    const down = Array.from({ length: 8 }, () => new KubeApiError('update', 'server', 'unavailable', 503));
     store.failures.set('update', down);
-    store.failures.set('get', [...Array.from({ length: 8 }, () => new LockApiError('get', 'server', 'unavailable', 503))]);
+    store.failures.set('get', [...Array.from({ length: 8 }, () => new KubeApiError('get', 'server', 'unavailable', 503))]);
     await clock.advance(12_000);
     const stopped = changes.find((change) => change.type === 'stopped');
     assert.equal(stopped?.reason, 'renew-deadline');
@@ -149,7 +149,7 @@ describe('elector', () => {
     elector.start();
     await clock.advance(0);
     const updates = store.count('update');
-    store.failures.set('update', [new LockApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict')]);
+    store.failures.set('update', [new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict')]);
     await clock.advance(2_000);
     assert.equal(slowPaths, 1);
     assert.equal(store.count('update'), updates + 2, 'the refused renew, then one on the object just read');
@@ -181,8 +181,8 @@ describe('elector', () => {
     await clock.advance(0);
     assert.equal(store.watchCount, 1, 're-watched at once after a clean close');
 
-    store.watchRefused = new LockApiError('watch', 'forbidden', 'forbidden', 403);
-    store.closeWatches(new LockApiError('watch', 'server', 'gone', 500));
+    store.watchRefused = new KubeApiError('watch', 'forbidden', 'forbidden', 403);
+    store.closeWatches(new KubeApiError('watch', 'server', 'gone', 500));
     const reads = store.count('get');
     for (let i = 0; i < 5; i++) {
       await clock.advance(2_000);
@@ -224,9 +224,9 @@ describe('elector', () => {
 
   it('logs one actionable line for an RBAC refusal, keeps retrying with back-off, and recovers', async () => {
     const { store, clock, elector, lines } = setup();
-    const forbidden = () => new LockApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
+    const forbidden = () => new KubeApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
     store.failures.set('get', Array.from({ length: 6 }, forbidden));
-    store.watchRefused = new LockApiError('watch', 'forbidden', 'forbidden', 403);
+    store.watchRefused = new KubeApiError('watch', 'forbidden', 'forbidden', 403);
     elector.start();
     await clock.advance(60_000);
     const errors = lines.filter((line) => line.level === 'error');

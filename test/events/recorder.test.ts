@@ -5,7 +5,7 @@ import type { EventPatch } from '../../src/events/correlator.ts';
 import { lockReference, type CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';
 import { EventRecorder } from '../../src/events/recorder.ts';
-import { LockApiError } from '../../src/kube-api/api-error.ts';
+import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 interface Logged {
@@ -38,7 +38,7 @@ class MemorySink implements EventSink {
     const error = this.failWith?.('patch');
     if (error) throw error;
     const old = this.stored.get(event.name);
-    if (!old) throw new LockApiError('patch', 'not-found', 'events not found', 404, 'NotFound');
+    if (!old) throw new KubeApiError('patch', 'not-found', 'events not found', 404, 'NotFound');
     const stored = { ...old, count: patch.count, message: patch.message, lastTimestamp: new Date(patch.lastTimestamp), resourceVersion: String(++this.#rv) };
     this.stored.set(event.name, stored);
     return stored;
@@ -107,7 +107,7 @@ describe('event recorder', () => {
 
   it('logs a missing "create events" right once, never throws, and keeps going', async () => {
     const { clock, sink, lines, recorder, election } = setup();
-    sink.failWith = () => new LockApiError('create', 'forbidden', 'events is forbidden', 403, 'Forbidden');
+    sink.failWith = () => new KubeApiError('create', 'forbidden', 'events is forbidden', 403, 'Forbidden');
     for (let index = 0; index < 5; index++) {
       election.emit(index % 2 ? 'stopped' : 'started', index % 2 === 0);
       await clock.advance(10);
@@ -123,7 +123,7 @@ describe('event recorder', () => {
   it('retries while the API server cannot be reached (10 s apart, first wait randomised), up to 12 tries', async () => {
     const { clock, sink, recorder, election } = setup();
     let failures = 3;
-    sink.failWith = () => (failures-- > 0 ? new LockApiError('create', 'network', 'ECONNREFUSED') : undefined);
+    sink.failWith = () => (failures-- > 0 ? new KubeApiError('create', 'network', 'ECONNREFUSED') : undefined);
     election.emit('started', true);
     await clock.advance(1);
     assert.equal(sink.calls.length, 1);
@@ -133,7 +133,7 @@ describe('event recorder', () => {
     assert.equal(sink.calls.length, 4);
     assert.equal(recorder.stats.created, 1);
 
-    sink.failWith = () => new LockApiError('create', 'network', 'ECONNREFUSED');
+    sink.failWith = () => new KubeApiError('create', 'network', 'ECONNREFUSED');
     election.emit('stopped', false);
     await clock.advance(200_000);
     assert.equal(sink.calls.length, 4 + 12);
@@ -151,7 +151,7 @@ describe('event recorder', () => {
     assert.equal(sink.calls[2]?.event.count, 2);
     assert.equal(sink.calls[2]?.event.resourceVersion, undefined);
 
-    sink.failWith = () => new LockApiError('create', 'rejected', 'Event is invalid', 422, 'Invalid');
+    sink.failWith = () => new KubeApiError('create', 'rejected', 'Event is invalid', 422, 'Invalid');
     election.emit('stopped', false);
     await clock.advance(60_000);
     assert.equal(sink.calls.length, 4);
@@ -160,7 +160,7 @@ describe('event recorder', () => {
 
   it('on shutdown tries queued events once and gives up after the timeout', async () => {
     const { clock, sink, recorder, election } = setup();
-    sink.failWith = () => new LockApiError('create', 'network', 'ECONNREFUSED');
+    sink.failWith = () => new KubeApiError('create', 'network', 'ECONNREFUSED');
     election.emit('started', true);
     election.emit('stopped', false);
     await clock.advance(1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/changes.ts';
-import { LockApiError } from '../../src/kube-api/api-error.ts';
+import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import type { PodLabelApi, PodLabels } from '../../src/leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from '../../src/leader-pod/reconciler.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -32,8 +32,8 @@ class MemoryPods implements PodLabelApi {
     const error = this.failWith?.('patch', name);
     if (error) throw error;
     const pod = this.pods.get(name);
-    if (!pod) throw new LockApiError('patch', 'not-found', 'pods not found', 404, 'NotFound');
-    if (resourceVersion && resourceVersion !== pod.resourceVersion) throw new LockApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict');
+    if (!pod) throw new KubeApiError('patch', 'not-found', 'pods not found', 404, 'NotFound');
+    if (resourceVersion && resourceVersion !== pod.resourceVersion) throw new KubeApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict');
     for (const [key, value] of Object.entries(labels)) {
       if (value === null) delete pod.labels[key];
       else pod.labels[key] = value;
@@ -145,7 +145,7 @@ describe('leader label reconciler', () => {
   it('retries with back-off, logs a missing RBAC right once, and catches up with the latest state', async () => {
     const { clock, pods, election, reconciler, warnings } = setup();
     pods.add('self');
-    pods.failWith = () => new LockApiError('get', 'forbidden', 'pods "self" is forbidden', 403, 'Forbidden');
+    pods.failWith = () => new KubeApiError('get', 'forbidden', 'pods "self" is forbidden', 403, 'Forbidden');
     reconciler.start(election);
     election.emit('started', 'self', '');
     await clock.advance(10_000);
@@ -155,7 +155,7 @@ describe('leader label reconciler', () => {
     await clock.advance(5_000);
     assert.deepEqual(pods.labelled(), ['self']);
 
-    pods.failWith = (verb) => (verb === 'patch' ? new LockApiError('patch', 'network', 'ECONNRESET') : undefined);
+    pods.failWith = (verb) => (verb === 'patch' ? new KubeApiError('patch', 'network', 'ECONNRESET') : undefined);
     election.emit('stopped', '', 'self');
     election.emit('started', 'self', '');
     election.emit('stopped', '', 'self');

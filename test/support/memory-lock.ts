@@ -1,4 +1,4 @@
-import { LockApiError } from '../../src/kube-api/api-error.ts';
+import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from '../../src/lock/types.ts';
 
 interface Stored {
@@ -17,8 +17,8 @@ export class MemoryStore {
   readonly calls: string[] = [];
   readonly #watchers = new Set<WatchHandlers>();
   /** Errors to throw from the next calls of a verb, in order. */
-  readonly failures = new Map<string, LockApiError[]>();
-  watchRefused: LockApiError | undefined;
+  readonly failures = new Map<string, KubeApiError[]>();
+  watchRefused: KubeApiError | undefined;
 
   lock(namespace = 'default', name = 'demo'): Lock {
     return {
@@ -31,13 +31,13 @@ export class MemoryStore {
       },
       create: async (record, annotations) => {
         this.#enter('create');
-        if (this.stored) throw new LockApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
+        if (this.stored) throw new KubeApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
         return this.#store(record, annotations);
       },
       update: async (previous, record, annotations) => {
         this.#enter('update');
-        if (!this.stored) throw new LockApiError('update', 'not-found', 'not found', 404, 'NotFound');
-        if (previous.resourceVersion !== this.stored.resourceVersion) throw new LockApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
+        if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
+        if (previous.resourceVersion !== this.stored.resourceVersion) throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
         return this.#store(record, annotations);
       },
       watch: async (_resourceVersion: string, handlers: WatchHandlers) => {
