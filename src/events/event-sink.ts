@@ -1,6 +1,6 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
-import { timeoutOptions } from '../kube-api/request-options.ts';
+import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import type { EventPatch } from './correlator.ts';
 import type { CoreEvent } from './event.ts';
 
@@ -43,12 +43,12 @@ function fromApi(stored: CoreV1Event, sent: CoreEvent): CoreEvent {
 /** core/v1 Events through client-node, each call bounded by `requestTimeoutMs`. */
 export class KubeEventSink implements EventSink {
   readonly #api: CoreV1Api;
-  readonly #options: ReturnType<typeof timeoutOptions>;
-  readonly #patchOptions: ReturnType<typeof timeoutOptions>;
+  readonly #options: RequestOptions;
+  readonly #patchOptions: RequestOptions;
 
   constructor(kubeConfig: KubeConfig, requestTimeoutMs: number) {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
-    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#options = requestOptions(requestTimeoutMs);
     this.#patchOptions = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, this.#options);
   }
 

@@ -1,7 +1,15 @@
 import { Observable, type ConfigurationOptions } from '@kubernetes/client-node';
 
-/** Per-call options that abort a request after `timeoutMs`, as client-go bounds each lock call. */
-export function timeoutOptions(timeoutMs: number): ConfigurationOptions {
+/** What every client-node call of leaderhook takes as its last argument. */
+export type RequestOptions = ConfigurationOptions;
+
+/**
+ * Per-call options that abort a request after `timeoutMs` milliseconds, as client-go bounds each call with its
+ * context deadline (for the lock: max(1 s, renew deadline / 2)), so a hung request cannot eat the renew deadline.
+ * The middleware is appended to the client's own (authentication stays). A call cut short rejects without an HTTP
+ * status: toKubeApiError classifies it as `network`.
+ */
+export function requestOptions(timeoutMs: number): RequestOptions {
   return {
     middleware: [
       {

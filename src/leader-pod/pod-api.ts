@@ -1,6 +1,6 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
-import { timeoutOptions } from '../kube-api/request-options.ts';
+import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 
 /** What the label reconciler needs to know about a Pod. */
 export interface PodLabels {
@@ -28,13 +28,13 @@ function labelsOf(pod: V1Pod): PodLabels {
 export class KubePodLabelApi implements PodLabelApi {
   readonly namespace: string;
   readonly #api: CoreV1Api;
-  readonly #options: ReturnType<typeof timeoutOptions>;
-  readonly #patchOptions: ReturnType<typeof timeoutOptions>;
+  readonly #options: RequestOptions;
+  readonly #patchOptions: RequestOptions;
 
   constructor(kubeConfig: KubeConfig, namespace: string, requestTimeoutMs: number) {
     this.namespace = namespace;
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
-    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#options = requestOptions(requestTimeoutMs);
     this.#patchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, this.#options);
   }
 

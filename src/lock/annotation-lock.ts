@@ -1,6 +1,6 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
-import { timeoutOptions } from '../kube-api/request-options.ts';
+import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import { watchObject } from './watch-object.ts';
 import { formatAnnotationRecord, parseAnnotationRecord } from './record.ts';
@@ -10,15 +10,14 @@ import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from 
 export const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
 
 type AnnotatedObject = V1ConfigMap | V1Endpoints;
-type CallOptions = ReturnType<typeof timeoutOptions>;
 
 /** The few calls that differ between ConfigMaps and Endpoints. */
 interface CoreResource {
   kind: 'ConfigMap' | 'Endpoints';
   plural: 'configmaps' | 'endpoints';
-  read(api: CoreV1Api, name: string, namespace: string, options: CallOptions): Promise<AnnotatedObject>;
-  create(api: CoreV1Api, namespace: string, body: AnnotatedObject, options: CallOptions): Promise<AnnotatedObject>;
-  replace(api: CoreV1Api, name: string, namespace: string, body: AnnotatedObject, options: CallOptions): Promise<AnnotatedObject>;
+  read(api: CoreV1Api, name: string, namespace: string, options: RequestOptions): Promise<AnnotatedObject>;
+  create(api: CoreV1Api, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
+  replace(api: CoreV1Api, name: string, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
 }
 
 const resources = {
@@ -49,10 +48,10 @@ export class AnnotationLock implements Lock {
   readonly #resource: CoreResource;
   readonly #api: CoreV1Api;
   readonly #watch: Watch;
-  readonly #options: CallOptions;
+  readonly #options: RequestOptions;
 
   constructor(kubeConfig: KubeConfig, kind: 'configmaps' | 'endpoints', namespace: string, name: string, requestTimeoutMs: number) {
-    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#options = requestOptions(requestTimeoutMs);
     this.kind = kind;
     this.namespace = namespace;
     this.name = name;

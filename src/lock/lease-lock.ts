@@ -1,7 +1,7 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
-import { timeoutOptions } from '../kube-api/request-options.ts';
+import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import { watchObject } from './watch-object.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
@@ -13,10 +13,10 @@ export class LeaseLock implements Lock {
   readonly name: string;
   readonly #api: CoordinationV1Api;
   readonly #watch: Watch;
-  readonly #options: ReturnType<typeof timeoutOptions>;
+  readonly #options: RequestOptions;
 
   constructor(kubeConfig: KubeConfig, namespace: string, name: string, requestTimeoutMs: number) {
-    this.#options = timeoutOptions(requestTimeoutMs);
+    this.#options = requestOptions(requestTimeoutMs);
     this.namespace = namespace;
     this.name = name;
     this.#api = kubeConfig.makeApiClient(CoordinationV1Api);
