@@ -1,5 +1,6 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
+import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 
 /** What the label reconciler needs to know about a Pod. */
@@ -39,13 +40,9 @@ export class KubePodLabelApi implements PodLabelApi {
   }
 
   async read(name: string): Promise<PodLabels | null> {
-    try {
-      return labelsOf(await this.#api.readNamespacedPod({ name, namespace: this.namespace }, this.#options));
-    } catch (error) {
-      const failure = toKubeApiError('get', error);
-      if (failure.kind === 'not-found') return null;
-      throw failure;
-    }
+    const { namespace } = this;
+    const pod = await readOrNull('get', () => this.#api.readNamespacedPod({ name, namespace }, this.#options));
+    return pod && labelsOf(pod);
   }
 
   async patchLabels(name: string, labels: Record<string, string | null>, resourceVersion?: string): Promise<PodLabels> {

@@ -1,5 +1,6 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
+import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import { watchObject } from './watch-object.ts';
@@ -61,13 +62,9 @@ export class AnnotationLock implements Lock {
   }
 
   async get(): Promise<LockObservation | null> {
-    try {
-      return observe(await this.#resource.read(this.#api, this.name, this.namespace, this.#options));
-    } catch (error) {
-      const failure = toKubeApiError('get', error);
-      if (failure.kind === 'not-found') return null;
-      throw failure;
-    }
+    const { name, namespace } = this;
+    const object = await readOrNull('get', () => this.#resource.read(this.#api, name, namespace, this.#options));
+    return object && observe(object);
   }
 
   async create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {

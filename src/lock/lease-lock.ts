@@ -1,6 +1,7 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
+import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import { watchObject } from './watch-object.ts';
@@ -24,13 +25,9 @@ export class LeaseLock implements Lock {
   }
 
   async get(): Promise<LockObservation | null> {
-    try {
-      return observe(await this.#api.readNamespacedLease({ name: this.name, namespace: this.namespace }, this.#options));
-    } catch (error) {
-      const failure = toKubeApiError('get', error);
-      if (failure.kind === 'not-found') return null;
-      throw failure;
-    }
+    const { name, namespace } = this;
+    const lease = await readOrNull('get', () => this.#api.readNamespacedLease({ name, namespace }, this.#options));
+    return lease && observe(lease);
   }
 
   async create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
