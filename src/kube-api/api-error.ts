@@ -24,7 +24,14 @@ export class KubeApiError extends Error {
   /** The RBAC verb of the call: `get`, `create`, `update`, `patch`, `watch`. */
   readonly verb: string;
 
-  constructor(verb: string, kind: ApiErrorKind, message: string, status?: number, reason?: string, options?: ErrorOptions) {
+  constructor(
+    verb: string,
+    kind: ApiErrorKind,
+    message: string,
+    status?: number,
+    reason?: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'KubeApiError';
     this.verb = verb;
@@ -68,8 +75,8 @@ function parseStatus(body: unknown): { message?: string; reason?: string } {
  */
 export function toKubeApiError(verb: string, error: unknown): KubeApiError {
   if (error instanceof KubeApiError) return error;
-  const status =
-    error instanceof ApiException ? error.code : typeof (error as { statusCode?: unknown })?.statusCode === 'number' ? (error as { statusCode: number }).statusCode : undefined;
+  const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  const status = error instanceof ApiException ? error.code : typeof statusCode === 'number' ? statusCode : undefined;
   if (status !== undefined && status > 0) {
     const body = error instanceof ApiException ? error.body : undefined;
     const { message, reason } = parseStatus(body);

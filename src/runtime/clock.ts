@@ -17,7 +17,10 @@ export const systemClock: Clock = {
   },
 };
 
-/** A sleep on a Clock that another part can cut short: a loop waits for its next round or for news, whichever comes first. */
+/**
+ * A sleep on a Clock that another part can cut short: a loop waits for its next round or for news, whichever comes
+ * first.
+ */
 export class WakeableSleep {
   readonly #clock: Clock;
   #wake: (() => void) | undefined;

@@ -6,13 +6,15 @@ import { readOrNull } from '../../src/kube-api/read-or-null.ts';
 
 /** What client-node throws for an API answer: the status code and the `Status` body. */
 function apiException(code: number, reason: string, message: string): ApiException<string> {
-  return new ApiException(code, message, JSON.stringify({ kind: 'Status', status: 'Failure', reason, message, code }), {});
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
+  return new ApiException(code, message, body, {});
 }
 
 describe('readOrNull', () => {
   it('answers the object, or null for a missing one (404)', async () => {
     assert.deepEqual(await readOrNull('get', async () => ({ name: 'a' })), { name: 'a' });
-    assert.equal(await readOrNull('get', () => Promise.reject(apiException(404, 'NotFound', 'pods "a" not found'))), null);
+    const notFound = apiException(404, 'NotFound', 'pods "a" not found');
+    assert.equal(await readOrNull('get', () => Promise.reject(notFound)), null);
   });
 
   it('throws any other failure as a KubeApiError naming the verb, status, reason and message', async () => {
@@ -25,6 +27,7 @@ describe('readOrNull', () => {
       );
       return true;
     });
-    await assert.rejects(readOrNull('get', () => Promise.reject(new Error('connect ECONNREFUSED'))), { name: 'KubeApiError', kind: 'network' });
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:6443');
+    await assert.rejects(readOrNull('get', () => Promise.reject(refused)), { name: 'KubeApiError', kind: 'network' });
   });
 });
