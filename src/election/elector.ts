@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { KubeApiError, toKubeApiError } from '../kube-api/api-error.ts';
-import type { LeaderElectionRecord, Lock, LockObservation } from '../lock/types.ts';
+import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
+import { LOCK_RESOURCES, type LeaderElectionRecord, type Lock, type LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
-import { describeRbacGap } from '../kube-api/hints.ts';
 import { backoff, jittered } from '../runtime/backoff.ts';
 import type { ElectionTimings } from './timing.ts';
 
@@ -49,6 +49,8 @@ export class Elector {
   readonly #changes: Fanout<LeadershipChange>;
   readonly #watcher: LockWatcher;
   readonly #onSlowPath: (() => void) | undefined;
+  /** What the election needs of the API, for the line that says what to grant when a call is refused. */
+  readonly #access: ApiAccess;
 
   readonly #observed: ObservedLock;
   /** The cache may be behind the server: read before acting (start, after a conflict, while the watch is down). */
@@ -81,6 +83,8 @@ export class Elector {
     this.#observed = new ObservedLock(this.#clock, options.leaseDurationMs);
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
+    const { kind, namespace, name } = this.#lock;
+    this.#access = { resource: kind, group: LOCK_RESOURCES[kind].group, namespace, name, meanwhile: 'retrying with back-off' };
     this.#changes = new Fanout((error) => this.#log.error({ err: error }, 'a leadership listener failed'));
     this.#watcher = new LockWatcher({
       lock: this.#lock,
@@ -444,27 +448,23 @@ export class Elector {
   #onApiError(verb: string, error: unknown): void {
     const failure = toKubeApiError(verb, error);
     const context = { lock: this.#describeLock(), verb, status: failure.status, reason: failure.reason };
-    switch (failure.kind) {
-      case 'conflict':
-        // Normal contention: somebody else wrote first. Re-read before the next attempt.
-        this.#stale = true;
-        this.#log.debug(context, 'lost a write race');
-        return;
-      case 'unauthorized':
-      case 'forbidden': {
-        this.#failures++;
-        const hint = describeRbacGap(failure, verb, this.#lock);
-        if (hint !== this.#loggedRbacGap) {
-          this.#loggedRbacGap = hint;
-          this.#log.error(context, hint);
-        }
-        return;
-      }
-      default:
-        this.#failures++;
-        this.#stale = true;
-        this.#log.warn({ ...context, err: failure.message }, `${verb} ${this.#lock.kind} failed (${failure.kind}); retrying with back-off`);
+    if (failure.kind === 'conflict') {
+      // Normal contention: somebody else wrote first. Re-read before the next attempt.
+      this.#stale = true;
+      this.#log.debug(context, 'lost a write race');
+      return;
     }
+    this.#failures++;
+    const hint = accessHint(failure, this.#access);
+    if (hint) {
+      if (hint !== this.#loggedRbacGap) {
+        this.#loggedRbacGap = hint;
+        this.#log.error(context, hint);
+      }
+      return;
+    }
+    this.#stale = true;
+    this.#log.warn({ ...context, err: failure.message }, `${verb} ${this.#lock.kind} failed (${failure.kind}); retrying with back-off`);
   }
 
   #describeLock(): string {

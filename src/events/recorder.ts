@@ -2,6 +2,7 @@ import type { LeadershipChange } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
+import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import { EventCorrelator } from './correlator.ts';
 import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 import type { EventSink } from './event-sink.ts';
@@ -13,6 +14,18 @@ const MAX_TRIES = 12;
 const RETRY_SLEEP_MS = 10_000;
 /** Events waiting to be written; more are dropped, as client-go's broadcaster does past 1000. */
 const MAX_QUEUED = 1000;
+
+/** What recording events needs of the API: create, and patch to count a repeat; event names cannot be granted. */
+function eventsAccess(namespace: string): ApiAccess {
+  return {
+    resource: 'events',
+    group: '',
+    namespace,
+    verbs: ['create', 'patch'],
+    purpose: 'to record leadership events (--events=false turns them off)',
+    meanwhile: 'the election is unaffected, events are skipped',
+  };
+}
 
 export interface EventRecorderOptions {
   sink: EventSink;
@@ -182,20 +195,18 @@ export class EventRecorder {
 
   #failed(failure: KubeApiError, event: CoreEvent): 'done' | 'retry' {
     const fields = { reason: event.reason, message: event.message, status: failure.status };
+    const hint = accessHint(failure, eventsAccess(event.namespace));
+    if (hint) {
+      this.stats.failed += 1;
+      if (!this.#loggedForbidden) {
+        this.#loggedForbidden = true;
+        this.#log.warn(fields, hint);
+      } else {
+        this.#log.debug(fields, 'event skipped: the API server refused access');
+      }
+      return 'done';
+    }
     switch (failure.kind) {
-      case 'forbidden':
-      case 'unauthorized':
-        this.stats.failed += 1;
-        if (!this.#loggedForbidden) {
-          this.#loggedForbidden = true;
-          this.#log.warn(
-            fields,
-            `RBAC forbids ${failure.verb} on resource "events" (apiGroup "") in namespace "${event.namespace}": grant verbs "create" and "patch" on events to record leadership events; the election is unaffected, events are skipped (${failure.message})`,
-          );
-        } else {
-          this.#log.debug(fields, 'event skipped: no RBAC right');
-        }
-        return 'done';
       case 'network':
       case 'server':
       case 'throttled':

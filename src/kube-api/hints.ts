@@ -1,11 +1,53 @@
 import type { KubeApiError } from './api-error.ts';
-import { LOCK_RESOURCES, type Lock } from '../lock/types.ts';
 
-/** One line that says exactly which right is missing, so an operator can fix the Role without reading code. */
-export function describeRbacGap(failure: KubeApiError, verb: string, lock: Pick<Lock, 'kind' | 'namespace' | 'name'>): string {
-  const where = `resource "${lock.kind}" (apiGroup ${LOCK_RESOURCES[lock.kind].group || '""'}) in namespace "${lock.namespace}"`;
+/** What a part of leaderhook needs of the API, as a Role rule names it, to say what to grant when a call is refused. */
+export interface ApiAccess {
+  /** The resource as a Role rule names it (plural, lower case): `leases`, `events`, `pods`. */
+  resource: string;
+  /** Its API group; `''` is the core group. */
+  group: string;
+  namespace: string;
+  /** The one object the calls touch, when its name is known in advance (the lock): RBAC can then narrow by name. */
+  name?: string;
+  /** Every verb the part needs, named together in the grant; the failed call's verb alone when omitted. */
+  verbs?: readonly string[];
+  /** Which flag asks for the right, e.g. `for --leader-label`: the operator may rather turn the feature off. */
+  purpose?: string;
+  /** What happens meanwhile, e.g. `retrying with back-off`. */
+  meanwhile: string;
+}
+
+/**
+ * Verbs a Role cannot narrow with resourceNames: the name of an object to create is not known at authorization time.
+ * Every other verb can be (list and watch when the request selects `metadata.name`, as leaderhook's watch does).
+ */
+const UNNAMED_VERBS = new Set(['create', 'deletecollection']);
+
+/**
+ * The one log line that tells an operator how to fix a call the API server refused, without reading code:
+ * - 403 Forbidden: the RBAC rule to add: verb(s), resource, API group, namespace and, when every verb can be narrowed
+ *   by name, resourceNames;
+ * - 401 Unauthorized: the credentials (ServiceAccount token or kubeconfig), which no Role fixes.
+ * `undefined` for any other failure: it is not about access.
+ */
+export function accessHint(failure: KubeApiError, access: ApiAccess): string | undefined {
+  const { resource, group, namespace, name, purpose, meanwhile } = access;
+  const where = `resource "${resource}" (apiGroup ${group || '""'}) in namespace "${namespace}"`;
   if (failure.kind === 'unauthorized') {
-    return `the API server rejected our credentials (401 Unauthorized) on ${verb} ${where}: check the ServiceAccount token or kubeconfig; retrying with back-off`;
+    return (
+      `the API server rejected our credentials (401 Unauthorized) on ${failure.verb} ${where}: ` +
+      `check the ServiceAccount token or kubeconfig; ${meanwhile}`
+    );
   }
-  return `RBAC forbids ${verb} on ${where}: grant verb "${verb}" on "${lock.kind}" (resourceNames: ["${lock.name}"] where the verb allows it) in a Role bound to this ServiceAccount; retrying with back-off (${failure.message})`;
+  if (failure.kind !== 'forbidden') return undefined;
+  const verbs = access.verbs?.includes(failure.verb) ? access.verbs : [...(access.verbs ?? []), failure.verb];
+  const quoted = verbs.map((verb) => `"${verb}"`);
+  const last = quoted.pop();
+  const verbList = quoted.length ? `verbs ${quoted.join(', ')} and ${last}` : `verb ${last}`;
+  const nameable = name !== undefined && !verbs.some((verb) => UNNAMED_VERBS.has(verb));
+  const byName = nameable ? ` (resourceNames: ["${name}"])` : '';
+  return (
+    `RBAC forbids ${failure.verb} on ${where}: grant ${verbList} on "${resource}"${byName} ` +
+    `in a Role bound to this ServiceAccount${purpose ? ` ${purpose}` : ''}; ${meanwhile} (${failure.message})`
+  );
 }

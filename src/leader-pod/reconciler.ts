@@ -3,6 +3,7 @@ import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../runtime/backoff.ts';
 import { toKubeApiError } from '../kube-api/api-error.ts';
+import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
 
@@ -46,6 +47,8 @@ export class LeaderLabelReconciler {
   readonly #retryBaseMs: number;
   readonly #retryCapMs: number;
   readonly #resyncMs: number;
+  /** get and JSON merge patch on pods; Pod names are generated, so a Role cannot narrow them by name. */
+  readonly #access: ApiAccess;
 
   #feed: LeadershipFeed | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -75,6 +78,14 @@ export class LeaderLabelReconciler {
     this.#retryBaseMs = options.retryBaseMs;
     this.#retryCapMs = options.retryCapMs;
     this.#resyncMs = options.resyncMs;
+    this.#access = {
+      resource: 'pods',
+      group: '',
+      namespace: options.api.namespace,
+      verbs: ['get', 'patch'],
+      purpose: 'for --leader-label',
+      meanwhile: 'retrying with back-off',
+    };
   }
 
   /** Follows `feed`; the first reconcile waits until the election has read the lock, so a restarting leader keeps its label. */
@@ -213,14 +224,13 @@ export class LeaderLabelReconciler {
   }
 
   #report(error: unknown): void {
-    const failure = error instanceof MissingPodError ? error : toKubeApiError('patch', error);
     let problem: string;
-    if (failure instanceof MissingPodError) {
-      problem = failure.message;
-    } else if (failure.kind === 'forbidden' || failure.kind === 'unauthorized') {
-      problem = `RBAC forbids ${failure.verb} on resource "pods" (apiGroup "") in namespace "${this.#api.namespace}": --leader-label needs verbs "get" and "patch" on pods in a Role bound to this ServiceAccount; retrying with back-off (${failure.message})`;
+    if (error instanceof MissingPodError) {
+      problem = error.message;
     } else {
-      problem = `cannot ${failure.verb} pods for the leader label: ${failure.kind}: ${failure.message}`;
+      const failure = toKubeApiError('patch', error);
+      problem =
+        accessHint(failure, this.#access) ?? `cannot ${failure.verb} pods for the leader label: ${failure.kind}: ${failure.message}`;
     }
     if (problem === this.#loggedProblem) {
       this.#log.debug({ failures: this.#failures }, problem);
