@@ -4,6 +4,7 @@ import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import { LOCK_RESOURCES, type LeaderElectionRecord, type Lock, type LockObservation } from '../lock/types.ts';
 import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
 import { backoff, jittered } from '../runtime/backoff.ts';
@@ -63,8 +64,8 @@ export class Elector {
   #reportedLeader = '';
   #failures = 0;
   #ownAnnotations: Record<string, string> = {};
-  /** One actionable log line per distinct RBAC gap, until a call succeeds again. */
-  #loggedRbacGap = '';
+  /** One actionable log line per RBAC gap or credentials problem, until a call succeeds again. */
+  readonly #accessProblem = new OnceUntilSuccess();
 
   /** Monotonic start of the step in progress, to tell a wedged election loop from a waiting one. */
   #stepStartedAt: number | undefined;
@@ -441,7 +442,7 @@ export class Elector {
   async #call<T>(call: () => Promise<T>): Promise<T> {
     const result = await call();
     this.#failures = 0;
-    this.#loggedRbacGap = '';
+    this.#accessProblem.succeeded();
     return result;
   }
 
@@ -457,10 +458,7 @@ export class Elector {
     this.#failures++;
     const hint = accessHint(failure, this.#access);
     if (hint) {
-      if (hint !== this.#loggedRbacGap) {
-        this.#loggedRbacGap = hint;
-        this.#log.error(context, hint);
-      }
+      if (this.#accessProblem.first(hint)) this.#log.error(context, hint);
       return;
     }
     this.#stale = true;

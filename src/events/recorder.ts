@@ -1,5 +1,6 @@
 import type { LeadershipChange } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
@@ -60,7 +61,8 @@ export class EventRecorder {
   #running: Promise<void> | undefined;
   #shuttingDown = false;
   readonly #sleeper: WakeableSleep;
-  #loggedForbidden = false;
+  /** A refused right is logged once until an event is written again. */
+  readonly #accessProblem = new OnceUntilSuccess();
   #unsubscribe: (() => void) | undefined;
   /** Counts by outcome, for tests and logs. */
   readonly stats = { created: 0, patched: 0, skipped: 0, dropped: 0, failed: 0 };
@@ -187,6 +189,7 @@ export class EventRecorder {
         this.stats.created += 1;
       }
       this.#correlator.updateState(stored);
+      this.#accessProblem.succeeded();
       return 'done';
     } catch (error) {
       return this.#failed(toKubeApiError(verb, error), event);
@@ -198,12 +201,8 @@ export class EventRecorder {
     const hint = accessHint(failure, eventsAccess(event.namespace));
     if (hint) {
       this.stats.failed += 1;
-      if (!this.#loggedForbidden) {
-        this.#loggedForbidden = true;
-        this.#log.warn(fields, hint);
-      } else {
-        this.#log.debug(fields, 'event skipped: the API server refused access');
-      }
+      if (this.#accessProblem.first(hint)) this.#log.warn(fields, hint);
+      else this.#log.debug(fields, 'event skipped: the API server refused access');
       return 'done';
     }
     switch (failure.kind) {

@@ -1,5 +1,6 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import type { ElectorLog } from '../election/elector.ts';
 import { backoff } from '../runtime/backoff.ts';
 import { toKubeApiError } from '../kube-api/api-error.ts';
@@ -62,8 +63,8 @@ export class LeaderLabelReconciler {
   #cancelTimer: (() => void) | undefined;
   readonly #sleeper: WakeableSleep;
   #stopped = false;
-  /** One warning per distinct problem until a call succeeds again. */
-  #loggedProblem = '';
+  /** One warning per problem until a round succeeds again; repeats go to debug. */
+  readonly #problem = new OnceUntilSuccess();
   #applied: boolean | undefined;
 
   constructor(options: LeaderLabelReconcilerOptions) {
@@ -172,7 +173,7 @@ export class LeaderLabelReconciler {
         await this.#reconcileOwnPod();
         if (this.#desired) await this.#cleanFormerLeaders();
         this.#failures = 0;
-        this.#loggedProblem = '';
+        this.#problem.succeeded();
       } catch (error) {
         this.#failures += 1;
         this.#report(error);
@@ -232,12 +233,8 @@ export class LeaderLabelReconciler {
       problem =
         accessHint(failure, this.#access) ?? `cannot ${failure.verb} pods for the leader label: ${failure.kind}: ${failure.message}`;
     }
-    if (problem === this.#loggedProblem) {
-      this.#log.debug({ failures: this.#failures }, problem);
-      return;
-    }
-    this.#loggedProblem = problem;
-    this.#log.warn({ pod: this.#podName, failures: this.#failures }, problem);
+    if (this.#problem.first(problem)) this.#log.warn({ pod: this.#podName, failures: this.#failures }, problem);
+    else this.#log.debug({ failures: this.#failures }, problem);
   }
 }
 
