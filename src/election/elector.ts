@@ -1,22 +1,20 @@
-import type { Logger } from 'pino';
 import { KubeApiError, toKubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import { LOCK_RESOURCES, type LeaderElectionRecord, type Lock, type LockObservation } from '../lock/types.ts';
-import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
+import type { Log } from '../log/logger.ts';
+import { backoff, jittered } from '../runtime/backoff.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
+import { Fanout, type LeadershipChange, type LeadershipSnapshot, type StopReason } from './changes.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
-import { backoff, jittered } from '../runtime/backoff.ts';
 import type { ElectionTimings } from './timing.ts';
-
-export type ElectorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface ElectorOptions extends ElectionTimings {
   lock: Lock;
   /** This replica's identity, written as `holderIdentity`. */
   identity: string;
-  log: ElectorLog;
+  log: Log;
   clock?: Clock;
   random?: () => number;
   /** Called when a renew had to read the lock first (client-go's slow path, `leader_election_slowpath_total`). */
@@ -44,7 +42,7 @@ export class Elector {
   readonly #timings: ElectionTimings;
   /** What a record of ours says: the lease duration in whole seconds, rounded up. */
   readonly #leaseDurationSeconds: number;
-  readonly #log: ElectorLog;
+  readonly #log: Log;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #changes: Fanout<LeadershipChange>;

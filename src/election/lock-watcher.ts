@@ -1,14 +1,14 @@
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { Lock, LockObservation } from '../lock/types.ts';
-import type { Clock } from '../runtime/clock.ts';
-import type { ElectorLog } from './elector.ts';
+import type { Log } from '../log/logger.ts';
 import { backoff } from '../runtime/backoff.ts';
+import type { Clock } from '../runtime/clock.ts';
 
 export interface LockWatcherOptions {
   lock: Lock;
   clock: Clock;
   random: () => number;
-  log: ElectorLog;
+  log: Log;
   retryPeriodMs: number;
   /** Where to resume: the resourceVersion of the newest observation, `''` when there is none. */
   resourceVersion(): string;

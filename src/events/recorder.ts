@@ -1,12 +1,12 @@
 import type { LeadershipChange } from '../election/changes.ts';
-import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
-import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
-import type { ElectorLog } from '../election/elector.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
+import type { Log } from '../log/logger.ts';
+import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { EventCorrelator } from './correlator.ts';
-import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 import type { EventSink } from './event-sink.ts';
+import { eventName, type CoreEvent, type EventSource, type InvolvedObject } from './event.ts';
 
 /** client-go's reason for leader-election events. */
 const LEADER_ELECTION_REASON = 'LeaderElection';
@@ -33,7 +33,7 @@ export interface EventRecorderOptions {
   /** The object events are about; read when an event is made (the lock's uid may only be known after a write). */
   involvedObject: () => InvolvedObject;
   source: EventSource;
-  log: ElectorLog;
+  log: Log;
   clock?: Clock;
   random?: () => number;
 }
@@ -52,7 +52,7 @@ export class EventRecorder {
   readonly #sink: EventSink;
   readonly #involvedObject: () => InvolvedObject;
   readonly #source: EventSource;
-  readonly #log: ElectorLog;
+  readonly #log: Log;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #correlator: EventCorrelator;

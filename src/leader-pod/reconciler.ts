@@ -1,10 +1,10 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
-import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
-import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
-import type { ElectorLog } from '../election/elector.ts';
-import { backoff } from '../runtime/backoff.ts';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
+import type { Log } from '../log/logger.ts';
+import { backoff } from '../runtime/backoff.ts';
+import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
 
@@ -20,7 +20,7 @@ export interface LeaderLabelReconcilerOptions {
   podName: string;
   /** This replica's election identity: other leaders' identities are taken as their Pod names. */
   identity: string;
-  log: ElectorLog;
+  log: Log;
   /** First retry delay after a failed call; doubles up to `retryCapMs`. */
   retryBaseMs: number;
   retryCapMs: number;
@@ -42,7 +42,7 @@ export class LeaderLabelReconciler {
   readonly #label: LeaderLabel;
   readonly #podName: string;
   readonly #identity: string;
-  readonly #log: ElectorLog;
+  readonly #log: Log;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #retryBaseMs: number;

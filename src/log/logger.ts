@@ -1,7 +1,11 @@
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from '../config/config.ts';
 
-export type { Logger };
+/**
+ * What every part takes to log: pino's level methods, called as `log.warn({ field: value }, 'message')` or
+ * `log.warn('message')`. Parts never create loggers; the CLI passes `createLogger(…)` or a child of it.
+ */
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** Structured JSON lines on stdout. Nothing secret is ever passed to it; the redaction is a second fence. */
 export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
