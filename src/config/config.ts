@@ -2,12 +2,11 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { validateTimings, type ElectionTimings } from '../election/timing.ts';
 import { DNS_SUBDOMAIN, parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
-import type { LockKind } from '../lock/types.ts';
+import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
 import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
 import { UsageError } from './usage-error.ts';
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ListenAddress {
   /** `''` listens on every interface, as Go's `:4040` does. */
@@ -45,6 +44,12 @@ const namespaceName = z
   .max(63, 'must be at most 63 characters')
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
 
+/** One of `values`, else a message that lists them all: `must be a, b or c, not "x"`. */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const listed = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+  return z.enum(values, { error: (issue) => `must be ${listed}, not "${String(issue.input)}"` });
+}
+
 const listenAddress = z.string().transform((text, context): ListenAddress => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : Number.NaN;
@@ -60,13 +65,13 @@ const schema = z.object({
   'election-namespace': namespaceName.optional(),
   id: z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters').optional(),
   http: listenAddress.optional(),
-  lock: z.enum(['leases', 'configmaps', 'endpoints'], { error: (issue) => `must be leases, configmaps or endpoints, not "${String(issue.input)}"` }).optional(),
+  lock: oneOf(LOCK_KINDS).optional(),
   ttl: duration.optional(),
   'lease-duration': duration.optional(),
   'renew-deadline': duration.optional(),
   'retry-period': duration.optional(),
   kubeconfig: z.string().min(1, 'must not be empty').optional(),
-  'log-level': z.enum(['debug', 'info', 'warn', 'error'], { error: (issue) => `must be debug, info, warn or error, not "${String(issue.input)}"` }).optional(),
+  'log-level': oneOf(LOG_LEVELS).optional(),
   'use-cluster-credentials': z.boolean().optional(),
   'leader-label': z
     .string()

@@ -3,19 +3,28 @@ import { toKubeApiError } from '../kube-api/api-error.ts';
 import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
-import { watchObject } from './watch-object.ts';
 import { formatAnnotationRecord, parseAnnotationRecord } from './record.ts';
-import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
+import {
+  LOCK_RESOURCES,
+  lockCollectionPath,
+  type LeaderElectionRecord,
+  type Lock,
+  type LockKind,
+  type LockObservation,
+  type WatchHandlers,
+} from './types.ts';
+import { watchObject } from './watch-object.ts';
 
 /** Where leader-elector 0.4 and client-go before 1.24 keep the record on a ConfigMap or an Endpoints object. */
 export const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
 
 type AnnotatedObject = V1ConfigMap | V1Endpoints;
 
+/** The lock kinds that keep the record in an annotation. */
+type AnnotationLockKind = Exclude<LockKind, 'leases'>;
+
 /** The few calls that differ between ConfigMaps and Endpoints. */
 interface CoreResource {
-  kind: 'ConfigMap' | 'Endpoints';
-  plural: 'configmaps' | 'endpoints';
   read(api: CoreV1Api, name: string, namespace: string, options: RequestOptions): Promise<AnnotatedObject>;
   create(api: CoreV1Api, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
   replace(api: CoreV1Api, name: string, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
@@ -23,27 +32,23 @@ interface CoreResource {
 
 const resources = {
   configmaps: {
-    kind: 'ConfigMap',
-    plural: 'configmaps',
     read: (api, name, namespace, options) => api.readNamespacedConfigMap({ name, namespace }, options),
     create: (api, namespace, body, options) => api.createNamespacedConfigMap({ namespace, body }, options),
     replace: (api, name, namespace, body, options) => api.replaceNamespacedConfigMap({ name, namespace, body }, options),
   },
   endpoints: {
-    kind: 'Endpoints',
-    plural: 'endpoints',
     read: (api, name, namespace, options) => api.readNamespacedEndpoints({ name, namespace }, options),
     create: (api, namespace, body, options) => api.createNamespacedEndpoints({ namespace, body }, options),
     replace: (api, name, namespace, body, options) => api.replaceNamespacedEndpoints({ name, namespace, body }, options),
   },
-} satisfies Record<string, CoreResource>;
+} satisfies Record<AnnotationLockKind, CoreResource>;
 
 /**
  * The legacy annotation lock on a ConfigMap or an Endpoints object, so a fleet can move off leader-elector 0.4 and
  * older clients without two leaders. Records written by other clients are read leniently.
  */
 export class AnnotationLock implements Lock {
-  readonly kind: 'configmaps' | 'endpoints';
+  readonly kind: AnnotationLockKind;
   readonly namespace: string;
   readonly name: string;
   readonly #resource: CoreResource;
@@ -51,7 +56,7 @@ export class AnnotationLock implements Lock {
   readonly #watch: Watch;
   readonly #options: RequestOptions;
 
-  constructor(kubeConfig: KubeConfig, kind: 'configmaps' | 'endpoints', namespace: string, name: string, requestTimeoutMs: number) {
+  constructor(kubeConfig: KubeConfig, kind: AnnotationLockKind, namespace: string, name: string, requestTimeoutMs: number) {
     this.#options = requestOptions(requestTimeoutMs);
     this.kind = kind;
     this.namespace = namespace;
@@ -69,8 +74,8 @@ export class AnnotationLock implements Lock {
 
   async create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
     const body: AnnotatedObject = {
-      apiVersion: 'v1',
-      kind: this.#resource.kind,
+      apiVersion: LOCK_RESOURCES[this.kind].apiVersion,
+      kind: LOCK_RESOURCES[this.kind].kind,
       metadata: { name: this.name, namespace: this.namespace, annotations: { ...annotations, [LEADER_ANNOTATION]: formatAnnotationRecord(record) } },
     };
     try {
@@ -95,7 +100,7 @@ export class AnnotationLock implements Lock {
   }
 
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${this.#resource.plural}`;
+    const path = lockCollectionPath(this.kind, this.namespace);
     return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as AnnotatedObject), handlers);
   }
 }

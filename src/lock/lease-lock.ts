@@ -1,11 +1,17 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
-import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
+import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
+import {
+  lockCollectionPath,
+  type LeaderElectionRecord,
+  type Lock,
+  type LockObservation,
+  type WatchHandlers,
+} from './types.ts';
 import { watchObject } from './watch-object.ts';
-import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from './types.ts';
 
 /** A coordination.k8s.io/v1 Lease, as client-go's LeaseLock: the record maps onto LeaseSpec. */
 export class LeaseLock implements Lock {
@@ -59,7 +65,7 @@ export class LeaseLock implements Lock {
   }
 
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/leases`;
+    const path = lockCollectionPath(this.kind, this.namespace);
     return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as V1Lease), handlers);
   }
 }

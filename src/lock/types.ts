@@ -8,7 +8,13 @@ export interface LeaderElectionRecord {
   leaderTransitions: number;
 }
 
-export type LockKind = 'leases' | 'configmaps' | 'endpoints';
+/**
+ * The lock kinds, as `--lock` names them: the resource (plural) that holds the record. `leases` is client-go's
+ * LeaseLock; `configmaps` and `endpoints` are the legacy annotation locks of leader-elector 0.4 and client-go < 1.24.
+ */
+export const LOCK_KINDS = ['leases', 'configmaps', 'endpoints'] as const;
+
+export type LockKind = (typeof LOCK_KINDS)[number];
 
 /** What each lock kind is in the Kubernetes API: for RBAC hints, event references and CloudEvents sources. */
 export const LOCK_RESOURCES: Record<LockKind, { kind: string; group: string; apiVersion: string }> = {
@@ -17,10 +23,15 @@ export const LOCK_RESOURCES: Record<LockKind, { kind: string; group: string; api
   endpoints: { kind: 'Endpoints', group: '', apiVersion: 'v1' },
 };
 
+/** The REST path of a lock kind's collection in a namespace, e.g. `/api/v1/namespaces/default/endpoints`. */
+export function lockCollectionPath(kind: LockKind, namespace: string): string {
+  const { group, apiVersion } = LOCK_RESOURCES[kind];
+  return `/${group ? 'apis' : 'api'}/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${kind}`;
+}
+
 /** The REST path of a lock object, e.g. `/apis/coordination.k8s.io/v1/namespaces/default/leases/my-app`. */
 export function lockPath(kind: LockKind, namespace: string, name: string): string {
-  const { group, apiVersion } = LOCK_RESOURCES[kind];
-  return `/${group ? 'apis' : 'api'}/${apiVersion}/namespaces/${namespace}/${kind}/${name}`;
+  return `${lockCollectionPath(kind, namespace)}/${name}`;
 }
 
 /** One read of the lock object. `object` is the whole API object, kept so an update replaces exactly what was read. */

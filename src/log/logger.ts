@@ -1,5 +1,9 @@
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../config/config.ts';
+
+/** The levels `--log-level` accepts, most verbose first (pino's names). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * What every part takes to log: pino's level methods, called as `log.warn({ field: value }, 'message')` or
