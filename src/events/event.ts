@@ -1,5 +1,3 @@
-import { LOCK_RESOURCES, type LockKind } from '../lock/types.ts';
-
 /** The object an event is about, as core/v1 ObjectReference. */
 export interface InvolvedObject {
   kind: string;
@@ -31,12 +29,6 @@ export interface CoreEvent {
   firstTimestamp: Date;
   lastTimestamp: Date;
   count: number;
-}
-
-/** The lock object as an event's involvedObject, with the kind and apiVersion client-go's resource locks use. */
-export function lockReference(lock: LockKind, namespace: string, name: string, uid?: string): InvolvedObject {
-  const { kind, apiVersion } = LOCK_RESOURCES[lock];
-  return { kind, apiVersion, namespace, name, ...(uid ? { uid } : {}) };
 }
 
 /** client-go's event name: `<object>.<UnixNano in hex>`, unique enough per object. */

@@ -34,6 +34,21 @@ export function lockPath(kind: LockKind, namespace: string, name: string): strin
   return `${lockCollectionPath(kind, namespace)}/${name}`;
 }
 
+/** A reference to one object, as core/v1 ObjectReference (an Event's `involvedObject`). */
+export interface ObjectReference {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** The lock object as an event's involvedObject, with the kind and apiVersion client-go's resource locks use. */
+export function lockReference(lock: LockKind, namespace: string, name: string, uid?: string): ObjectReference {
+  const { kind, apiVersion } = LOCK_RESOURCES[lock];
+  return { kind, apiVersion, namespace, name, ...(uid ? { uid } : {}) };
+}
+
 /** One read of the lock object. `object` is the whole API object, kept so an update replaces exactly what was read. */
 export interface LockObservation {
   record: LeaderElectionRecord | null;

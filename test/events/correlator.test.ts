@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventCorrelator } from '../../src/events/correlator.ts';
-import { lockReference, type CoreEvent } from '../../src/events/event.ts';
+import type { CoreEvent } from '../../src/events/event.ts';
+import { lockReference } from '../../src/lock/types.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 function makeEvent(clock: FakeClock, message: string, name = `lease.${clock.now()}`): CoreEvent {

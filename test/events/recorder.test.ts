@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LeadershipChange } from '../../src/election/changes.ts';
 import type { EventPatch } from '../../src/events/correlator.ts';
-import { lockReference, type CoreEvent } from '../../src/events/event.ts';
+import type { CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';
 import { EventRecorder } from '../../src/events/recorder.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
+import { lockReference } from '../../src/lock/types.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 interface Logged {
