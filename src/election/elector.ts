@@ -83,7 +83,8 @@ export class Elector {
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
     const { kind, namespace, name } = this.#lock;
-    this.#access = { resource: kind, group: LOCK_RESOURCES[kind].group, namespace, name, meanwhile: 'retrying with back-off' };
+    const { group } = LOCK_RESOURCES[kind];
+    this.#access = { resource: kind, group, namespace, name, meanwhile: 'retrying with back-off' };
     this.#changes = new Fanout((error) => this.#log.error({ err: error }, 'a leadership listener failed'));
     this.#watcher = new LockWatcher({
       lock: this.#lock,
@@ -460,7 +461,8 @@ export class Elector {
       return;
     }
     this.#stale = true;
-    this.#log.warn({ ...context, err: failure.message }, `${verb} ${this.#lock.kind} failed (${failure.kind}); retrying with back-off`);
+    const message = `${verb} ${this.#lock.kind} failed (${failure.kind}); retrying with back-off`;
+    this.#log.warn({ ...context, err: failure.message }, message);
   }
 
   #describeLock(): string {

@@ -230,8 +230,8 @@ export class LeaderLabelReconciler {
       problem = error.message;
     } else {
       const failure = toKubeApiError('patch', error);
-      problem =
-        accessHint(failure, this.#access) ?? `cannot ${failure.verb} pods for the leader label: ${failure.kind}: ${failure.message}`;
+      const cause = `cannot ${failure.verb} pods for the leader label: ${failure.kind}: ${failure.message}`;
+      problem = accessHint(failure, this.#access) ?? cause;
     }
     if (this.#problem.first(problem)) this.#log.warn({ pod: this.#podName, failures: this.#failures }, problem);
     else this.#log.debug({ failures: this.#failures }, problem);

@@ -56,7 +56,13 @@ export class AnnotationLock implements Lock {
   readonly #watch: Watch;
   readonly #options: RequestOptions;
 
-  constructor(kubeConfig: KubeConfig, kind: AnnotationLockKind, namespace: string, name: string, requestTimeoutMs: number) {
+  constructor(
+    kubeConfig: KubeConfig,
+    kind: AnnotationLockKind,
+    namespace: string,
+    name: string,
+    requestTimeoutMs: number,
+  ) {
     this.#options = requestOptions(requestTimeoutMs);
     this.kind = kind;
     this.namespace = namespace;
