@@ -1,4 +1,4 @@
-import type { LeadershipChange } from '../election/changes.ts';
+import type { LeadershipChange } from '../election/leadership.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import type { Log } from '../log/logger.ts';

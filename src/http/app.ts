@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import { leaderBody, type LeadershipSource } from './leadership-source.ts';
+import { leaderBody } from '../election/leadership.ts';
+import type { LeadershipSource } from './leadership-source.ts';
 import { watchStream } from './watch-stream.ts';
 
 export interface HttpAppOptions {

@@ -1,4 +1,4 @@
-import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
 
 /** What the HTTP layer needs of the election: the current state and the stream of changes. */
 export interface LeadershipSource {
@@ -8,20 +8,3 @@ export interface LeadershipSource {
   unhealthyReason(): string | undefined;
 }
 
-/** The body of `GET /leader`, also sent by `/watch`. */
-export function leaderBody(state: LeadershipSnapshot) {
-  return {
-    leader: state.leader,
-    self: state.identity,
-    isLeader: state.isLeader,
-    election: state.election,
-    namespace: state.namespace,
-    lock: state.lock,
-    transitions: state.transitions,
-    acquireTime: state.acquireTime?.toISOString() ?? null,
-    renewTime: state.renewTime?.toISOString() ?? null,
-    observedAt: state.observedAt?.toISOString() ?? null,
-  };
-}
-
-export type LeaderBody = ReturnType<typeof leaderBody>;

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { leaderBody, type LeadershipSource } from './leadership-source.ts';
+import { leaderBody } from '../election/leadership.ts';
+import type { LeadershipSource } from './leadership-source.ts';
 
 const KEEPALIVE_MS = 15_000;
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LeadershipChange } from '../election/changes.ts';
+import type { LeadershipChange } from '../election/leadership.ts';
 
 /** The election's Prometheus metrics: leaderhook's own, plus client-go's names so existing dashboards work. */
 export class ElectionMetrics {

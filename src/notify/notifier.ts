@@ -1,8 +1,7 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { LeadershipChange, LeadershipSnapshot } from '../election/changes.ts';
-import { leaderBody } from '../http/leadership-source.ts';
+import { leaderBody, type LeadershipChange, type LeadershipSnapshot } from '../election/leadership.ts';
 import type { LockKind } from '../lock/types.ts';
 import {
   cursorAnnotation,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Fanout, type LeadershipChange } from '../../src/election/changes.ts';
+import { Fanout } from '../../src/election/changes.ts';
+import type { LeadershipChange } from '../../src/election/leadership.ts';
 import { Elector } from '../../src/election/elector.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LeadershipChange } from '../../src/election/changes.ts';
+import type { LeadershipChange } from '../../src/election/leadership.ts';
 import type { EventPatch } from '../../src/events/correlator.ts';
 import type { CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';

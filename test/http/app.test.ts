@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ServerType } from '@hono/node-server';
 import { Registry } from 'prom-client';
-import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/changes.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { Fanout } from '../../src/election/changes.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 import { close, listen } from '../../src/http/server.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import type { LeadershipSnapshot } from '../../src/election/changes.ts';
+import type { LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 
 function appWith(state: Partial<LeadershipSnapshot>, readyOnlyWhenLeader: boolean) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/changes.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import type { PodLabelApi, PodLabels } from '../../src/leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from '../../src/leader-pod/reconciler.ts';

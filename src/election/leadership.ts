@@ -1,0 +1,63 @@
+import type { LockKind } from '../lock/types.ts';
+
+/**
+ * One leadership change, as every consumer (HTTP, metrics, notifier) receives it.
+ * - `started`: this replica became leader;
+ * - `stopped`: this replica stopped leading (lost the lock, released it, or could not renew in time);
+ * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`).
+ */
+export type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
+
+export type StopReason =
+  | 'lost' // another replica holds the lock
+  | 'renew-deadline' // no successful renew within the renew deadline (API down, or this process was paused)
+  | 'released' // clean shutdown: the lock was handed back
+  | 'shutdown'; // shutdown without a confirmed release
+
+export interface LeadershipChange {
+  type: LeadershipChangeType;
+  leader: string;
+  previousLeader: string;
+  isLeader: boolean;
+  /** `leaseTransitions` of the lock record the change was observed on. */
+  transitions: number;
+  reason?: StopReason;
+  at: Date;
+}
+
+/** The election's state as this replica knows it now. */
+export interface LeadershipSnapshot {
+  election: string;
+  namespace: string;
+  lock: LockKind;
+  identity: string;
+  leader: string;
+  isLeader: boolean;
+  transitions: number;
+  acquireTime: Date | null;
+  renewTime: Date | null;
+  /** Wall-clock time at which the current record was first observed here. */
+  observedAt: Date | null;
+  /** The lock has been read at least once. */
+  ready: boolean;
+}
+
+/**
+ * The body of `GET /leader`, also sent by `/watch` and written to `--state-file`:
+ * `{leader, self, isLeader, election, namespace, lock, transitions, acquireTime, renewTime, observedAt}`, the three
+ * times as RFC 3339 strings (`null` while unknown), `leader` `''` when there is none.
+ */
+export function leaderBody(state: LeadershipSnapshot) {
+  return {
+    leader: state.leader,
+    self: state.identity,
+    isLeader: state.isLeader,
+    election: state.election,
+    namespace: state.namespace,
+    lock: state.lock,
+    transitions: state.transitions,
+    acquireTime: state.acquireTime?.toISOString() ?? null,
+    renewTime: state.renewTime?.toISOString() ?? null,
+    observedAt: state.observedAt?.toISOString() ?? null,
+  };
+}
