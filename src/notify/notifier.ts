@@ -24,7 +24,7 @@ import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
 import { NotifyMetrics } from './metrics.ts';
 import type { SecretFiles } from './signing.ts';
-import { StateFile } from './state-file.ts';
+import { StateFile } from '../state-file/state-file.ts';
 import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue.ts';
 import type { Target } from './targets.ts';
 
