@@ -18,6 +18,7 @@ import { createLogger } from './log/logger.ts';
 import { ElectionMetrics } from './metrics/election-metrics.ts';
 import { instrumentLock } from './metrics/instrumented-lock.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
+import { StateFile } from './state-file/state-file.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -64,11 +65,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const elector = new Elector({ lock, identity: config.identity, log, ...config.timings, onSlowPath: () => metrics.slowPathTaken() });
   elector.subscribe((change) => metrics.record(change));
   // Loaded only when used: the delivery stack (got and friends) costs ~11 MB of memory in every pod.
-  const notifier =
-    notifyConfig.targets.length || notifyConfig.stateFile
-      ? new (await import('./notify/notifier.ts')).Notifier({ election: elector, targets: notifyConfig.targets, log, registry: metrics.registry, stateFile: notifyConfig.stateFile })
-      : undefined;
+  const notifier = notifyConfig.targets.length
+    ? new (await import('./notify/notifier.ts')).Notifier({
+        election: elector,
+        targets: notifyConfig.targets,
+        log,
+        registry: metrics.registry,
+      })
+    : undefined;
   notifier?.start();
+  const stateFile = notifyConfig.stateFile ? new StateFile(notifyConfig.stateFile, log.child({ part: 'state-file' })) : undefined;
+  stateFile?.follow(elector);
 
   const events = config.events
     ? new EventRecorder({
@@ -119,9 +126,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     log.info({ signal }, 'shutting down: releasing the lock');
     await elector.stop({ release: true });
     // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
-    // Pending notifications, the final leadership.stopped included, drain within --drain-timeout.
-    await Promise.all([leaderLabel?.settle(config.timings.renewDeadlineMs), events?.shutdown(config.timings.renewDeadlineMs), notifier?.drain(notifyConfig.drainTimeoutMs)]);
+    // Pending notifications, the final leadership.stopped included, and the state file drain within --drain-timeout.
+    await Promise.all([
+      leaderLabel?.settle(config.timings.renewDeadlineMs),
+      events?.shutdown(config.timings.renewDeadlineMs),
+      notifier?.drain(notifyConfig.drainTimeoutMs),
+      stateFile?.flush(notifyConfig.drainTimeoutMs),
+    ]);
     leaderLabel?.stop();
+    stateFile?.stop();
     await close(server);
     log.flush();
     process.exit(0);

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { leaderBody, type LeadershipChange, type LeadershipSnapshot } from '../election/leadership.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
 import type { LockKind } from '../lock/types.ts';
 import {
   cursorAnnotation,
@@ -24,7 +24,6 @@ import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
 import { NotifyMetrics } from './metrics.ts';
 import type { SecretFiles } from './signing.ts';
-import { StateFile } from '../state-file/state-file.ts';
 import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue.ts';
 import type { Target } from './targets.ts';
 
@@ -51,7 +50,6 @@ export interface NotifierOptions {
   targets: readonly ResolvedTarget[];
   log: Logger;
   registry: Registry;
-  stateFile?: string;
 }
 
 /** How often a follower copies the lock's cursors into what it would write on acquiring. */
@@ -83,7 +81,6 @@ export class Notifier {
   readonly #leaderLanes: Lane[];
   readonly #deliveries = new DeliveryLog();
   readonly #metrics: NotifyMetrics;
-  readonly #stateFile: StateFile | undefined;
   /** Holders of terms, from the changes observed here and the lock's term annotation. */
   readonly #holders = new Map<number, string>();
   /** How often each (type, term, subject) was seen here: the occurrence in the event id. */
@@ -119,7 +116,6 @@ export class Notifier {
       return lane;
     });
     this.#leaderLanes = this.#lanes.filter((lane) => lane.resolved.target.scope === 'leader');
-    this.#stateFile = options.stateFile ? new StateFile(options.stateFile, () => leaderBody(this.#election.snapshot()), this.#log) : undefined;
   }
 
   start(): void {
@@ -130,7 +126,6 @@ export class Notifier {
       this.#timer = setInterval(() => this.#publish(), MIRROR_INTERVAL_MS);
       this.#timer.unref();
     }
-    void this.#stateFile?.update();
   }
 
   /** Adds `GET /deliveries`. */
@@ -151,7 +146,7 @@ export class Notifier {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
-    const done = Promise.all([...this.#lanes.map((lane) => lane.queue.idle()), this.#stateFile?.flush()]).then(() => 'done' as const);
+    const done = Promise.all(this.#lanes.map((lane) => lane.queue.idle())).then(() => 'done' as const);
     const result = await Promise.race([done, timedOut]);
     clearTimeout(timer);
     let left = 0;
@@ -176,7 +171,7 @@ export class Notifier {
 
   /**
    * Changes are handled one at a time, in order: the elector can report a change from inside `snapshot()`, which this
-   * handler calls (state file, annotations), and a nested change must not overtake the one being handled.
+   * handler calls (annotations), and a nested change must not overtake the one being handled.
    */
   #onChange(change: LeadershipChange): void {
     this.#inbox.push(change);
@@ -190,7 +185,6 @@ export class Notifier {
   }
 
   #handle(change: LeadershipChange): void {
-    void this.#stateFile?.update();
     const { identity } = this.#election;
     const changedAt = performance.now();
     if (change.type === 'leader-changed' && change.leader) this.#holders.set(change.transitions, change.leader);

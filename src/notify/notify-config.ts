@@ -4,10 +4,9 @@ import { UsageError } from '../config/usage-error.ts';
 import { readConfigFile, type TargetSpec } from './config-file.ts';
 import { EVENT_TYPES, type EventType } from './events.ts';
 import { FileValue, nonEmptyText } from './file-value.ts';
-import { PAGERDUTY_URL } from './formats/pagerduty.ts';
 import type { ResolvedTarget } from './notifier.ts';
 import { parseSecretFile, SecretFiles } from './signing.ts';
-import { HOOK_DEFAULTS, redactUrl, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
+import { HOOK_DEFAULTS, PAGERDUTY_URL, redactUrl, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
 
 export interface NotifyConfig {
   targets: ResolvedTarget[];

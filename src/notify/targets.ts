@@ -59,6 +59,9 @@ export const REMOTE_DEFAULTS = {
   retry: { attempts: 10, minDelayMs: 1_000, maxDelayMs: 60_000, maxElapsedMs: 15 * 60_000 },
 } as const;
 
+/** Where a `pagerduty` target posts unless it names a URL: PagerDuty's Events API v2. */
+export const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
+
 /** A cursor key from the URL, not the URL itself: nothing of a token in a URL reaches the lock object. */
 export function urlCursorKey(url: string): string {
   return `u${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;

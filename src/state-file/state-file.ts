@@ -1,47 +1,83 @@
 import { rename, writeFile } from 'node:fs/promises';
-import type { Logger } from 'pino';
+import { leaderBody, type LeadershipChange, type LeadershipSnapshot } from '../election/leadership.ts';
+
+/** What the state file needs of the election: the current state and the stream of changes. */
+export interface StateFileSource {
+  snapshot(): LeadershipSnapshot;
+  subscribe(listener: (change: LeadershipChange) => void): () => void;
+}
+
+/** The part of a logger the state file uses. */
+export interface StateFileLog {
+  warn(fields: object, message: string): void;
+}
 
 /**
- * `--state-file`: the current leader JSON (the body of `GET /leader`), rewritten on every change through a temporary
- * file and a rename, so a reader never sees a partial file. Writes are coalesced: at most one in flight, and the last
- * state always written.
+ * `--state-file`: the current leader JSON (the body of `GET /leader`, see `leaderBody`), rewritten on every change
+ * through a temporary file (`<path>.<pid>.tmp`, mode 0644) and a rename, so a reader never sees a partial file. Writes
+ * are coalesced: at most one in flight, and the last state always written. A failed write is logged (warn) and the
+ * next change tries again; nothing throws.
  */
 export class StateFile {
   readonly path: string;
-  readonly #body: () => unknown;
-  readonly #log: Pick<Logger, 'warn'>;
+  readonly #log: StateFileLog;
+  #unsubscribe: (() => void) | undefined;
   #writing: Promise<void> | undefined;
   #dirty = false;
 
-  constructor(path: string, body: () => unknown, log: Pick<Logger, 'warn'>) {
+  constructor(path: string, log: StateFileLog) {
     this.path = path;
-    this.#body = body;
     this.#log = log;
   }
 
+  /** Writes the current state now, then again after every change `source` reports, until `stop()`. */
+  follow(source: StateFileSource): void {
+    this.stop();
+    this.#unsubscribe = source.subscribe(() => void this.#update(source));
+    void this.#update(source);
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  /**
+   * Resolves once nothing is left to write, or after `timeoutMs` (a hung file system must not hold up a shutdown);
+   * `true` when everything was written.
+   */
+  async flush(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const written = (async () => {
+      while (this.#writing) await this.#writing;
+      return true as const;
+    })();
+    const result = await Promise.race([written, timedOut]);
+    clearTimeout(timer);
+    return result;
+  }
+
   /** Writes the current state soon; returns when it (or a later state) is on disk. */
-  update(): Promise<void> {
+  #update(source: StateFileSource): Promise<void> {
     if (this.#writing) {
       this.#dirty = true;
       return this.#writing;
     }
-    this.#writing = this.#loop().finally(() => {
+    this.#writing = this.#loop(source).finally(() => {
       this.#writing = undefined;
     });
     return this.#writing;
   }
 
-  /** Resolves once nothing is left to write. */
-  async flush(): Promise<void> {
-    while (this.#writing) await this.#writing;
-  }
-
-  async #loop(): Promise<void> {
+  async #loop(source: StateFileSource): Promise<void> {
     do {
       this.#dirty = false;
       const temporary = `${this.path}.${process.pid}.tmp`;
       try {
-        await writeFile(temporary, `${JSON.stringify(this.#body())}\n`, { mode: 0o644 });
+        await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644 });
         await rename(temporary, this.path);
       } catch (error) {
         this.#log.warn({ path: this.path, err: (error as Error).message }, 'cannot write the state file');

@@ -1,8 +1,6 @@
 import type { NotifyEvent } from '../events.ts';
 import { describeElection, type FormatContext, type Rendered } from './format.ts';
 
-export const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
-
 /** One incident per election. */
 function pagerDutyDedupKey(event: NotifyEvent): string {
   return `leaderhook/${event.data.namespace}/${event.data.election}`;

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
+import { Fanout } from '../../src/election/changes.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
+import { StateFile } from '../../src/state-file/state-file.ts';
+import { captureLog } from '../notify/helpers.ts';
+import { Replica, waitFor } from '../support/replica.ts';
+
+/** An election the test drives by hand. */
+class ScriptedLeadership {
+  state: LeadershipSnapshot = {
+    election: 'demo',
+    namespace: 'team-a',
+    lock: 'leases',
+    identity: 'pod-b',
+    leader: '',
+    isLeader: false,
+    transitions: 0,
+    acquireTime: null,
+    renewTime: null,
+    observedAt: null,
+    ready: false,
+  };
+  readonly changes = new Fanout<LeadershipChange>(() => {});
+  snapshot = () => this.state;
+  subscribe = (listener: (change: LeadershipChange) => void) => this.changes.subscribe(listener);
+
+  change(patch: Partial<LeadershipSnapshot>, type: LeadershipChange['type']): void {
+    const previousLeader = this.state.leader;
+    this.state = { ...this.state, ...patch };
+    const { leader, isLeader, transitions } = this.state;
+    this.changes.emit({ type, leader, previousLeader, isLeader, transitions, at: new Date() });
+  }
+}
+
+function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+describe('--state-file', () => {
+  it("holds GET /leader's body from the start and after every change, replaced whole", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
+    const path = join(dir, 'leader.json');
+    const leadership = new ScriptedLeadership();
+    const log = captureLog();
+    const file = new StateFile(path, log);
+    file.follow(leadership);
+    assert.equal(await file.flush(5_000), true);
+    assert.deepEqual(readJson(path), {
+      leader: '',
+      self: 'pod-b',
+      isLeader: false,
+      election: 'demo',
+      namespace: 'team-a',
+      lock: 'leases',
+      transitions: 0,
+      acquireTime: null,
+      renewTime: null,
+      observedAt: null,
+    });
+
+    const renewTime = new Date('2026-11-24T10:00:04Z');
+    const observed = { acquireTime: renewTime, renewTime, observedAt: renewTime, ready: true };
+    leadership.change({ leader: 'pod-a', transitions: 3, ...observed }, 'leader-changed');
+    leadership.change({ leader: 'pod-b', isLeader: true, transitions: 4 }, 'started');
+    assert.equal(await file.flush(5_000), true);
+    assert.deepEqual(readJson(path), {
+      leader: 'pod-b',
+      self: 'pod-b',
+      isLeader: true,
+      election: 'demo',
+      namespace: 'team-a',
+      lock: 'leases',
+      transitions: 4,
+      acquireTime: '2026-11-24T10:00:04.000Z',
+      renewTime: '2026-11-24T10:00:04.000Z',
+      observedAt: '2026-11-24T10:00:04.000Z',
+    });
+    assert.deepEqual(readdirSync(dir), ['leader.json'], 'no temporary file left behind');
+
+    file.stop();
+    leadership.change({ leader: '', isLeader: false }, 'stopped');
+    await file.flush(5_000);
+    assert.equal((readJson(path) as { leader: string }).leader, 'pod-b', 'nothing written once stopped');
+    assert.deepEqual(log.lines, []);
+  });
+
+  it('a write that fails is one warning naming the path, and the next change tries again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
+    const path = join(dir, 'missing-dir', 'leader.json');
+    const leadership = new ScriptedLeadership();
+    const log = captureLog();
+    const file = new StateFile(path, log);
+    file.follow(leadership);
+    assert.equal(await file.flush(5_000), true);
+    assert.deepEqual(
+      log.lines.map((line) => [line.level, line.msg, line.fields.path]),
+      [['warn', 'cannot write the state file', path]],
+    );
+    leadership.change({ leader: 'pod-a' }, 'leader-changed');
+    await file.flush(5_000);
+    assert.equal(log.lines.length, 2);
+    assert.equal(existsSync(path), false);
+  });
+});
+
+describe('--state-file as the only output, in a leaderhook process', () => {
+  const preload = fileURLToPath(new URL('../support/record-modules.ts', import.meta.url));
+  /** Modules of the delivery stack: the HTTP client, the retry loop, the notifier, its queues and formats. */
+  const DELIVERY_STACK = [
+    /\/node_modules\/got\//,
+    /\/node_modules\/p-retry\//,
+    /\/node_modules\/cloudevents\//,
+    /\/src\/notify\/notifier\.ts$/,
+    /\/src\/notify\/target-queue\.ts$/,
+    /\/src\/notify\/delivery\.ts$/,
+    /\/src\/notify\/formats\//,
+  ];
+  let api: EmbeddedApi;
+  let dir: string;
+  let kubeconfig: string;
+  before(async () => {
+    api = await startEmbeddedApi();
+    dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
+    kubeconfig = join(dir, 'kubeconfig');
+    await api.writeKubeconfig(kubeconfig);
+  });
+  after(() => api.close());
+
+  /** Starts one replica with `args`, waits until its state file names it leader; returns the modules it loaded. */
+  async function loadedWith(name: string, args: string[]): Promise<string[]> {
+    const modulesLog = join(dir, `${name}.modules`);
+    const stateFile = join(dir, `${name}.json`);
+    const replica = await Replica.start({
+      id: `${name}-1`,
+      kubeconfig,
+      election: name,
+      args: [`--state-file=${stateFile}`, ...args],
+      env: { NODE_OPTIONS: `--import=${preload}`, LEADERHOOK_TEST_MODULES_LOG: modulesLog },
+    });
+    try {
+      await waitFor('the state file to name the leader', () => {
+        try {
+          return (readJson(stateFile) as { isLeader: boolean }).isLeader;
+        } catch {
+          return false;
+        }
+      });
+      return readFileSync(modulesLog, 'utf8').split('\n');
+    } finally {
+      await replica.stop();
+    }
+  }
+
+  it('loads nothing of the delivery stack; a hook target does', async () => {
+    const alone = await loadedWith('state-alone', []);
+    assert.ok(alone.some((url) => url.endsWith('/src/state-file/state-file.ts')));
+    assert.deepEqual(
+      alone.filter((url) => DELIVERY_STACK.some((pattern) => pattern.test(url))),
+      [],
+    );
+    const withHook = await loadedWith('state-and-hook', ['--hook=http://127.0.0.1:9/hook']);
+    for (const pattern of DELIVERY_STACK.filter((pattern) => !/cloudevents/.test(pattern.source))) {
+      assert.ok(withHook.some((url) => pattern.test(url)), `a hook target loads ${pattern.source}`);
+    }
+  });
+});
