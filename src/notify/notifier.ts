@@ -18,7 +18,7 @@ import {
   type Position,
 } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
-import { deliveriesRoute } from './deliveries-route.ts';
+import { deliveriesRoute } from './deliveries-app.ts';
 import { eventId, type EventType, type NotifyEvent } from './events.ts';
 import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
