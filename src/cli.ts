@@ -74,7 +74,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       })
     : undefined;
   notifier?.start();
-  const stateFile = notifyConfig.stateFile ? new StateFile(notifyConfig.stateFile, log.child({ part: 'state-file' })) : undefined;
+  const stateFile = notifyConfig.stateFile
+    ? new StateFile(notifyConfig.stateFile, log.child({ part: 'state-file' }))
+    : undefined;
   stateFile?.follow(elector);
 
   const events = config.events
@@ -102,9 +104,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const app = createHttpApp({
     leadership: { snapshot: () => elector.snapshot(), subscribe: (listener) => elector.subscribe(listener), unhealthyReason: () => elector.unhealthyReason() },
     metrics: metrics.registry,
-    extend: notifier ? (routes) => notifier.extend(routes) : undefined,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
   });
+  if (notifier) app.route('/deliveries', notifier.deliveriesApp());
   let server: Awaited<ReturnType<typeof listen>>;
   try {
     server = await listen(app, config.http);

@@ -7,14 +7,15 @@ import { watchStream } from './watch-stream.ts';
 export interface HttpAppOptions {
   leadership: LeadershipSource;
   metrics: Registry;
-  /** Extra routes from other parts (e.g. the notifier's `/deliveries`). */
-  extend?: (app: Hono) => void;
   /** `--ready-only-when-leader`: `/readyz` answers 200 only while this replica leads. */
   readyOnlyWhenLeader?: boolean;
 }
 
-/** The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. */
-export function createHttpApp({ leadership, metrics, extend, readyOnlyWhenLeader = false }: HttpAppOptions): Hono {
+/**
+ * The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. Other parts'
+ * routes are Hono sub-apps the caller mounts with `app.route` (e.g. the notifier's `/deliveries`).
+ */
+export function createHttpApp({ leadership, metrics, readyOnlyWhenLeader = false }: HttpAppOptions): Hono {
   const app = new Hono();
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
@@ -38,6 +39,5 @@ export function createHttpApp({ leadership, metrics, extend, readyOnlyWhenLeader
 
   app.get('/metrics', async (c) => c.body(await metrics.metrics(), 200, { 'Content-Type': metrics.contentType }));
 
-  extend?.(app);
   return app;
 }

@@ -1,19 +1,24 @@
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import type { DeliveryLog } from './delivery-log.ts';
 import { redactUrl, type Target } from './targets.ts';
 
+/** What `/deliveries` shows of one target's queue. */
 export interface QueueView {
   readonly target: Target;
+  /** Events waiting or in delivery. */
   readonly depth: number;
+  /** The target answered 410 Gone and gets nothing more from this process. */
   readonly disabled: boolean;
 }
 
 /**
- * `GET /deliveries`: the targets (name, scope, format, the URL without path or query, queue depth, disabled) and the
- * last deliveries, newest first; `?target=NAME` and `?status=given-up` filter. No header, body or secret is shown.
+ * A Hono sub-app, mounted with `app.route('/deliveries', deliveriesApp(…))`. `GET /` answers
+ * `{targets: [{name, url, scope, format, events, queueDepth, disabled}], deliveries: DeliveryRecord[]}`: the targets
+ * (the URL without path, query or credentials) and the last deliveries, newest first; `?target=NAME` and
+ * `?status=given-up` (any `DeliveryStatus`) filter the deliveries. No header, body or secret is shown.
  */
-export function deliveriesRoute(app: Hono, queues: readonly QueueView[], deliveries: DeliveryLog): void {
-  app.get('/deliveries', (c) => {
+export function deliveriesApp(queues: readonly QueueView[], deliveries: DeliveryLog): Hono {
+  return new Hono().get('/', (c) => {
     const target = c.req.query('target');
     const status = c.req.query('status');
     return c.json({
@@ -26,7 +31,9 @@ export function deliveriesRoute(app: Hono, queues: readonly QueueView[], deliver
         queueDepth: queue.depth,
         disabled: queue.disabled,
       })),
-      deliveries: deliveries.list().filter((record) => (!target || record.target === target) && (!status || record.status === status)),
+      deliveries: deliveries
+        .list()
+        .filter((record) => (!target || record.target === target) && (!status || record.status === status)),
     });
   });
 }

@@ -18,7 +18,7 @@ import {
   type Position,
 } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
-import { deliveriesRoute } from './deliveries-app.ts';
+import { deliveriesApp } from './deliveries-app.ts';
 import { eventId, type EventType, type NotifyEvent } from './events.ts';
 import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
@@ -128,10 +128,9 @@ export class Notifier {
     }
   }
 
-  /** Adds `GET /deliveries`. */
-  extend(app: Hono): void {
-    deliveriesRoute(
-      app,
+  /** The `/deliveries` sub-app over this notifier's queues and delivery log (see `deliveriesApp`). */
+  deliveriesApp(): Hono {
+    return deliveriesApp(
       this.#lanes.map((lane) => lane.queue),
       this.#deliveries,
     );
