@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LockKind } from '../lock/types.ts';
+import { occurrenceOf, slotOf, type Position } from './cursor.ts';
 
 /** The three event types, as sent in the body's `type` (and as the CloudEvents type after `io.leaderhook.`). */
 export const EVENT_TYPES = ['leadership.started', 'leadership.stopped', 'leader.changed'] as const;
@@ -62,4 +63,99 @@ export function eventId(parts: EventIdParts): string {
 /** The default JSON body: `{"type","timestamp","data"}`, the payload shape Standard Webhooks recommends. */
 export function jsonPayload(event: NotifyEvent): { type: EventType; timestamp: string; data: EventData } {
   return { type: event.type, timestamp: event.time.toISOString(), data: event.data };
+}
+
+/** The election an event is about, and the replica that sends it (the `observer`). */
+export interface EventOrigin {
+  readonly identity: string;
+  readonly lock: { readonly kind: LockKind; readonly namespace: string; readonly name: string };
+}
+
+/** What an event's data says of the change, besides its election, term and observer. */
+export interface EventFields {
+  leader: string;
+  previousLeader: string;
+  isLeader: boolean;
+  reason?: string;
+}
+
+/** Which event: its type, its term (`transitions`), who it is about and which occurrence of that (1, 2, …). */
+export interface EventKey {
+  type: EventType;
+  term: number;
+  subject: string;
+  occurrence: number;
+}
+
+/** An event with its id (`eventId`) and JSON data, as `origin` sends it. */
+export function buildEvent(origin: EventOrigin, key: EventKey, fields: EventFields, time: Date): NotifyEvent {
+  const { kind, namespace, name } = origin.lock;
+  const { type, term, subject, occurrence } = key;
+  return {
+    id: eventId({ namespace, election: name, transitions: term, type, subject, occurrence }),
+    type,
+    subject,
+    time,
+    data: {
+      election: name,
+      namespace,
+      lock: kind,
+      leader: fields.leader,
+      previousLeader: fields.previousLeader,
+      transitions: term,
+      observer: origin.identity,
+      isLeader: fields.isLeader,
+      ...(fields.reason ? { reason: fields.reason } : {}),
+    },
+  };
+}
+
+/**
+ * A canonical leader-scope event rebuilt by a successor of `holder` (it leads now: `isLeader` is true): the type and
+ * subject its slot holds, the occurrence its index, so the same id as the original; `previousHolder` held the term
+ * before (`''` when unknown).
+ */
+export function recoveredEvent(
+  origin: EventOrigin,
+  position: Position,
+  holder: string,
+  previousHolder: string,
+): NotifyEvent {
+  const occurrence = occurrenceOf(position.index);
+  const now = new Date();
+  const { term } = position;
+  const arriving = { leader: holder, previousLeader: previousHolder, isLeader: true };
+  const leaving = { leader: '', previousLeader: holder, isLeader: true };
+  switch (slotOf(position.index)) {
+    case 'started':
+      return buildEvent(origin, { type: 'leadership.started', term, subject: holder, occurrence }, arriving, now);
+    case 'changed-in':
+      return buildEvent(origin, { type: 'leader.changed', term, subject: holder, occurrence }, arriving, now);
+    case 'stopped':
+      return buildEvent(origin, { type: 'leadership.stopped', term, subject: holder, occurrence }, leaving, now);
+    case 'changed-out':
+      return buildEvent(origin, { type: 'leader.changed', term, subject: '', occurrence }, leaving, now);
+  }
+}
+
+/** How many (type, term, subject) keys the counter remembers; the oldest is forgotten first. */
+const COUNTED_KEYS = 1000;
+
+/** How often each (type, term, subject) was seen here: the occurrence in an event id. */
+export class OccurrenceCounter {
+  readonly #counts = new Map<string, number>();
+
+  /** Counts one more and returns the count (1 the first time). */
+  next(type: EventType, term: number, subject: string): number {
+    const key = `${type}\n${term}\n${subject}`;
+    const count = (this.#counts.get(key) ?? 0) + 1;
+    this.#counts.set(key, count);
+    if (this.#counts.size > COUNTED_KEYS) this.#counts.delete(this.#counts.keys().next().value as string);
+    return count;
+  }
+
+  /** The occurrence the next such change will get (the elector reports it right after). */
+  peek(type: EventType, term: number, subject: string): number {
+    return (this.#counts.get(`${type}\n${term}\n${subject}`) ?? 0) + 1;
+  }
 }

@@ -2,35 +2,28 @@ import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
-import type { LockKind } from '../lock/types.ts';
-import {
-  cursorAnnotation,
-  formatPosition,
-  formatTerm,
-  indexOf,
-  laterPosition,
-  occurrenceOf,
-  parsePosition,
-  parseTerm,
-  positionsAfter,
-  slotOf,
-  TERM_ANNOTATION,
-  type Position,
-} from './cursor.ts';
+import type { Position } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
-import { eventId, type EventType, type NotifyEvent } from './events.ts';
+import {
+  buildEvent,
+  OccurrenceCounter,
+  recoveredEvent,
+  type EventFields,
+  type EventKey,
+  type EventOrigin,
+  type NotifyEvent,
+} from './events.ts';
 import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
+import { LeaderLedger, type LedTerm, type TargetCursor } from './ledger.ts';
 import { NotifyMetrics } from './metrics.ts';
 import type { SecretFiles } from './signing.ts';
 import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue.ts';
 import type { Target } from './targets.ts';
 
 /** What the notifier needs of the elector. */
-export interface NotifierElection {
-  readonly identity: string;
-  readonly lock: { readonly kind: LockKind; readonly namespace: string; readonly name: string };
+export interface NotifierElection extends EventOrigin {
   subscribe(listener: (change: LeadershipChange) => void): () => void;
   snapshot(): LeadershipSnapshot;
   observedAnnotations(): Record<string, string>;
@@ -54,24 +47,21 @@ export interface NotifierOptions {
 
 /** How often a follower copies the lock's cursors into what it would write on acquiring. */
 const MIRROR_INTERVAL_MS = 250;
-/** A new leader re-sends the unconfirmed events of at most this many earlier terms. */
-const MAX_RECOVERED_TERMS = 8;
 
 interface Lane {
   resolved: ResolvedTarget;
   queue: TargetQueue<Position>;
   /** Ids this process has queued for the target, so a recovery never queues one twice. */
   queued: Set<string>;
-  /** Leader scope: the last settled canonical position, as known here. */
-  settled?: Position;
-  /** A filtered-out position waiting for the events queued before it. */
-  skipped?: Position;
+  /** Leader scope only: the target's place in the canonical sequence. */
+  cursor?: TargetCursor;
 }
 
 /**
- * Turns the elector's leadership changes into deliveries: `self` and `all` targets get every change this replica
- * observes; `leader` targets get the election's canonical sequence (see cursor.ts) from the replica leading each term,
- * and a new leader first re-sends what the lock's cursor says its predecessors did not settle.
+ * Turns the elector's leadership changes into deliveries, one lane (a queue) per target: `self` and `all` targets
+ * get every change this replica observes; `leader` targets get the election's canonical sequence (see cursor.ts)
+ * from the replica leading each term, and a new leader first re-sends what the ledger says its predecessors did
+ * not settle (see ledger.ts). Events are built by events.ts.
  */
 export class Notifier {
   readonly #election: NotifierElection;
@@ -79,15 +69,10 @@ export class Notifier {
   readonly #lanes: Lane[];
   /** The lanes of `leader` targets, whose cursors ride on the lock. */
   readonly #leaderLanes: Lane[];
+  readonly #ledger: LeaderLedger;
+  readonly #occurrences = new OccurrenceCounter();
   readonly #deliveries = new DeliveryLog();
   readonly #metrics: NotifyMetrics;
-  /** Holders of terms, from the changes observed here and the lock's term annotation. */
-  readonly #holders = new Map<number, string>();
-  /** How often each (type, term, subject) was seen here: the occurrence in the event id. */
-  readonly #occurrences = new Map<string, number>();
-  /** The term this replica leads (or last led, for its stop events). */
-  #term: { term: number; occurrence: number } | undefined;
-  #leading = false;
   readonly #inbox: LeadershipChange[] = [];
   #handling = false;
   #published = '';
@@ -98,12 +83,14 @@ export class Notifier {
     this.#election = options.election;
     this.#log = options.log.child({ component: 'notify' });
     this.#metrics = new NotifyMetrics(options.registry);
+    this.#ledger = new LeaderLedger(this.#election.identity, this.#log);
     this.#lanes = options.targets.map((resolved) => {
+      const { target } = resolved;
       const lane: Lane = {
         resolved,
         queued: new Set(),
         queue: new TargetQueue<Position>({
-          target: resolved.target,
+          target,
           log: this.#log,
           metrics: this.#metrics,
           deliveries: this.#deliveries,
@@ -111,17 +98,18 @@ export class Notifier {
           headerFiles: resolved.headerFiles,
           onSettled: (item, outcome, reason) => this.#onSettled(lane, item, outcome, reason),
         }),
+        ...(target.scope === 'leader' ? { cursor: this.#ledger.track(target.name, target.cursorKey) } : {}),
       };
-      this.#metrics.addTarget(resolved.target.name);
+      this.#metrics.addTarget(target.name);
       return lane;
     });
-    this.#leaderLanes = this.#lanes.filter((lane) => lane.resolved.target.scope === 'leader');
+    this.#leaderLanes = this.#lanes.filter((lane) => lane.cursor);
   }
 
   start(): void {
     if (this.#unsubscribe) return;
     this.#unsubscribe = this.#election.subscribe((change) => this.#onChange(change));
-    if (this.#leaderLanes.length > 0) {
+    if (this.#ledger.tracking) {
       this.#publish();
       this.#timer = setInterval(() => this.#publish(), MIRROR_INTERVAL_MS);
       this.#timer.unref();
@@ -156,7 +144,10 @@ export class Notifier {
       }
       this.#log.warn({ left, drainTimeoutMs: timeoutMs }, 'drain timeout: giving up on undelivered events');
       // Let the abandoned retry loops record their outcome.
-      await Promise.race([Promise.all(this.#lanes.map((lane) => lane.queue.idle())), new Promise((resolve) => setTimeout(resolve, 100))]);
+      await Promise.race([
+        Promise.all(this.#lanes.map((lane) => lane.queue.idle())),
+        new Promise((resolve) => setTimeout(resolve, 100)),
+      ]);
     }
     this.stop();
     return left;
@@ -186,214 +177,114 @@ export class Notifier {
   #handle(change: LeadershipChange): void {
     const { identity } = this.#election;
     const changedAt = performance.now();
-    if (change.type === 'leader-changed' && change.leader) this.#holders.set(change.transitions, change.leader);
+    this.#ledger.observe(change);
 
+    // The lock's annotations as this replica took it: they tell a new leader what its predecessors left unsettled.
+    const observed = change.type === 'started' ? this.#election.observedAnnotations() : {};
     let event: NotifyEvent;
     if (change.type === 'started') {
-      const occurrence = this.#count('leadership.started', change.transitions, identity);
-      this.#term = { term: change.transitions, occurrence };
-      this.#leading = true;
-      this.#holders.set(change.transitions, identity);
-      event = this.#event('leadership.started', change.transitions, identity, occurrence, { leader: identity, previousLeader: change.previousLeader, isLeader: true }, change.at);
+      const term = change.transitions;
+      const occurrence = this.#occurrences.next('leadership.started', term, identity);
+      this.#ledger.start({ term, run: occurrence }, observed);
+      const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
+      event = this.#event({ type: 'leadership.started', term, subject: identity, occurrence }, fields, change.at);
     } else if (change.type === 'stopped') {
       // The term that ended, even when the change was observed on the successor's record (`lost`).
-      const term = this.#term?.term ?? change.transitions;
-      const occurrence = this.#count('leadership.stopped', term, identity);
-      event = this.#event(
-        'leadership.stopped',
-        term,
-        identity,
-        occurrence,
-        { leader: change.leader, previousLeader: identity, isLeader: false, ...(change.reason ? { reason: change.reason } : {}) },
-        change.at,
-      );
+      const term = this.#ledger.led?.term ?? change.transitions;
+      const occurrence = this.#occurrences.next('leadership.stopped', term, identity);
+      const fields = {
+        leader: change.leader,
+        previousLeader: identity,
+        isLeader: false,
+        ...(change.reason ? { reason: change.reason } : {}),
+      };
+      event = this.#event({ type: 'leadership.stopped', term, subject: identity, occurrence }, fields, change.at);
     } else {
-      const occurrence = this.#count('leader.changed', change.transitions, change.leader);
-      event = this.#event('leader.changed', change.transitions, change.leader, occurrence, { leader: change.leader, previousLeader: change.previousLeader, isLeader: change.isLeader }, change.at);
+      const { transitions: term, leader, previousLeader, isLeader } = change;
+      const occurrence = this.#occurrences.next('leader.changed', term, leader);
+      const fields = { leader, previousLeader, isLeader };
+      event = this.#event({ type: 'leader.changed', term, subject: leader, occurrence }, fields, change.at);
     }
 
     for (const lane of this.#lanes) {
-      if (lane.resolved.target.scope !== 'leader') this.#enqueue(lane, event, changedAt);
+      if (!lane.cursor) this.#enqueue(lane, event, changedAt);
     }
-    if (change.type === 'started') this.#startTerm(change, event, changedAt);
+    if (change.type === 'started') this.#startTerm(change, event, observed, changedAt);
     if (change.type === 'stopped') this.#endTerm(change, event, changedAt);
     this.#publish();
   }
 
   /** Leader scope, on taking the lock: first what predecessors left unsettled, then this term's start. */
-  #startTerm(change: LeadershipChange, started: NotifyEvent, changedAt: number): void {
-    const { term, occurrence } = this.#term as { term: number; occurrence: number };
-    const observed = this.#election.observedAnnotations();
-    const announced = parseTerm(observed[TERM_ANNOTATION]);
-    if (announced && !this.#holders.has(announced.term)) this.#holders.set(announced.term, announced.holder);
-    const changedIn = this.#event('leader.changed', term, this.#election.identity, this.#peek('leader.changed', term, this.#election.identity), {
-      leader: this.#election.identity,
-      previousLeader: change.previousLeader,
-      isLeader: true,
-    }, change.at);
+  #startTerm(
+    change: LeadershipChange,
+    started: NotifyEvent,
+    observed: Readonly<Record<string, string>>,
+    changedAt: number,
+  ): void {
+    const led = this.#ledger.led as LedTerm;
+    const { term } = led;
+    const { identity } = this.#election;
+    const occurrence = this.#occurrences.peek('leader.changed', term, identity);
+    const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
+    const changedIn = this.#event({ type: 'leader.changed', term, subject: identity, occurrence }, fields, change.at);
     for (const lane of this.#leaderLanes) {
-      const cursor = laterPosition(parsePosition(observed[cursorAnnotation(lane.resolved.target.cursorKey)]), lane.settled);
-      if (cursor && cursor.term <= term) this.#recover(lane, cursor, term, occurrence, changedAt);
-      this.#enqueue(lane, started, changedAt, { term, index: indexOf('started', occurrence) });
-      this.#enqueue(lane, changedIn, changedAt, { term, index: indexOf('changed-in', occurrence) });
+      const cursor = lane.cursor as TargetCursor;
+      for (const { position, holder, previousHolder } of this.#ledger.unsettled(cursor, led, observed)) {
+        const event = recoveredEvent(this.#election, position, holder, previousHolder);
+        if (!lane.queued.has(event.id)) this.#enqueue(lane, event, changedAt, position, true);
+      }
+      this.#enqueue(lane, started, changedAt, this.#ledger.positionOf(led, 'started'));
+      this.#enqueue(lane, changedIn, changedAt, this.#ledger.positionOf(led, 'changed-in'));
     }
   }
 
   /** Leader scope, on stepping down: this term's end. */
   #endTerm(change: LeadershipChange, stopped: NotifyEvent, changedAt: number): void {
-    this.#leading = false;
-    const current = this.#term;
-    if (!current) return;
-    const { term, occurrence } = current;
-    const identity = this.#election.identity;
-    const changedOut = this.#event('leader.changed', term, '', this.#peek('leader.changed', term, ''), { leader: '', previousLeader: identity, isLeader: false }, change.at);
+    const led = this.#ledger.stop();
+    if (!led) return;
+    const { term } = led;
+    const { identity } = this.#election;
+    const occurrence = this.#occurrences.peek('leader.changed', term, '');
+    const fields = { leader: '', previousLeader: identity, isLeader: false };
+    const changedOut = this.#event({ type: 'leader.changed', term, subject: '', occurrence }, fields, change.at);
     for (const lane of this.#leaderLanes) {
-      this.#enqueue(lane, stopped, changedAt, { term, index: indexOf('stopped', occurrence) });
-      this.#enqueue(lane, changedOut, changedAt, { term, index: indexOf('changed-out', occurrence) });
+      this.#enqueue(lane, stopped, changedAt, this.#ledger.positionOf(led, 'stopped'));
+      this.#enqueue(lane, changedOut, changedAt, this.#ledger.positionOf(led, 'changed-out'));
     }
   }
 
-  /** Re-sends the canonical events after `cursor` of the terms before this one (and of earlier runs of this term). */
-  #recover(lane: Lane, cursor: Position, term: number, occurrence: number, changedAt: number): void {
-    // Whole earlier terms (none when the cursor is in this term), then this term's positions before its own start.
-    const positions = positionsAfter(cursor, term, MAX_RECOVERED_TERMS);
-    const firstOwn = indexOf('started', occurrence);
-    const start = cursor.term === term ? cursor.index + 1 : 1;
-    for (let index = start; index < firstOwn; index++) positions.push({ term, index });
-    if (term - cursor.term > MAX_RECOVERED_TERMS) {
-      this.#log.warn({ target: lane.resolved.target.name, cursor: formatPosition(cursor), term }, 'the delivery cursor is too far behind; older terms are not re-sent');
-    }
-    const unknown = new Set<number>();
-    for (const position of positions) {
-      const holder = this.#holders.get(position.term);
-      if (!holder) {
-        unknown.add(position.term);
-        continue;
-      }
-      const event = this.#canonical(position, holder);
-      if (lane.queued.has(event.id)) continue;
-      this.#enqueue(lane, event, changedAt, position, true);
-    }
-    if (unknown.size) {
-      this.#log.warn({ target: lane.resolved.target.name, terms: [...unknown] }, 'cannot re-send the events of terms whose holder was never observed here');
-    }
-    if (positions.length) this.#log.info({ target: lane.resolved.target.name, from: formatPosition(cursor), count: positions.length - unknown.size }, 're-sending events a previous leader did not confirm');
-  }
-
-  /** A canonical leader-scope event rebuilt by a successor: the same id as the original, sent by this replica. */
-  #canonical(position: Position, holder: string): NotifyEvent {
-    const occurrence = occurrenceOf(position.index);
-    const now = new Date();
-    const previous = this.#holders.get(position.term - 1) ?? '';
-    switch (slotOf(position.index)) {
-      case 'started':
-        return this.#event('leadership.started', position.term, holder, occurrence, { leader: holder, previousLeader: previous, isLeader: true }, now);
-      case 'changed-in':
-        return this.#event('leader.changed', position.term, holder, occurrence, { leader: holder, previousLeader: previous, isLeader: true }, now);
-      case 'stopped':
-        return this.#event('leadership.stopped', position.term, holder, occurrence, { leader: '', previousLeader: holder, isLeader: true }, now);
-      case 'changed-out':
-        return this.#event('leader.changed', position.term, '', occurrence, { leader: '', previousLeader: holder, isLeader: true }, now);
-    }
-  }
-
-  #event(
-    type: EventType,
-    term: number,
-    subject: string,
-    occurrence: number,
-    fields: { leader: string; previousLeader: string; isLeader: boolean; reason?: string },
-    time: Date,
-  ): NotifyEvent {
-    const { kind, namespace, name } = this.#election.lock;
-    return {
-      id: eventId({ namespace, election: name, transitions: term, type, subject, occurrence }),
-      type,
-      subject,
-      time,
-      data: {
-        election: name,
-        namespace,
-        lock: kind,
-        leader: fields.leader,
-        previousLeader: fields.previousLeader,
-        transitions: term,
-        observer: this.#election.identity,
-        isLeader: fields.isLeader,
-        ...(fields.reason ? { reason: fields.reason } : {}),
-      },
-    };
-  }
-
-  #count(type: EventType, term: number, subject: string): number {
-    const key = `${type}\n${term}\n${subject}`;
-    const count = (this.#occurrences.get(key) ?? 0) + 1;
-    this.#occurrences.set(key, count);
-    if (this.#occurrences.size > 1000) this.#occurrences.delete(this.#occurrences.keys().next().value as string);
-    return count;
-  }
-
-  /** The occurrence the next such change will get (the elector reports it right after). */
-  #peek(type: EventType, term: number, subject: string): number {
-    return (this.#occurrences.get(`${type}\n${term}\n${subject}`) ?? 0) + 1;
+  #event(key: EventKey, fields: EventFields, time: Date): NotifyEvent {
+    return buildEvent(this.#election, key, fields, time);
   }
 
   #enqueue(lane: Lane, event: NotifyEvent, changedAt: number, position?: Position, recovered = false): void {
     const { target, routingKey } = lane.resolved;
     const skip = !target.events.has(event.type);
-    const rendered = skip ? null : FORMATTERS[target.format](event, { target, ...(routingKey ? { routingKey: () => routingKey.value() } : {}) });
+    const context = { target, ...(routingKey ? { routingKey: () => routingKey.value() } : {}) };
+    const rendered = skip ? null : FORMATTERS[target.format](event, context);
     if (!rendered) {
       // Nothing to send for this event; it counts as settled once everything queued before it is.
-      if (position) {
-        if (lane.queue.depth === 0) this.#advance(lane, position);
-        else lane.skipped = laterPosition(lane.skipped, position);
-      }
+      if (position) lane.cursor?.skip(position, lane.queue.depth === 0);
       return;
     }
     lane.queued.add(event.id);
     if (lane.queued.size > 1000) lane.queued.delete(lane.queued.values().next().value as string);
-    const item: QueueItem<Position> = { event, rendered, changedAt, ...(position ? { position } : {}), ...(recovered ? { recovered } : {}) };
-    lane.queue.enqueue(item);
+    const item: QueueItem<Position> = { event, rendered, changedAt, ...(position ? { position } : {}) };
+    lane.queue.enqueue(recovered ? { ...item, recovered } : item);
   }
 
   #onSettled(lane: Lane, item: QueueItem<Position>, outcome: SettledOutcome, reason: string | undefined): void {
-    if (!item.position) return;
+    if (!item.position || !lane.cursor) return;
     // A disabled target, or an event abandoned at shutdown, keeps its cursor: a successor tries again.
     if (outcome === 'disabled' || reason === 'shutdown') return;
-    this.#advance(lane, item.position);
-    if (lane.skipped && lane.queue.depth === 0) {
-      this.#advance(lane, lane.skipped);
-      lane.skipped = undefined;
-    }
+    lane.cursor.settle(item.position, lane.queue.depth === 0);
     this.#publish();
   }
 
-  /** Where a target without a cursor starts: the lock's current term, or before the first one for a lock never held. */
-  #seedPosition(): Position {
-    const snapshot = this.#election.snapshot();
-    return { term: snapshot.acquireTime || snapshot.renewTime || snapshot.leader ? snapshot.transitions : -1, index: 4 };
-  }
-
-  #advance(lane: Lane, position: Position): void {
-    lane.settled = laterPosition(lane.settled, position);
-  }
-
-  /**
-   * The annotations this replica writes with its next lock write: the lock's leaderhook annotations as observed, with
-   * each leader target's cursor moved forward to what was settled here, and this replica's term while it leads. A
-   * follower keeps them current too, so the write by which it takes the lock carries its predecessor's cursors forward.
-   */
+  /** Hands the ledger's annotations to the elector for its next lock write, when they changed. */
   #publish(): void {
-    if (this.#leaderLanes.length === 0) return;
-    const observed = this.#election.observedAnnotations();
-    const own: Record<string, string> = { ...observed };
-    for (const lane of this.#leaderLanes) {
-      const key = cursorAnnotation(lane.resolved.target.cursorKey);
-      // No cursor yet: nothing before the lock's current term is owed to this target.
-      const cursor = laterPosition(parsePosition(observed[key]), lane.settled) ?? this.#seedPosition();
-      own[key] = formatPosition(cursor);
-    }
-    if (this.#leading && this.#term) own[TERM_ANNOTATION] = formatTerm(this.#term.term, this.#election.identity);
+    if (!this.#ledger.tracking) return;
+    const own = this.#ledger.annotations(this.#election.observedAnnotations(), () => this.#election.snapshot());
     const text = JSON.stringify(own);
     if (text === this.#published) return;
     this.#published = text;
