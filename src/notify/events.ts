@@ -111,9 +111,29 @@ export function buildEvent(origin: EventOrigin, key: EventKey, fields: EventFiel
 }
 
 /**
- * A canonical leader-scope event rebuilt by a successor of `holder` (it leads now: `isLeader` is true): the type and
- * subject its slot holds, the occurrence its index, so the same id as the original; `previousHolder` held the term
- * before (`''` when unknown).
+ * The event at `position` of the election's canonical sequence (see cursor.ts), in a term held by `holder`: its type
+ * and subject are those of the position's slot (`leader.changed` to `''` in the fourth), its occurrence is the run the
+ * index falls in (`ceil(index / 4)`). Whoever builds it, the term's leader or a successor re-sending it, and whatever
+ * order the changes were observed in, the id is the same.
+ */
+export function eventAt(
+  origin: EventOrigin,
+  position: Position,
+  holder: string,
+  fields: EventFields,
+  time: Date,
+): NotifyEvent {
+  const { term, index } = position;
+  const occurrence = occurrenceOf(index);
+  const slot = slotOf(index);
+  const type: EventType =
+    slot === 'started' ? 'leadership.started' : slot === 'stopped' ? 'leadership.stopped' : 'leader.changed';
+  return buildEvent(origin, { type, term, subject: slot === 'changed-out' ? '' : holder, occurrence }, fields, time);
+}
+
+/**
+ * A canonical event rebuilt by a successor of `holder` for a position its cursor had not settled (see `eventAt`): it
+ * leads now (`isLeader` true); `previousHolder` held the term before (`''` when unknown).
  */
 export function recoveredEvent(
   origin: EventOrigin,
@@ -121,27 +141,21 @@ export function recoveredEvent(
   holder: string,
   previousHolder: string,
 ): NotifyEvent {
-  const occurrence = occurrenceOf(position.index);
-  const now = new Date();
-  const { term } = position;
-  const arriving = { leader: holder, previousLeader: previousHolder, isLeader: true };
-  const leaving = { leader: '', previousLeader: holder, isLeader: true };
-  switch (slotOf(position.index)) {
-    case 'started':
-      return buildEvent(origin, { type: 'leadership.started', term, subject: holder, occurrence }, arriving, now);
-    case 'changed-in':
-      return buildEvent(origin, { type: 'leader.changed', term, subject: holder, occurrence }, arriving, now);
-    case 'stopped':
-      return buildEvent(origin, { type: 'leadership.stopped', term, subject: holder, occurrence }, leaving, now);
-    case 'changed-out':
-      return buildEvent(origin, { type: 'leader.changed', term, subject: '', occurrence }, leaving, now);
-  }
+  const slot = slotOf(position.index);
+  const arriving = slot === 'started' || slot === 'changed-in';
+  const fields = arriving
+    ? { leader: holder, previousLeader: previousHolder, isLeader: true }
+    : { leader: '', previousLeader: holder, isLeader: true };
+  return eventAt(origin, position, holder, fields, new Date());
 }
 
 /** How many (type, term, subject) keys the counter remembers; the oldest is forgotten first. */
 const COUNTED_KEYS = 1000;
 
-/** How often each (type, term, subject) was seen here: the occurrence in an event id. */
+/**
+ * How often each (type, term, subject) was seen here: the occurrence in the id of an event observed here that has no
+ * canonical position to derive it from: `leader.changed` as observed here, for `self` and `all` targets.
+ */
 export class OccurrenceCounter {
   readonly #counts = new Map<string, number>();
 
@@ -152,10 +166,5 @@ export class OccurrenceCounter {
     this.#counts.set(key, count);
     if (this.#counts.size > COUNTED_KEYS) this.#counts.delete(this.#counts.keys().next().value as string);
     return count;
-  }
-
-  /** The occurrence the next such change will get (the elector reports it right after). */
-  peek(type: EventType, term: number, subject: string): number {
-    return (this.#counts.get(`${type}\n${term}\n${subject}`) ?? 0) + 1;
   }
 }

@@ -15,6 +15,8 @@ import {
 
 /** A new leader re-sends the unconfirmed events of at most this many earlier terms. */
 const MAX_RECOVERED_TERMS = 8;
+/** How many terms' holders and runs are remembered, the oldest forgotten first (recovery needs the last few). */
+const REMEMBERED_TERMS = 1000;
 
 /**
  * A term this replica leads: `term` is the lease's transition count, `run` counts the times this replica took the
@@ -90,6 +92,8 @@ export class LeaderLedger {
   readonly #cursors: TargetCursor[] = [];
   /** Holders of terms, from the changes observed here and the lock's term annotation. */
   readonly #holders = new Map<number, string>();
+  /** How many times this replica took the lock in each term. */
+  readonly #runs = new Map<number, number>();
   /** The term this replica leads (or last led, for its stop events). */
   #led: LedTerm | undefined;
   #leading = false;
@@ -113,29 +117,28 @@ export class LeaderLedger {
 
   /** Learns the holder of a term from a leader change observed here. */
   observe(change: LeadershipChange): void {
-    if (change.type === 'leader-changed' && change.leader) this.#holders.set(change.transitions, change.leader);
+    if (change.type === 'leader-changed' && change.leader) remember(this.#holders, change.transitions, change.leader);
   }
 
   /**
-   * This replica took the lock: it leads `led`. `observed` holds the lock's annotations as read before, whose term
-   * annotation names the holder of the term before when it was never observed here.
+   * This replica took the lock in `term` (the lease's transition count): returns the run it leads, the next after
+   * the runs of that term this replica led before. `observed` holds the lock's annotations as read before, whose
+   * term annotation names the holder of the term before when it was never observed here.
    */
-  start(led: LedTerm, observed: Readonly<Record<string, string>>): void {
-    this.#led = led;
+  start(term: number, observed: Readonly<Record<string, string>>): LedTerm {
+    const run = (this.#runs.get(term) ?? 0) + 1;
+    remember(this.#runs, term, run);
+    this.#led = { term, run };
     this.#leading = true;
-    this.#holders.set(led.term, this.#identity);
+    remember(this.#holders, term, this.#identity);
     const announced = parseTerm(observed[TERM_ANNOTATION]);
-    if (announced && !this.#holders.has(announced.term)) this.#holders.set(announced.term, announced.holder);
-  }
-
-  /** This replica stopped leading; returns the term it led, `undefined` when no start was seen here. */
-  stop(): LedTerm | undefined {
-    this.#leading = false;
+    if (announced && !this.#holders.has(announced.term)) remember(this.#holders, announced.term, announced.holder);
     return this.#led;
   }
 
-  /** The term this replica leads or last led. */
-  get led(): LedTerm | undefined {
+  /** This replica stopped leading; returns the run it led, `undefined` when no start was seen here. */
+  stop(): LedTerm | undefined {
+    this.#leading = false;
     return this.#led;
   }
 
@@ -202,6 +205,12 @@ export class LeaderLedger {
     if (this.#leading && this.#led) own[TERM_ANNOTATION] = formatTerm(this.#led.term, this.#identity);
     return own;
   }
+}
+
+/** Sets `key` in a map that keeps at most `REMEMBERED_TERMS` keys, forgetting the oldest first. */
+function remember<V>(map: Map<number, V>, key: number, value: V): void {
+  map.set(key, value);
+  if (map.size > REMEMBERED_TERMS) map.delete(map.keys().next().value as number);
 }
 
 /** Where a target without a cursor starts: the lock's current term, or before the first one for a lock never held. */

@@ -7,16 +7,15 @@ import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
 import {
   buildEvent,
+  eventAt,
   OccurrenceCounter,
   recoveredEvent,
-  type EventFields,
-  type EventKey,
   type EventOrigin,
   type NotifyEvent,
 } from './events.ts';
 import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
-import { LeaderLedger, type LedTerm, type TargetCursor } from './ledger.ts';
+import { LeaderLedger, type TargetCursor } from './ledger.ts';
 import { NotifyMetrics } from './metrics.ts';
 import type { SecretFiles } from './signing.ts';
 import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue.ts';
@@ -175,86 +174,77 @@ export class Notifier {
   }
 
   #handle(change: LeadershipChange): void {
-    const { identity } = this.#election;
     const changedAt = performance.now();
     this.#ledger.observe(change);
-
-    // The lock's annotations as this replica took it: they tell a new leader what its predecessors left unsettled.
-    const observed = change.type === 'started' ? this.#election.observedAnnotations() : {};
-    let event: NotifyEvent;
-    if (change.type === 'started') {
-      const term = change.transitions;
-      const occurrence = this.#occurrences.next('leadership.started', term, identity);
-      this.#ledger.start({ term, run: occurrence }, observed);
-      const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
-      event = this.#event({ type: 'leadership.started', term, subject: identity, occurrence }, fields, change.at);
-    } else if (change.type === 'stopped') {
-      // The term that ended, even when the change was observed on the successor's record (`lost`).
-      const term = this.#ledger.led?.term ?? change.transitions;
-      const occurrence = this.#occurrences.next('leadership.stopped', term, identity);
-      const fields = {
-        leader: change.leader,
-        previousLeader: identity,
-        isLeader: false,
-        ...(change.reason ? { reason: change.reason } : {}),
-      };
-      event = this.#event({ type: 'leadership.stopped', term, subject: identity, occurrence }, fields, change.at);
-    } else {
+    if (change.type === 'started') this.#started(change, changedAt);
+    else if (change.type === 'stopped') this.#stopped(change, changedAt);
+    else {
       const { transitions: term, leader, previousLeader, isLeader } = change;
       const occurrence = this.#occurrences.next('leader.changed', term, leader);
-      const fields = { leader, previousLeader, isLeader };
-      event = this.#event({ type: 'leader.changed', term, subject: leader, occurrence }, fields, change.at);
+      const key = { type: 'leader.changed', term, subject: leader, occurrence } as const;
+      const event = buildEvent(this.#election, key, { leader, previousLeader, isLeader }, change.at);
+      this.#enqueueObserved(event, changedAt);
     }
-
-    for (const lane of this.#lanes) {
-      if (!lane.cursor) this.#enqueue(lane, event, changedAt);
-    }
-    if (change.type === 'started') this.#startTerm(change, event, observed, changedAt);
-    if (change.type === 'stopped') this.#endTerm(change, event, changedAt);
     this.#publish();
   }
 
-  /** Leader scope, on taking the lock: first what predecessors left unsettled, then this term's start. */
-  #startTerm(
-    change: LeadershipChange,
-    started: NotifyEvent,
-    observed: Readonly<Record<string, string>>,
-    changedAt: number,
-  ): void {
-    const led = this.#ledger.led as LedTerm;
-    const { term } = led;
+  /**
+   * This replica took the lock. `self` and `all` targets hear that it started; `leader` targets first get what its
+   * predecessors left unsettled, then its run's `leadership.started` and `leader.changed` to itself. Every id comes
+   * from the event's position in the canonical sequence (see `eventAt`).
+   */
+  #started(change: LeadershipChange, changedAt: number): void {
     const { identity } = this.#election;
-    const occurrence = this.#occurrences.peek('leader.changed', term, identity);
+    // The lock's annotations as this replica took it: what its predecessors left unsettled, and who they were.
+    const observed = this.#election.observedAnnotations();
+    const led = this.#ledger.start(change.transitions, observed);
     const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
-    const changedIn = this.#event({ type: 'leader.changed', term, subject: identity, occurrence }, fields, change.at);
+    const startedAt = this.#ledger.positionOf(led, 'started');
+    const started = eventAt(this.#election, startedAt, identity, fields, change.at);
+    this.#enqueueObserved(started, changedAt);
+    const changedInAt = this.#ledger.positionOf(led, 'changed-in');
+    const changedIn = eventAt(this.#election, changedInAt, identity, fields, change.at);
     for (const lane of this.#leaderLanes) {
       const cursor = lane.cursor as TargetCursor;
       for (const { position, holder, previousHolder } of this.#ledger.unsettled(cursor, led, observed)) {
         const event = recoveredEvent(this.#election, position, holder, previousHolder);
         if (!lane.queued.has(event.id)) this.#enqueue(lane, event, changedAt, position, true);
       }
-      this.#enqueue(lane, started, changedAt, this.#ledger.positionOf(led, 'started'));
-      this.#enqueue(lane, changedIn, changedAt, this.#ledger.positionOf(led, 'changed-in'));
+      this.#enqueue(lane, started, changedAt, startedAt);
+      this.#enqueue(lane, changedIn, changedAt, changedInAt);
     }
   }
 
-  /** Leader scope, on stepping down: this term's end. */
-  #endTerm(change: LeadershipChange, stopped: NotifyEvent, changedAt: number): void {
-    const led = this.#ledger.stop();
-    if (!led) return;
-    const { term } = led;
+  /**
+   * This replica stopped leading. `self` and `all` targets hear that it stopped; `leader` targets get its run's
+   * `leadership.stopped` and `leader.changed` to no leader, at their positions in the canonical sequence.
+   */
+  #stopped(change: LeadershipChange, changedAt: number): void {
     const { identity } = this.#election;
-    const occurrence = this.#occurrences.peek('leader.changed', term, '');
-    const fields = { leader: '', previousLeader: identity, isLeader: false };
-    const changedOut = this.#event({ type: 'leader.changed', term, subject: '', occurrence }, fields, change.at);
+    const led = this.#ledger.stop();
+    // The term that ended, even when the change was observed on the successor's record (`lost`); a stop without a
+    // start seen here (the notifier started late) is counted as the first run of the record's term.
+    const ended = led ?? { term: change.transitions, run: 1 };
+    const reason = change.reason ? { reason: change.reason } : {};
+    const stoppedAt = this.#ledger.positionOf(ended, 'stopped');
+    const fields = { leader: change.leader, previousLeader: identity, isLeader: false, ...reason };
+    const stopped = eventAt(this.#election, stoppedAt, identity, fields, change.at);
+    this.#enqueueObserved(stopped, changedAt);
+    if (!led) return;
+    const changedOutAt = this.#ledger.positionOf(led, 'changed-out');
+    const noLeader = { leader: '', previousLeader: identity, isLeader: false };
+    const changedOut = eventAt(this.#election, changedOutAt, identity, noLeader, change.at);
     for (const lane of this.#leaderLanes) {
-      this.#enqueue(lane, stopped, changedAt, this.#ledger.positionOf(led, 'stopped'));
-      this.#enqueue(lane, changedOut, changedAt, this.#ledger.positionOf(led, 'changed-out'));
+      this.#enqueue(lane, stopped, changedAt, stoppedAt);
+      this.#enqueue(lane, changedOut, changedAt, changedOutAt);
     }
   }
 
-  #event(key: EventKey, fields: EventFields, time: Date): NotifyEvent {
-    return buildEvent(this.#election, key, fields, time);
+  /** Queues an event for the `self` and `all` targets, which get every change this replica observes. */
+  #enqueueObserved(event: NotifyEvent, changedAt: number): void {
+    for (const lane of this.#lanes) {
+      if (!lane.cursor) this.#enqueue(lane, event, changedAt);
+    }
   }
 
   #enqueue(lane: Lane, event: NotifyEvent, changedAt: number, position?: Position, recovered = false): void {

@@ -30,7 +30,9 @@ function snapshot(patch: Partial<LeadershipSnapshot> = {}): () => LeadershipSnap
 
 /** What `unsettled` returns, as `term.index holder<-previous` lines. */
 function listed(events: ReturnType<LeaderLedger['unsettled']>): string[] {
-  return events.map(({ position, holder, previousHolder }) => `${position.term}.${position.index} ${holder}<-${previousHolder}`);
+  return events.map(({ position, holder, previousHolder: previous }) => {
+    return `${position.term}.${position.index} ${holder}<-${previous}`;
+  });
 }
 
 describe('the leader-scope ledger', () => {
@@ -54,8 +56,9 @@ describe('the leader-scope ledger', () => {
     ledger.observe(leaderChanged('pod-a', 4));
     ledger.observe(leaderChanged('pod-b', 5));
     const observed = { [CURSOR]: '4.2' };
-    ledger.start({ term: 6, run: 1 }, observed);
-    assert.deepEqual(listed(ledger.unsettled(cursor, { term: 6, run: 1 }, observed)), [
+    const led = ledger.start(6, observed);
+    assert.deepEqual(led, { term: 6, run: 1 });
+    assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), [
       '4.3 pod-a<-',
       '4.4 pod-a<-',
       '5.1 pod-b<-pod-a',
@@ -73,8 +76,8 @@ describe('the leader-scope ledger', () => {
     const ledger = new LeaderLedger('pod-c', captureLog());
     const cursor = ledger.track('audit', 'audit');
     const observed = { [CURSOR]: '5.1', [TERM]: '{"t":5,"h":"pod-b"}' };
-    ledger.start({ term: 6, run: 1 }, observed);
-    assert.deepEqual(listed(ledger.unsettled(cursor, { term: 6, run: 1 }, observed)), [
+    const led = ledger.start(6, observed);
+    assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), [
       '5.2 pod-b<-',
       '5.3 pod-b<-',
       '5.4 pod-b<-',
@@ -84,11 +87,14 @@ describe('the leader-scope ledger', () => {
   it('a replica taking its own lock again in its term owes the earlier runs of that term first', () => {
     const ledger = new LeaderLedger('pod-a', captureLog());
     const cursor = ledger.track('audit', 'audit');
-    ledger.start({ term: 3, run: 1 }, {});
+    assert.deepEqual(ledger.start(3, {}), { term: 3, run: 1 });
     cursor.settle({ term: 3, index: 2 }, true);
+    assert.deepEqual(ledger.stop(), { term: 3, run: 1 });
+    const again = ledger.start(3, {});
+    assert.deepEqual(again, { term: 3, run: 2 }, 'the second run of term 3');
+    assert.deepEqual(listed(ledger.unsettled(cursor, again, {})), ['3.3 pod-a<-', '3.4 pod-a<-']);
     ledger.stop();
-    ledger.start({ term: 3, run: 2 }, {});
-    assert.deepEqual(listed(ledger.unsettled(cursor, { term: 3, run: 2 }, {})), ['3.3 pod-a<-', '3.4 pod-a<-']);
+    assert.deepEqual(ledger.start(4, {}), { term: 4, run: 1 }, 'a new term starts at its first run');
   });
 
   it('terms whose holder is unknown are left out with one warning; at most 8 earlier terms are re-sent', () => {
@@ -97,8 +103,7 @@ describe('the leader-scope ledger', () => {
     const cursor = ledger.track('audit', 'audit');
     for (let term = 0; term < 20; term++) if (term !== 15) ledger.observe(leaderChanged(`pod-${term}`, term));
     const observed = { [CURSOR]: '1.4' };
-    ledger.start({ term: 20, run: 1 }, observed);
-    const owed = ledger.unsettled(cursor, { term: 20, run: 1 }, observed);
+    const owed = ledger.unsettled(cursor, ledger.start(20, observed), observed);
     assert.deepEqual([...new Set(owed.map((event) => event.position.term))], [12, 13, 14, 16, 17, 18, 19]);
     assert.deepEqual(
       log.lines.map((line) => [line.level, line.msg]),
@@ -120,7 +125,7 @@ describe('the leader-scope ledger', () => {
     assert.deepEqual(ledger.annotations({}, held), { [CURSOR]: '2.4' }, 'nothing before the current term is owed');
     assert.deepEqual(ledger.annotations({ [CURSOR]: '1.3' }, held), { [CURSOR]: '1.3' }, "the lock's cursor is kept");
 
-    ledger.start({ term: 3, run: 1 }, {});
+    ledger.start(3, {});
     cursor.settle({ term: 3, index: 1 }, false);
     // An event with nothing to send for this target waits for the one queued before it.
     cursor.skip({ term: 3, index: 3 }, false);
