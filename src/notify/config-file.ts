@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { durationSchema as duration } from '../config/duration.ts';
 import { EVENT_TYPES } from './events.ts';
+import { CLOUDEVENTS_MODES, FORMAT_NAMES, SCOPES, SEVERITIES } from './targets.ts';
 
 const path = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
 
@@ -24,10 +25,10 @@ const targetSchema = z.strictObject({
     .optional(),
   url: z.string().optional(),
   urlFile: path.optional(),
-  scope: enumOf(['self', 'leader', 'all'], 'scope').optional(),
+  scope: enumOf(SCOPES, 'scope').optional(),
   events: z.array(enumOf(EVENT_TYPES, 'an event type')).min(1, 'must list at least one event type').optional(),
-  format: enumOf(['json', 'cloudevents', 'slack', 'alertmanager', 'pagerduty'], 'format').optional(),
-  mode: enumOf(['binary', 'structured'], 'mode').optional(),
+  format: enumOf(FORMAT_NAMES, 'format').optional(),
+  mode: enumOf(CLOUDEVENTS_MODES, 'mode').optional(),
   headers: z.record(z.string(), z.string({ error: 'header values must be strings' })).optional(),
   headerFiles: z.record(z.string(), path).optional(),
   secretFiles: z.array(path).optional(),
@@ -35,7 +36,7 @@ const targetSchema = z.strictObject({
   retry: retrySchema.optional(),
   supersede: z.boolean().optional(),
   routingKeyFile: path.optional(),
-  severity: enumOf(['critical', 'error', 'warning', 'info'], 'severity').optional(),
+  severity: enumOf(SEVERITIES, 'severity').optional(),
 });
 
 export type TargetSpec = z.infer<typeof targetSchema>;

@@ -2,16 +2,27 @@ import { createHash } from 'node:crypto';
 import type { EventType } from './events.ts';
 
 /**
- * Who sends a target's events:
+ * Who sends a target's events (`scope`):
  * - `self`: every replica sends its own observations (a local container hook); while the hook fails, a newer state
  *   supersedes the queued older ones;
  * - `leader`: one delivery per transition for the whole election, sent by the replica leading the term it belongs to,
  *   with a delivery cursor on the lock so a successor sends what a crashed leader did not;
  * - `all`: every replica sends every event it observes, in order, nothing superseded.
  */
-export type Scope = 'self' | 'leader' | 'all';
+export const SCOPES = ['self', 'leader', 'all'] as const;
+export type Scope = (typeof SCOPES)[number];
 
-export type FormatName = 'json' | 'cloudevents' | 'slack' | 'alertmanager' | 'pagerduty';
+/** The body a target gets (`format`; see formats/). */
+export const FORMAT_NAMES = ['json', 'cloudevents', 'slack', 'alertmanager', 'pagerduty'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+/** CloudEvents HTTP binding modes (`mode`): `ce-` headers with the data as body, or the whole event as JSON. */
+export const CLOUDEVENTS_MODES = ['binary', 'structured'] as const;
+export type CloudEventsMode = (typeof CLOUDEVENTS_MODES)[number];
+
+/** PagerDuty Events API v2 severities (`severity`). */
+export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 export interface RetryPolicy {
   /** Attempts in all, including the first; `Infinity` keeps trying until `maxElapsedMs`. */
@@ -32,7 +43,7 @@ export interface Target {
   events: ReadonlySet<EventType>;
   format: FormatName;
   /** CloudEvents HTTP binding mode. */
-  mode: 'binary' | 'structured';
+  mode: CloudEventsMode;
   headers: Readonly<Record<string, string>>;
   /** Header values read from files (e.g. `Authorization` from a mounted Secret). */
   headerFiles: Readonly<Record<string, string>>;
@@ -44,7 +55,7 @@ export interface Target {
   supersede: boolean;
   /** PagerDuty only. */
   routingKeyFile?: string;
-  severity?: 'critical' | 'error' | 'warning' | 'info';
+  severity?: Severity;
 }
 
 /** Local container hooks: short timeout, keep trying while the main container starts. */
