@@ -6,7 +6,7 @@ import type { LockKind } from '../lock/types.ts';
  * - `stopped`: this replica stopped leading (lost the lock, released it, or could not renew in time);
  * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`).
  */
-export type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
+type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
 
 export type StopReason =
   | 'lost' // another replica holds the lock

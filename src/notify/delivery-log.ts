@@ -1,7 +1,7 @@
 import type { EventType } from './events.ts';
 import type { FailureReason } from './delivery.ts';
 
-export type DeliveryStatus = 'queued' | 'sending' | 'retrying' | 'delivered' | 'given-up' | 'superseded' | 'disabled';
+type DeliveryStatus = 'queued' | 'sending' | 'retrying' | 'delivered' | 'given-up' | 'superseded' | 'disabled';
 
 /** One event for one target, as `GET /deliveries` lists it. Holds no URL, header or body. */
 export interface DeliveryRecord {

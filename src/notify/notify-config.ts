@@ -14,7 +14,7 @@ export interface NotifyConfig {
   drainTimeoutMs: number;
 }
 
-export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
 /** Header names whose values are credentials: they must come from `headerFiles`. */
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|api-?key|password/i;

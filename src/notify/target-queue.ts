@@ -31,7 +31,7 @@ interface Entry<P> extends QueueItem<P> {
 }
 
 /** The part of a pino logger the queue uses. */
-export interface NotifyLog {
+interface NotifyLog {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;

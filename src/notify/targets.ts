@@ -18,11 +18,11 @@ export type FormatName = (typeof FORMAT_NAMES)[number];
 
 /** CloudEvents HTTP binding modes (`mode`): `ce-` headers with the data as body, or the whole event as JSON. */
 export const CLOUDEVENTS_MODES = ['binary', 'structured'] as const;
-export type CloudEventsMode = (typeof CLOUDEVENTS_MODES)[number];
+type CloudEventsMode = (typeof CLOUDEVENTS_MODES)[number];
 
 /** PagerDuty Events API v2 severities (`severity`). */
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+type Severity = (typeof SEVERITIES)[number];
 
 export interface RetryPolicy {
   /** Attempts in all, including the first; `Infinity` keeps trying until `maxElapsedMs`. */

@@ -6,7 +6,7 @@ import { renderJson } from './json.ts';
 import { renderPagerDuty } from './pagerduty.ts';
 import { renderSlack } from './slack.ts';
 
-export type { FormatContext, Formatter, Rendered } from './format.ts';
+export type { Rendered } from './format.ts';
 
 export const FORMATTERS: Record<FormatName, Formatter> = {
   json: renderJson,
