@@ -69,7 +69,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     ? new (await import('./notify/notifier.ts')).Notifier({
         election: elector,
         targets: notifyConfig.targets,
-        log,
+        log: log.child({ component: 'notify' }),
         registry: metrics.registry,
       })
     : undefined;

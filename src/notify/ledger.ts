@@ -1,4 +1,5 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
+import type { Log } from '../log/logger.ts';
 import {
   cursorAnnotation,
   formatPosition,
@@ -33,12 +34,6 @@ export interface UnsettledEvent {
   readonly position: Position;
   readonly holder: string;
   readonly previousHolder: string;
-}
-
-/** The part of a logger the ledger uses. */
-export interface LedgerLog {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
 }
 
 /**
@@ -88,7 +83,7 @@ export class TargetCursor {
  */
 export class LeaderLedger {
   readonly #identity: string;
-  readonly #log: LedgerLog;
+  readonly #log: Log;
   readonly #cursors: TargetCursor[] = [];
   /** Holders of terms, from the changes observed here and the lock's term annotation. */
   readonly #holders = new Map<number, string>();
@@ -98,7 +93,7 @@ export class LeaderLedger {
   #led: LedTerm | undefined;
   #leading = false;
 
-  constructor(identity: string, log: LedgerLog) {
+  constructor(identity: string, log: Log) {
     this.#identity = identity;
     this.#log = log;
   }

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
-import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
+import type { Log } from '../log/logger.ts';
 import type { Position } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
@@ -40,7 +40,7 @@ export interface ResolvedTarget {
 export interface NotifierOptions {
   election: NotifierElection;
   targets: readonly ResolvedTarget[];
-  log: Logger;
+  log: Log;
   registry: Registry;
 }
 
@@ -64,7 +64,7 @@ interface Lane {
  */
 export class Notifier {
   readonly #election: NotifierElection;
-  readonly #log: Logger;
+  readonly #log: Log;
   readonly #lanes: Lane[];
   /** The lanes of `leader` targets, whose cursors ride on the lock. */
   readonly #leaderLanes: Lane[];
@@ -80,7 +80,7 @@ export class Notifier {
 
   constructor(options: NotifierOptions) {
     this.#election = options.election;
-    this.#log = options.log.child({ component: 'notify' });
+    this.#log = options.log;
     this.#metrics = new NotifyMetrics(options.registry);
     this.#ledger = new LeaderLedger(this.#election.identity, this.#log);
     this.#lanes = options.targets.map((resolved) => {

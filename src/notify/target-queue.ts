@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import { attempt, type AttemptResult, type Request } from './delivery.ts';
+import type { Log } from '../log/logger.ts';
 import type { DeliveryLog, DeliveryRecord } from './delivery-log.ts';
 import type { NotifyEvent } from './events.ts';
 import type { FileValue } from './file-value.ts';
@@ -30,16 +31,9 @@ interface Entry<P> extends QueueItem<P> {
   stop: AbortController;
 }
 
-/** The part of a pino logger the queue uses. */
-interface NotifyLog {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
-
 export interface TargetQueueOptions<P> {
   target: Target;
-  log: NotifyLog;
+  log: Log;
   metrics: NotifyMetrics;
   deliveries: DeliveryLog;
   secrets: SecretFiles;

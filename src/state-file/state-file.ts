@@ -1,15 +1,11 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { leaderBody, type LeadershipChange, type LeadershipSnapshot } from '../election/leadership.ts';
+import type { Log } from '../log/logger.ts';
 
 /** What the state file needs of the election: the current state and the stream of changes. */
 export interface StateFileSource {
   snapshot(): LeadershipSnapshot;
   subscribe(listener: (change: LeadershipChange) => void): () => void;
-}
-
-/** The part of a logger the state file uses. */
-export interface StateFileLog {
-  warn(fields: object, message: string): void;
 }
 
 /**
@@ -20,12 +16,12 @@ export interface StateFileLog {
  */
 export class StateFile {
   readonly path: string;
-  readonly #log: StateFileLog;
+  readonly #log: Log;
   #unsubscribe: (() => void) | undefined;
   #writing: Promise<void> | undefined;
   #dirty = false;
 
-  constructor(path: string, log: StateFileLog) {
+  constructor(path: string, log: Log) {
     this.path = path;
     this.#log = log;
   }

@@ -17,9 +17,11 @@ export interface LogLine {
 /** A logger that keeps what it is given. */
 export function captureLog() {
   const lines: LogLine[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, msg: string) => lines.push({ level, fields, msg });
-  const log = { lines, warn: at('warn'), info: at('info'), error: at('error'), debug: at('debug'), child: () => log };
-  return log;
+  const at = (level: string) => (fields: unknown, msg?: string) => {
+    if (typeof fields === 'string') lines.push({ level, fields: {}, msg: fields });
+    else lines.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
+  };
+  return { lines, warn: at('warn'), info: at('info'), error: at('error'), debug: at('debug') };
 }
 
 export function testTarget(url: string, overrides: Partial<Target> = {}): Target {

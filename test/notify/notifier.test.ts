@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import type { Logger } from 'pino';
 import { Fanout } from '../../src/election/changes.ts';
 import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { eventId, type EventType } from '../../src/notify/events.ts';
@@ -59,7 +58,7 @@ async function notifierFor(election: ScriptedElection, targets: Target[]) {
   const notifier = new Notifier({
     election,
     targets: targets.map((target) => ({ target, secrets: new SecretFiles([]), headerFiles: new Map() })),
-    log: captureLog() as unknown as Logger,
+    log: captureLog(),
     registry: new Registry(),
   });
   notifier.start();
