@@ -3,7 +3,7 @@
  * `<`, `>`, `&`, U+2028 and U+2029 escaped, control characters as `\u00XX`, a newline after each compact
  * document, and json-iterator's indentation when the client asks for pretty output.
  */
-import type { Json, JsonObject } from './types.ts';
+import type { Json } from './types.ts';
 
 const GO_ESCAPES: Record<string, string> = {
   '\\b': '\\u0008',
@@ -41,7 +41,7 @@ function pretty(value: Json, level: number): string {
     if (value.length === 0) return '[]';
     return `[\n${inner}${value.map((v) => pretty(v, level + 1)).join(`,\n${inner}`)}\n${outer}]`;
   }
-  const entries = Object.entries(value as JsonObject);
+  const entries = Object.entries(value);
   const body = entries
     .map(([k, v]) => `${compactJson(k)}: ${RAW_KEYS.has(k) ? compactJson(v) : pretty(v, level + 1)}`)
     .join(`,\n${inner}`);

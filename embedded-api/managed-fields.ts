@@ -32,7 +32,7 @@ export function fieldSetOf(obj: JsonObject, schema: StructSchema): FieldSet {
     if (v === undefined) continue;
     if (field.json === 'metadata' && field.type.t === 'struct' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
       for (const mf of field.type.s.fields) {
-        const mv = (v as JsonObject)[mf.json];
+        const mv = v[mf.json];
         if (mv === undefined || STRIPPED_META.has(mf.json)) continue;
         walk(set, ['f:metadata', `f:${mf.json}`], mf.type, mv);
       }
@@ -161,7 +161,7 @@ function decodeEntries(list: Json | undefined): Entry[] | undefined {
 }
 
 const isReset = (list: Json | undefined): boolean =>
-  Array.isArray(list) && (list.length === 0 || (list.length === 1 && isObject(list[0]!) && Object.keys(list[0]!).length === 0));
+  Array.isArray(list) && (list.length === 0 || (list.length === 1 && isObject(list[0]!) && Object.keys(list[0]).length === 0));
 
 /** Encoded and sorted like fieldmanager's encodeManagedFields / sortEncodedManagedFields. */
 function encodeEntries(entries: Entry[]): JsonObject[] {

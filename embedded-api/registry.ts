@@ -24,18 +24,29 @@ export interface WriteOptions {
 
 const isObject = (v: Json | undefined): v is JsonObject => v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
 const metaOf = (obj: JsonObject): JsonObject => (isObject(obj.metadata) ? obj.metadata : {});
+/** A metadata field the decoder has typed as a Go string: "" when absent, as Go reads it. */
+const metaString = (meta: JsonObject, field: string): string => {
+  const value = meta[field];
+  return typeof value === 'string' ? value : '';
+};
+
+/** `obj` without kind and apiVersion: list items carry neither, and toApi puts its own first. */
+function withoutTypeMeta(obj: JsonObject): JsonObject {
+  const rest = { ...obj };
+  delete rest.kind;
+  delete rest.apiVersion;
+  return rest;
+}
 
 /** The object as this API serves it: kind/apiVersion first, converted from storage form when needed. */
 export function toApi(type: ResourceType, stored: JsonObject): JsonObject {
   const converted = type.fromStorage ? normalize(type.fromStorage(stored), type.schema).value : stored;
-  const { kind: _k, apiVersion: _a, ...rest } = converted;
-  return { kind: type.kind, apiVersion: apiVersionOf(type), ...rest };
+  return { kind: type.kind, apiVersion: apiVersionOf(type), ...withoutTypeMeta(converted) };
 }
 
 /** The object as a list item: without kind/apiVersion. */
 export function toListItem(type: ResourceType, stored: JsonObject): JsonObject {
-  const { kind: _k, apiVersion: _a, ...rest } = toApi(type, stored);
-  return rest;
+  return withoutTypeMeta(toApi(type, stored));
 }
 
 /** The storage form: the same object, except for events.k8s.io Events, which are kept as core Events. */
@@ -78,7 +89,8 @@ const generateName = (base: string): string =>
 function parseResourceVersion(obj: JsonObject): number {
   const rv = metaOf(obj).resourceVersion;
   if (rv === undefined || rv === '') return 0;
-  const text = String(rv);
+  // A string once decoded into ObjectMeta.
+  const text = typeof rv === 'string' ? rv : JSON.stringify(rv);
   if (!/^\d+$/.test(text)) throw new ApiError(500, '', `strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
   return Number(text);
 }
@@ -195,13 +207,13 @@ export class Registry {
     const liveMeta = metaOf(live);
     const pre = isObject(options.preconditions ?? null) ? (options.preconditions as JsonObject) : {};
     if (typeof pre.uid === 'string' && pre.uid !== liveMeta.uid) {
-      throw conflict(groupResource(type), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${String(liveMeta.uid)}`);
+      throw conflict(groupResource(type), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${metaString(liveMeta, 'uid')}`);
     }
     if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== liveMeta.resourceVersion) {
-      throw conflict(groupResource(type), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${String(liveMeta.resourceVersion)}`);
+      throw conflict(groupResource(type), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${metaString(liveMeta, 'resourceVersion')}`);
     }
     if (!dryRun) this.store.delete(type.storage, namespace, name);
     if (type.returnDeletedObject) return live;
-    return statusBody('Success', 0, '', '', { name, group: type.group, kind: type.resource, uid: String(liveMeta.uid ?? '') });
+    return statusBody('Success', 0, '', '', { name, group: type.group, kind: type.resource, uid: metaString(liveMeta, 'uid') });
   }
 }

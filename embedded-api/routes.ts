@@ -234,7 +234,10 @@ export function buildApp(ctx: RouteContext): Hono {
           if (fields instanceof ApiError) throw fields;
           const doomed = ctx.store.list(type.storage, namespace).filter((o) => labels(o) && fields.matcher(o));
           const items = doomed.map((o) => toListItem(type, o));
-          for (const o of doomed) ctx.store.delete(type.storage, namespace, String((o.metadata as JsonObject).name));
+          for (const o of doomed) {
+            const { name } = o.metadata as JsonObject;
+            if (typeof name === 'string') ctx.store.delete(type.storage, namespace, name);
+          }
           return respond(c, 200, { kind: type.listKind, apiVersion: requestApi, metadata: { resourceVersion: String(ctx.store.currentRevision) }, items }, pretty);
         }
       }

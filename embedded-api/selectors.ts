@@ -65,10 +65,11 @@ export interface FieldLabels {
   get(obj: JsonObject, field: string): string;
 }
 
+/** The field at `dotted`: every selectable field is a Go string, so absent reads as "" (its zero value). */
 const path = (obj: JsonObject, dotted: string): string => {
   let v: unknown = obj;
   for (const part of dotted.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject)[part] : undefined;
-  return v === undefined || v === null ? '' : String(v);
+  return typeof v === 'string' ? v : '';
 };
 
 /** runtime.DefaultMetaV1FieldSelectorConversion: types without a conversion of their own (Lease, ConfigMap, Endpoints). */
