@@ -43,7 +43,7 @@ async function receiver(hangPaths: (path: string) => boolean = () => false): Pro
       const path = request.url ?? '';
       if (hangPaths(path)) return; // never answered: the sender times out
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; timestamp: string };
-      arrivals.push({ path, type: body.type, latencyMs: at - Date.parse(body.timestamp), ...(process.env.DEBUG_BENCH ? { body } : {}) } as Arrival);
+      arrivals.push({ path, type: body.type, latencyMs: at - Date.parse(body.timestamp), ...(process.env.DEBUG_BENCH ? { body } : {}) });
       response.end();
       if (waiter && arrivals.length >= waiter.count) waiter.resolve();
     });

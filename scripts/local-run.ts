@@ -54,11 +54,21 @@ function startReplica(index: number): Replica {
   return replica;
 }
 
+/** The fields of a replica's JSON log line that the report prints. */
+interface LogEntry {
+  msg?: string;
+  level?: string;
+  reason?: string;
+  leader?: string;
+  transitions?: number;
+  err?: string;
+}
+
 /** Prints the transitions each replica logs, in one line each. */
 function report(id: string, line: string): void {
-  let entry: { msg?: string; level?: string; reason?: string; leader?: string; transitions?: number; err?: string };
+  let entry: LogEntry;
   try {
-    entry = JSON.parse(line);
+    entry = JSON.parse(line) as LogEntry;
   } catch {
     return;
   }
