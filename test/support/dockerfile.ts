@@ -107,5 +107,5 @@ export function execForm(stage: Stage, keyword: string): string[] | undefined {
   if (!instruction) return undefined;
   const value: unknown = JSON.parse(instruction.args);
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${keyword} is not in exec form`);
-  return value as string[];
+  return value;
 }

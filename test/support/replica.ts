@@ -24,11 +24,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** One line of a replica's JSON log: its message and fields (a line that is not JSON is kept as its message). */
+export interface LogLine {
+  msg?: string;
+  [field: string]: unknown;
+}
+
 /** One leaderhook replica as a real process, with its JSON log lines kept. */
 export class Replica extends ChildHandle {
   readonly id: string;
   readonly port: number;
-  readonly logs: Array<Record<string, unknown>> = [];
+  readonly logs: LogLine[] = [];
 
   private constructor(id: string, port: number, child: ChildProcess) {
     super(child);
@@ -38,7 +44,7 @@ export class Replica extends ChildHandle {
 
   protected onStdoutLine(line: string): void {
     try {
-      this.logs.push(JSON.parse(line));
+      this.logs.push(JSON.parse(line) as LogLine);
     } catch {
       this.logs.push({ msg: line });
     }
@@ -87,7 +93,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value as T;
+    if (value !== undefined && value !== false) return value;
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -5,7 +5,7 @@ export async function readEvents(url: string, onEvent: (event: string, data: str
   const decoder = new TextDecoder();
   let buffered = '';
   try {
-    for await (const chunk of response.body) {
+    for await (const chunk of response.body as ReadableStream<Uint8Array>) {
       buffered += decoder.decode(chunk, { stream: true });
       let end: number;
       while ((end = buffered.indexOf('\n\n')) >= 0) {
