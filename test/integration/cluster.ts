@@ -91,16 +91,24 @@ export async function embeddedCluster(): Promise<Cluster> {
     coordination,
     core,
     api,
-    grant: async (next) => {
+    grant: (next) => {
       rules = next;
+      return Promise.resolve();
     },
     stopApiServer: () => api.stop(),
     startApiServer: () => api.start(),
-    stopStore: async () => api.pauseStore(),
-    startStore: async () => api.resumeStore(),
-    closeWatchesEvery: async (seconds) => {
+    stopStore: () => {
+      api.pauseStore();
+      return Promise.resolve();
+    },
+    startStore: () => {
+      api.resumeStore();
+      return Promise.resolve();
+    },
+    closeWatchesEvery: (seconds) => {
       clearInterval(closer);
       closer = seconds === undefined ? undefined : setInterval(() => api.closeWatches(), seconds * 1000);
+      return Promise.resolve();
     },
     close: async () => {
       clearInterval(closer);
@@ -116,7 +124,7 @@ async function kubeUp(command: string, env: NodeJS.ProcessEnv = {}): Promise<voi
     await promisify(execFile)(KUBE_UP, [command], { env: { ...process.env, ...env }, timeout: 180_000 });
   } catch (error) {
     const failure = error as Error & { stderr?: string };
-    throw new Error(`scripts/kube-up ${command} failed: ${failure.message}\n${failure.stderr ?? ''}`);
+    throw new Error(`scripts/kube-up ${command} failed: ${failure.message}\n${failure.stderr ?? ''}`, { cause: error });
   }
 }
 

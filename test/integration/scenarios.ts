@@ -39,7 +39,7 @@ export async function apiRequests(replica: Replica, verb: string, code?: string)
   return sum;
 }
 
-const logged = (replica: Replica, test: (message: string) => boolean) => replica.logs.find((line) => test(String(line.msg ?? '')));
+const logged = (replica: Replica, test: (message: string) => boolean) => replica.logs.find((line) => test(line.msg ?? ''));
 
 // ------------------------------------------------------------------------------------------------ scenarios ---
 
@@ -56,8 +56,8 @@ async function acquireRenewRelease(cluster: Cluster): Promise<void> {
     const renewed = await cluster.coordination.readNamespacedLease({ name: election, namespace: cluster.namespace });
     assert.equal(renewed.spec?.holderIdentity, replica.id);
     assert.notEqual(renewed.metadata?.resourceVersion, first.metadata?.resourceVersion, 'renewed');
-    assert.ok(new Date(renewed.spec!.renewTime!).getTime() > new Date(first.spec!.renewTime!).getTime(), 'renewTime moves on');
-    assert.equal(new Date(renewed.spec!.acquireTime!).getTime(), new Date(first.spec!.acquireTime!).getTime(), 'acquireTime stays');
+    assert.ok(new Date(renewed.spec.renewTime!).getTime() > new Date(first.spec.renewTime!).getTime(), 'renewTime moves on');
+    assert.equal(new Date(renewed.spec.acquireTime!).getTime(), new Date(first.spec.acquireTime!).getTime(), 'acquireTime stays');
 
     replica.signal('SIGTERM');
     assert.equal(await replica.exited, 0);
