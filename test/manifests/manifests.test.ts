@@ -9,6 +9,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parseAllDocuments } from 'yaml';
 import { FLAGS } from '../../src/config/flags.ts';
 import { readConfigFile } from '../../src/notify/config-file.ts';
@@ -23,21 +29,29 @@ const VARIANTS: Record<string, string> = {
 };
 const built = new Map(Object.entries(VARIANTS).map(([name, dir]) => [name, build(dir)]));
 
-type Container = { name: string; image: string; args?: string[]; command?: string[]; env?: any[]; [key: string]: any };
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
-function one(objects: KubeObject[], kind: string): any {
-  const found = objects.filter((object) => object.kind === kind);
-  assert.equal(found.length, 1, `one ${kind}`);
-  return found[0];
+/** The kinds read below, in the API's shapes: those of the models every object is validated against. */
+interface Kinds {
+  Deployment: IDeployment;
+  PodDisruptionBudget: IPodDisruptionBudget;
+  Role: IRole;
+  RoleBinding: IRoleBinding;
+  ServiceAccount: IServiceAccount;
 }
 
-function sidecar(objects: KubeObject[]): Container {
-  return (containersOf(objects) as Container[]).find((container) => container.name === 'leaderhook')!;
+function one<K extends keyof Kinds>(objects: KubeObject[], kind: K): KubeObject & Kinds[K] {
+  const found = objects.filter((object): object is KubeObject & Kinds[K] => object.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}`);
+  return found[0]!;
+}
+
+function sidecar(objects: KubeObject[]): IContainer {
+  return containersOf(objects).find((container) => container.name === 'leaderhook')!;
 }
 
 /** `--name=value` arguments as a map (repeatable flags keep the last value). */
-function flags(container: Container): Map<string, string> {
+function flags(container: IContainer): Map<string, string> {
   const map = new Map<string, string>();
   for (const arg of container.args ?? []) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
@@ -61,7 +75,7 @@ async function validateSchema(object: KubeObject): Promise<void> {
   try {
     new Model(object).validate();
   } catch (error) {
-    throw new Error(`${object.kind} ${object.metadata.name}: ${(error as Error).message}`);
+    throw new Error(`${object.kind} ${object.metadata.name}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -99,14 +113,14 @@ for (const [variant, objects] of built) {
     if (args.get('events') !== 'false') expected.push({ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] });
     if (args.has('leader-label')) expected.push({ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] });
     assert.deepEqual(role.rules, expected);
-    for (const rule of role.rules as Rule[]) {
+    for (const rule of role.rules) {
       assert.ok(![...rule.verbs, ...rule.resources, ...rule.apiGroups].includes('*'), 'no wildcards');
       assert.ok(!rule.verbs.some((verb) => ['list', 'delete', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(verb)));
     }
 
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace }]);
-    assert.equal(deployment.spec.template.spec.serviceAccountName, account.metadata.name);
+    assert.equal(deployment.spec?.template.spec?.serviceAccountName, account.metadata.name);
     assert.equal(objects.filter((object) => object.kind.startsWith('Cluster')).length, 0, 'nothing cluster-wide');
     for (const object of objects) assert.equal(object.metadata.namespace, account.metadata.namespace, `${object.kind} in the one namespace`);
   });
@@ -114,34 +128,33 @@ for (const [variant, objects] of built) {
   test(`${variant}: the pods are hardened, probed and sized`, () => {
     const deployment = one(objects, 'Deployment');
     const pod = podSpec(deployment)!;
-    assert.equal(deployment.spec.replicas, 3);
+    assert.equal(deployment.spec?.replicas, 3);
     assert.equal(pod.automountServiceAccountToken, false, 'no token unless mounted explicitly');
-    assert.deepEqual(pod.securityContext && { runAsNonRoot: (pod.securityContext as any).runAsNonRoot, seccompProfile: (pod.securityContext as any).seccompProfile }, {
+    assert.deepEqual(pod.securityContext && { runAsNonRoot: pod.securityContext.runAsNonRoot, seccompProfile: pod.securityContext.seccompProfile }, {
       runAsNonRoot: true,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    assert.ok(((pod.securityContext as any).runAsUser ?? 0) > 0, 'a non-root uid');
-    for (const container of containersOf(objects) as Container[]) {
+    assert.ok((pod.securityContext?.runAsUser ?? 0) > 0, 'a non-root uid');
+    for (const container of containersOf(objects)) {
       assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }, container.name);
       assert.ok(container.resources?.requests?.cpu && container.resources?.requests?.memory && container.resources?.limits?.memory, `${container.name} resources`);
-      const mounts = (container.volumeMounts ?? []).map((mount: { mountPath: string }) => mount.mountPath);
+      const mounts = (container.volumeMounts ?? []).map((mount) => mount.mountPath);
       const token = mounts.includes('/var/run/secrets/kubernetes.io/serviceaccount');
       assert.equal(token, container.name === 'leaderhook', `${container.name}: the API token is mounted into the sidecar only`);
     }
-    const volumes = pod.volumes as any[];
-    const tokenVolume = volumes.find((volume) => volume.name === 'kube-api-access');
-    assert.ok(tokenVolume.projected.sources.some((source: any) => source.serviceAccountToken?.path === 'token' && source.serviceAccountToken.expirationSeconds <= 3607));
+    const tokenVolume = pod.volumes?.find((volume) => volume.name === 'kube-api-access');
+    assert.ok(tokenVolume?.projected?.sources?.some((source) => source.serviceAccountToken?.path === 'token' && (source.serviceAccountToken.expirationSeconds ?? Infinity) <= 3607));
 
     const leaderhook = sidecar(objects);
     const args = flags(leaderhook);
-    assert.match(leaderhook.image, /leaderhook:\d+\.\d+\.\d+$/);
+    assert.match(leaderhook.image ?? '', /leaderhook:\d+\.\d+\.\d+$/);
     assert.equal(args.get('http'), '0.0.0.0:4040');
     assert.equal(args.get('election-namespace'), '$(POD_NAMESPACE)');
-    const env = Object.fromEntries((leaderhook.env ?? []).map((entry: any) => [entry.name, entry.valueFrom?.fieldRef?.fieldPath]));
+    const env = Object.fromEntries((leaderhook.env ?? []).map((entry) => [entry.name, entry.valueFrom?.fieldRef?.fieldPath]));
     assert.deepEqual(env, { POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
-    const port = leaderhook.ports.find((entry: any) => entry.containerPort === 4040);
-    assert.deepEqual([leaderhook.livenessProbe.httpGet.path, leaderhook.livenessProbe.httpGet.port], ['/healthz', port.name]);
-    assert.deepEqual([leaderhook.readinessProbe.httpGet.path, leaderhook.readinessProbe.httpGet.port], ['/readyz', port.name]);
+    const port = leaderhook.ports?.find((entry) => entry.containerPort === 4040);
+    assert.deepEqual([leaderhook.livenessProbe?.httpGet?.path, leaderhook.livenessProbe?.httpGet?.port], ['/healthz', port!.name]);
+    assert.deepEqual([leaderhook.readinessProbe?.httpGet?.path, leaderhook.readinessProbe?.httpGet?.port], ['/readyz', port!.name]);
 
     // SIGTERM → release (up to the renew deadline) → drain (up to the drain timeout): both fit in the grace period.
     const renewDeadline = args.has('renew-deadline') ? seconds(args.get('renew-deadline')!) : args.has('ttl') ? seconds(args.get('ttl')!) / 2 : 10;
@@ -149,10 +162,10 @@ for (const [variant, objects] of built) {
     assert.ok((pod.terminationGracePeriodSeconds as number) >= renewDeadline + drain + 5, `grace ${String(pod.terminationGracePeriodSeconds)}s ≥ ${renewDeadline}s + ${drain}s + 5s`);
 
     const pdb = one(objects, 'PodDisruptionBudget');
-    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
-    assert.equal(pdb.spec.maxUnavailable, 1);
+    assert.deepEqual(pdb.spec?.selector?.matchLabels, deployment.spec.selector.matchLabels);
+    assert.equal(pdb.spec?.maxUnavailable, 1);
     for (const [key, value] of Object.entries(deployment.spec.selector.matchLabels as Record<string, string>)) {
-      assert.equal(deployment.spec.template.metadata.labels[key], value);
+      assert.equal(deployment.spec.template.metadata?.labels?.[key], value);
     }
   });
 
@@ -160,10 +173,10 @@ for (const [variant, objects] of built) {
     const known = new Set<string>(FLAGS.map((flag) => flag.name));
     for (const name of flags(sidecar(objects)).keys()) assert.ok(known.has(name), `--${name}`);
     const configMaps = new Set(objects.filter((object) => object.kind === 'ConfigMap').map((object) => object.metadata.name));
-    for (const volume of (podSpec(one(objects, 'Deployment'))!.volumes as any[]) ?? []) {
-      if (volume.configMap) assert.ok(configMaps.has(volume.configMap.name), `ConfigMap ${volume.configMap.name} is built`);
+    for (const volume of podSpec(one(objects, 'Deployment'))!.volumes ?? []) {
+      if (volume.configMap) assert.ok(configMaps.has(volume.configMap.name ?? ''), `ConfigMap ${volume.configMap.name} is built`);
     }
-    const app = (containersOf(objects) as Container[]).find((container) => container.name === 'app')!;
+    const app = containersOf(objects).find((container) => container.name === 'app')!;
     const script = app.command!.at(-1)!.replace('/example/', '');
     const code = objects.find((object) => object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.[script]);
     assert.ok(code, `the main container's ${script} is in a ConfigMap`);
@@ -197,16 +210,16 @@ test('overlays: legacy-endpoints uses the Endpoints lock, hooks pushes to the ma
   const hooks = built.get('hooks')!;
   const args = flags(sidecar(hooks));
   assert.equal(args.get('hook'), 'http://localhost:8080/leaderhook');
-  const app = (containersOf(hooks) as Container[]).find((container) => container.name === 'app')!;
+  const app = containersOf(hooks).find((container) => container.name === 'app')!;
   assert.deepEqual(app.command, ['node', '/example/push-consumer.mjs']);
   const targets = readConfigFile(join(MANIFESTS, 'overlays', 'hooks', 'targets.yaml'));
   assert.ok(targets.length >= 1);
-  const mounts = sidecar(hooks).volumeMounts.map((mount: { mountPath: string }) => mount.mountPath);
+  const mounts = sidecar(hooks).volumeMounts!.map((mount) => mount.mountPath);
   for (const file of [args.get('config')!, ...targets.flatMap((target) => [target.urlFile, ...(target.secretFiles ?? [])])].filter(Boolean) as string[]) {
-    assert.ok(mounts.some((mount: string) => file.startsWith(`${mount}/`)), `${file} is on a mounted volume`);
+    assert.ok(mounts.some((mount) => file.startsWith(`${mount}/`)), `${file} is on a mounted volume`);
   }
-  const secret = (podSpec(one(hooks, 'Deployment'))!.volumes as any[]).find((volume) => volume.secret);
-  assert.equal(secret.secret.secretName, 'leaderhook-webhook');
+  const secret = podSpec(one(hooks, 'Deployment'))!.volumes!.find((volume) => volume.secret);
+  assert.equal(secret?.secret?.secretName, 'leaderhook-webhook');
   assert.equal(hooks.filter((object) => object.kind === 'Secret').length, 0, 'no Secret in the repository');
 });
 

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parseAllDocuments } from 'yaml';
 
 export type KubeObject = {
@@ -111,26 +113,27 @@ export function setNamespace(objects: KubeObject[], namespace: string): void {
   }
 }
 
-export function containersOf(objects: KubeObject[]): Array<Record<string, unknown>> {
+export function containersOf(objects: KubeObject[]): IContainer[] {
   return objects.flatMap((object) => {
     const pod = podSpec(object);
-    return pod ? [...((pod.initContainers as Array<Record<string, unknown>>) ?? []), ...((pod.containers as Array<Record<string, unknown>>) ?? [])] : [];
+    return pod ? [...(pod.initContainers ?? []), ...(pod.containers ?? [])] : [];
   });
 }
 
-export function podSpec(object: KubeObject): Record<string, unknown> | undefined {
-  if (object.kind === 'Pod') return object.spec as Record<string, unknown>;
-  const template = (object.spec as { template?: { spec?: Record<string, unknown> } } | undefined)?.template;
+/** The Pod spec of a Pod or of a workload's template, in the API's shape (kubernetes-models). */
+export function podSpec(object: KubeObject): IPodSpec | undefined {
+  if (object.kind === 'Pod') return object.spec as IPodSpec;
+  const template = (object.spec as { template?: { spec?: IPodSpec } } | undefined)?.template;
   return template?.spec;
 }
 
 function renameConfigMapReferences(object: KubeObject, renames: Map<string, string>): void {
   const pod = podSpec(object);
   if (!pod) return;
-  for (const volume of (pod.volumes as Array<Record<string, any>> | undefined) ?? []) {
-    if (volume.configMap && renames.has(volume.configMap.name)) volume.configMap.name = renames.get(volume.configMap.name);
-    for (const source of volume.projected?.sources ?? []) {
-      if (source.configMap && renames.has(source.configMap.name)) source.configMap.name = renames.get(source.configMap.name);
+  for (const volume of pod.volumes ?? []) {
+    for (const reference of [volume.configMap, ...(volume.projected?.sources ?? []).map((source) => source.configMap)]) {
+      const renamed = reference?.name === undefined ? undefined : renames.get(reference.name);
+      if (reference && renamed !== undefined) reference.name = renamed;
     }
   }
 }
