@@ -31,22 +31,23 @@ const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
 let ca: Buffer;
 let adminToken: string;
 let scratch: string;
-let applied: KubeObject[] = [];
+const applied: KubeObject[] = [];
 const tokens: Record<string, string> = {};
 
-interface Answer {
+interface Answer<Body> {
   status: number;
-  body: any;
+  /** The JSON body, in the shape the caller expects of it (the text if it is not JSON; undefined for a watch). */
+  body: Body;
 }
 
 /** One request to the API server; a watch is answered as soon as its status is known. */
-function kube(method: string, path: string, token: string, body?: unknown, contentType = 'application/json'): Promise<Answer> {
+function kube<Body = unknown>(method: string, path: string, token: string, body?: unknown, contentType = 'application/json'): Promise<Answer<Body>> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, server);
     const req = request(url, { method, ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) } }, (response) => {
       if (url.searchParams.get('watch') === 'true' && response.statusCode === 200) {
         response.destroy();
-        resolve({ status: 200, body: undefined });
+        resolve({ status: 200, body: undefined as Body });
         return;
       }
       const chunks: Buffer[] = [];
@@ -59,7 +60,7 @@ function kube(method: string, path: string, token: string, body?: unknown, conte
         } catch {
           // not JSON
         }
-        resolve({ status: response.statusCode ?? 0, body: parsed });
+        resolve({ status: response.statusCode ?? 0, body: parsed as Body });
       });
     });
     req.on('error', reject);
@@ -86,28 +87,29 @@ function objectPath(object: KubeObject): string {
 }
 
 async function servedVersions(): Promise<Set<string>> {
-  const served = new Set<string>(((await kube('GET', '/api', adminToken)).body.versions as string[]) ?? []);
-  for (const group of (await kube('GET', '/apis', adminToken)).body.groups as Array<{ versions: Array<{ groupVersion: string }> }>) {
+  const served = new Set<string>((await kube<{ versions?: string[] }>('GET', '/api', adminToken)).body.versions ?? []);
+  for (const group of (await kube<{ groups: Array<{ versions: Array<{ groupVersion: string }> }> }>('GET', '/apis', adminToken)).body.groups) {
     for (const version of group.versions) served.add(version.groupVersion);
   }
   return served;
 }
 
 async function tokenFor(serviceAccount: string): Promise<string> {
-  const answer = await kube('POST', `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`, adminToken, {
+  const answer = await kube<{ status: { token: string } }>('POST', `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`, adminToken, {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
     spec: { expirationSeconds: 3600 },
   });
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  return answer.body.status.token as string;
+  return answer.body.status.token;
 }
 
 type RuleKey = string;
+type ResourceRule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
 
 /** `kubectl auth can-i --list` for a token: the namespace's resource rules, one key per (group, resource, name, verb). */
 async function rulesOf(token: string): Promise<Set<RuleKey>> {
-  const answer = await kube('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', token, {
+  const answer = await kube<{ status: { incomplete: boolean; resourceRules: ResourceRule[] } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', token, {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SelfSubjectRulesReview',
     spec: { namespace: NS },
@@ -115,7 +117,7 @@ async function rulesOf(token: string): Promise<Set<RuleKey>> {
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
   assert.equal(answer.body.status.incomplete, false);
   const keys = new Set<RuleKey>();
-  for (const rule of answer.body.status.resourceRules as Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }>) {
+  for (const rule of answer.body.status.resourceRules) {
     for (const group of rule.apiGroups) {
       for (const resource of rule.resources) {
         for (const name of rule.resourceNames?.length ? rule.resourceNames : ['*any*']) {
@@ -171,8 +173,9 @@ describe('manifests/ on a real kube-apiserver: least-privilege RBAC', { skip: !e
     assert.ok(applied.some((object) => object.kind === 'Role') && applied.some((object) => object.kind === 'Deployment'));
 
     // Server-side apply checks the objects against the server's schema: a misspelt field is refused.
-    const deployment = structuredClone(applied.find((object) => object.kind === 'Deployment')!) as any;
-    deployment.spec.template.spec.containers[1].securityContxt = { runAsNonRoot: true };
+    type Deployment = KubeObject & { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
+    const deployment = structuredClone(applied.find((object) => object.kind === 'Deployment')!) as Deployment;
+    deployment.spec.template.spec.containers[1]!.securityContxt = { runAsNonRoot: true };
     const typo = await kube('PATCH', `${objectPath(deployment)}?fieldManager=leaderhook-tests&force=true&dryRun=All`, adminToken, deployment, 'application/apply-patch+yaml');
     assert.ok(typo.status >= 400, `a misspelt field is rejected (got ${typo.status})`);
     assert.match(JSON.stringify(typo.body), /securityContxt/);
@@ -210,7 +213,7 @@ describe('manifests/ on a real kube-apiserver: least-privilege RBAC', { skip: !e
     assert.equal(await status('GET', `${leases}?fieldSelector=metadata.name%3Dexample`), 403, 'list even by name: forbidden (not granted)');
 
     assert.equal(await status('POST', leases, lease('example')), 201, 'create the lock: allowed');
-    const current = (await kube('GET', `${leases}/example`, token)).body;
+    const current = (await kube<Record<string, unknown>>('GET', `${leases}/example`, token)).body;
     assert.equal(await status('PUT', `${leases}/example`, { ...current, spec: { holderIdentity: 'probe' } }), 200, 'update the lock: allowed');
     assert.equal(await status('PATCH', `${leases}/example`, { spec: { holderIdentity: 'x' } }, 'application/merge-patch+json'), 403, 'patch: forbidden');
     assert.equal(await status('DELETE', `${leases}/example`), 403, 'delete: forbidden');
@@ -225,7 +228,7 @@ describe('manifests/ on a real kube-apiserver: least-privilege RBAC', { skip: !e
     assert.equal(await kube('DELETE', `${leases}/example`, adminToken).then((answer) => answer.status), 200);
   });
 
-  it('kubectl auth can-i --as the ServiceAccount agrees', async (t) => {
+  it('kubectl auth can-i --as the ServiceAccount agrees', (t) => {
     if (!kubectlAvailable()) {
       t.skip('kubectl is not installed: the same checks ran through the API above');
       return;
