@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ApiException, CoordinationV1Api, KubeConfig, V1MicroTime, Watch, type V1Lease } from '@kubernetes/client-node';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
+import { parseJson, type StatusBody } from './helpers.ts';
 
 let api: EmbeddedApi;
 let kc: KubeConfig;
@@ -71,11 +72,11 @@ test('create, read, replace, and a 409 on a stale resourceVersion', async () => 
 
   const stale = await apiError(leases.replaceNamespacedLease({ name: 'crud', namespace: NS, body: read }));
   assert.equal(stale.code, 409);
-  assert.equal(JSON.parse(stale.body).reason, 'Conflict');
+  assert.equal(parseJson<StatusBody>(stale.body).reason, 'Conflict');
 
   const exists = await apiError(leases.createNamespacedLease({ namespace: NS, body: lease('crud', 'c') }));
   assert.equal(exists.code, 409);
-  assert.equal(JSON.parse(exists.body).reason, 'AlreadyExists');
+  assert.equal(parseJson<StatusBody>(exists.body).reason, 'AlreadyExists');
 
   const missing = await apiError(leases.readNamespacedLease({ name: 'nope', namespace: NS }));
   assert.equal(missing.code, 404);
@@ -85,7 +86,7 @@ test('a JS Date (three fractional digits) is rejected as the real server rejects
   const body = { metadata: { name: 'js-date' }, spec: { holderIdentity: 'a', renewTime: new Date('2026-11-23T21:00:00.103Z') } } as unknown as V1Lease;
   const err = await apiError(leases.createNamespacedLease({ namespace: NS, body }));
   assert.equal(err.code, 400);
-  assert.match(JSON.parse(err.body).message, /cannot parse "\.103Z" as "\.000000"/);
+  assert.match(parseJson<StatusBody>(err.body).message, /cannot parse "\.103Z" as "\.000000"/);
 });
 
 test('a watch with a field selector receives MODIFIED and DELETED for that Lease only', async () => {
@@ -140,7 +141,7 @@ test('a 403 from the RBAC stand-in reaches client-node as ApiException 403, and 
     const denied = await apiError(leases.readNamespacedLease({ name: 'crud', namespace: NS }));
     assert.equal(denied.code, 403);
     assert.equal(
-      JSON.parse(denied.body).message,
+      parseJson<StatusBody>(denied.body).message,
       `leases.coordination.k8s.io "crud" is forbidden: User "leaderhook" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "${NS}"`,
     );
   } finally {

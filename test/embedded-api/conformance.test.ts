@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
-import { call, fixture, LEASES, normalise, openWatch } from './helpers.ts';
+import { call, fixture, LEASES, normalise, openWatch, parseJson, type ObjectBody, type WatchEventBody } from './helpers.ts';
 
 let api: EmbeddedApi;
 const ADMIN = 'admin-token';
@@ -43,7 +43,7 @@ test('the fixture sequence gives the recorded status codes and bodies', async ()
     body: leaseBody({ holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: '2026-11-23T21:00:00.000000Z', renewTime: '2026-11-23T21:00:00.000000Z', leaseTransitions: 0 }),
   });
   await expectFixture(created, 201, 'lease-create-201.json', withoutNullMaps);
-  const createdRv = (JSON.parse(created.text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+  const createdRv = parseJson<ObjectBody>(created.text).metadata.resourceVersion;
 
   await expectFixture(
     await call(base, 'POST', LEASES, { ...opts, body: leaseBody({ holderIdentity: 'a', leaseDurationSeconds: 15 }) }),
@@ -57,7 +57,7 @@ test('the fixture sequence gives the recorded status codes and bodies', async ()
   const updateSpec = { holderIdentity: 'b', leaseDurationSeconds: 15, acquireTime: '2026-11-23T21:01:00.000000Z', renewTime: '2026-11-23T21:01:00.000000Z', leaseTransitions: 1 };
   const updated = await call(base, 'PUT', `${LEASES}/fx`, { ...opts, body: leaseBody(updateSpec, { resourceVersion: createdRv }) });
   await expectFixture(updated, 200, 'lease-update-200.json', withoutNullMaps);
-  assert.notEqual(JSON.parse(updated.text).metadata.resourceVersion, createdRv);
+  assert.notEqual(parseJson<ObjectBody>(updated.text).metadata.resourceVersion, createdRv);
 
   await expectFixture(
     await call(base, 'PUT', `${LEASES}/fx`, { ...opts, body: leaseBody(updateSpec, { resourceVersion: createdRv }) }),
@@ -78,8 +78,8 @@ test('the fixture sequence gives the recorded status codes and bodies', async ()
   const recorded = (await fixture('lease-watch-stream.jsonl')).trimEnd().split('\n');
   assert.equal(events.length, recorded.length);
   for (const [i, line] of events.entries()) assert.equal(normalise(line), normalise(recorded[i]!), `watch event ${i + 1}`);
-  const [modified, deleted] = events.map((l) => JSON.parse(l) as { object: { metadata: { resourceVersion: string } } });
-  assert.equal(modified!.object.metadata.resourceVersion, JSON.parse(updated.text).metadata.resourceVersion);
+  const [modified, deleted] = events.map((l) => parseJson<WatchEventBody>(l));
+  assert.equal(modified!.object.metadata.resourceVersion, parseJson<ObjectBody>(updated.text).metadata.resourceVersion);
   assert.ok(Number(deleted!.object.metadata.resourceVersion) > Number(modified!.object.metadata.resourceVersion), 'DELETED carries the deletion revision');
 
   await call(base, 'POST', LEASES, {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
-import { call } from './helpers.ts';
+import { call, parseJson, type StatusBody } from './helpers.ts';
 
 let api: EmbeddedApi;
 before(async () => {
@@ -40,16 +40,16 @@ test('events are selected by the involved object, reason, type and source', asyn
 
   const bad = await call(api.url, 'GET', q('involvedObject.name=lock-a,message=x'));
   assert.equal(bad.status, 400);
-  assert.equal(JSON.parse(bad.text).message, 'field label not supported: message');
+  assert.equal(parseJson<StatusBody>(bad.text).message, 'field label not supported: message');
   const v1 = await call(api.url, 'GET', `/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dx`);
-  assert.equal(JSON.parse(v1.text).message, 'field label not supported: involvedObject.name');
+  assert.equal(parseJson<StatusBody>(v1.text).message, 'field label not supported: involvedObject.name');
 });
 
 test('leases know only metadata.name and metadata.namespace; pods their own fields', async () => {
   const lease = await call(api.url, 'GET', '/apis/coordination.k8s.io/v1/namespaces/default/leases?fieldSelector=spec.holderIdentity%3Da');
   assert.equal(lease.status, 400);
-  assert.equal(JSON.parse(lease.text).message, '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"');
+  assert.equal(parseJson<StatusBody>(lease.text).message, '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"');
   assert.equal((await call(api.url, 'GET', '/api/v1/namespaces/default/pods?fieldSelector=status.phase%3DRunning')).status, 200);
   const pod = await call(api.url, 'GET', '/api/v1/namespaces/default/pods?fieldSelector=spec.nope%3D1');
-  assert.equal(JSON.parse(pod.text).message, 'field label not supported: spec.nope');
+  assert.equal(parseJson<StatusBody>(pod.text).message, 'field label not supported: spec.nope');
 });

@@ -7,6 +7,32 @@ export const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
 
 export const fixture = (name: string): Promise<string> => readFile(new URL(name, FIXTURES), 'utf8');
 
+/** metav1.Status: the body of an error answer, with the fields these tests read. */
+export interface StatusBody {
+  kind: 'Status';
+  code: number;
+  reason: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** An object in an answer, with the fields these tests read. */
+export interface ObjectBody {
+  kind: string;
+  metadata: { name: string; resourceVersion: string; labels?: Record<string, string> };
+  spec: Record<string, unknown>;
+  data: Record<string, string>;
+}
+
+/** One line of a watch stream: an object, or a Status for ERROR. */
+export interface WatchEventBody<T = ObjectBody> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+/** A JSON answer parsed as the shape the test expects (its assertions then check the values). */
+export const parseJson = <T>(text: string): T => JSON.parse(text) as T;
+
 export interface RawResponse {
   status: number;
   text: string;
