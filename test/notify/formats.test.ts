@@ -8,6 +8,18 @@ import { renderJson } from '../../src/notify/formats/json.ts';
 import { renderPagerDuty } from '../../src/notify/formats/pagerduty.ts';
 import { renderSlack } from '../../src/notify/formats/slack.ts';
 import { testEvent, testTarget } from './helpers.ts';
+import type { WebhookBody } from './receiver.ts';
+
+/** Alertmanager's API v2 postable alerts, with the fields these tests read. */
+type AlertmanagerAlerts = Array<{ labels: Record<string, string>; startsAt?: string; endsAt?: string }>;
+
+/** A PagerDuty Events API v2 event, with the fields these tests read. */
+interface PagerDutyEvent {
+  event_action: string;
+  routing_key: string;
+  dedup_key: string;
+  payload?: { severity: string; summary: string; source: string };
+}
 
 describe('event ids', () => {
   test('stable: the same inputs give the same id; type, term, subject and occurrence each change it', () => {
@@ -33,7 +45,7 @@ describe('formats', () => {
   const event = testEvent(5, 'leader.changed', 'pod-b');
 
   test('json: {type, timestamp, data}', () => {
-    const body = JSON.parse(renderJson(event).body);
+    const body = JSON.parse(renderJson(event).body) as WebhookBody;
     assert.deepEqual(Object.keys(body), ['type', 'timestamp', 'data']);
     assert.deepEqual(Object.keys(body.data).sort(), ['election', 'isLeader', 'leader', 'lock', 'namespace', 'observer', 'previousLeader', 'transitions']);
   });
@@ -66,28 +78,28 @@ describe('formats', () => {
 
   test('slack: {text}', () => {
     assert.deepEqual(JSON.parse(renderSlack(event).body), { text: ':white_check_mark: `default/demo` is led by *pod-b*' });
-    assert.match(JSON.parse(renderSlack(testEvent(5, 'leader.changed', '')).body).text, /has no leader/);
+    assert.match((JSON.parse(renderSlack(testEvent(5, 'leader.changed', '')).body) as { text: string }).text, /has no leader/);
   });
 
   test('alertmanager: firing LeaderhookNoLeader without a leader, resolved with one; other types send nothing', () => {
-    const firing = JSON.parse(renderAlertmanager(testEvent(5, 'leader.changed', ''))?.body ?? '');
+    const firing = JSON.parse(renderAlertmanager(testEvent(5, 'leader.changed', ''))?.body ?? '') as AlertmanagerAlerts;
     assert.equal(firing.length, 1);
-    assert.deepEqual(firing[0].labels, { alertname: 'LeaderhookNoLeader', namespace: 'default', election: 'demo' });
-    assert.equal(firing[0].endsAt, undefined);
-    const resolved = JSON.parse(renderAlertmanager(event)?.body ?? '');
-    assert.equal(resolved[0].endsAt, resolved[0].startsAt);
+    assert.deepEqual(firing[0]!.labels, { alertname: 'LeaderhookNoLeader', namespace: 'default', election: 'demo' });
+    assert.equal(firing[0]!.endsAt, undefined);
+    const resolved = JSON.parse(renderAlertmanager(event)?.body ?? '') as AlertmanagerAlerts;
+    assert.equal(resolved[0]!.endsAt, resolved[0]!.startsAt);
     assert.equal(renderAlertmanager(testEvent(5, 'leadership.started', 'pod-b')), null);
   });
 
   test('pagerduty: trigger and resolve on one dedup_key per election', () => {
     const target = testTarget('https://events.pagerduty.com/v2/enqueue', { format: 'pagerduty', severity: 'critical' });
-    const trigger = JSON.parse(renderPagerDuty(testEvent(5, 'leader.changed', ''), { target, routingKey: () => 'R'.repeat(32) })?.body ?? '');
+    const trigger = JSON.parse(renderPagerDuty(testEvent(5, 'leader.changed', ''), { target, routingKey: () => 'R'.repeat(32) })?.body ?? '') as PagerDutyEvent;
     assert.equal(trigger.event_action, 'trigger');
     assert.equal(trigger.routing_key, 'R'.repeat(32));
     assert.equal(trigger.dedup_key, 'leaderhook/default/demo');
-    assert.equal(trigger.payload.severity, 'critical');
+    assert.equal(trigger.payload?.severity, 'critical');
     assert.ok(trigger.payload.summary && trigger.payload.source);
-    const resolve = JSON.parse(renderPagerDuty(event, { target, routingKey: () => 'R'.repeat(32) })?.body ?? '');
+    const resolve = JSON.parse(renderPagerDuty(event, { target, routingKey: () => 'R'.repeat(32) })?.body ?? '') as PagerDutyEvent;
     assert.deepEqual(resolve, { routing_key: 'R'.repeat(32), event_action: 'resolve', dedup_key: 'leaderhook/default/demo' });
   });
 });

@@ -9,6 +9,13 @@ export interface Received {
   at: number;
 }
 
+/** The body of a webhook in the json format: the event's type, time and data. */
+export interface WebhookBody {
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
 /** What to do with one request: answer with a status (and headers), or hang without answering. */
 export type Behaviour = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
 
@@ -82,8 +89,8 @@ export class Receiver {
     return this.received;
   }
 
-  json(): Array<{ type: string; data: Record<string, unknown> }> {
-    return this.received.map((request) => JSON.parse(request.body));
+  json(): WebhookBody[] {
+    return this.received.map((request) => JSON.parse(request.body) as WebhookBody);
   }
 
   async close(): Promise<void> {

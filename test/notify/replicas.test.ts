@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { eventId, type EventType } from '../../src/notify/events.ts';
 import { Replica, waitFor } from '../support/replica.ts';
-import { Receiver, type Received } from './receiver.ts';
+import { Receiver, type Received, type WebhookBody } from './receiver.ts';
 
 const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
 
@@ -197,7 +197,7 @@ describe('notifications from replicas as separate processes', () => {
       const [started, changedIn, stopped, changedOut] = ids(election, first.transitions, first.leader);
       const [started2, changedIn2] = ids(election, second.transitions, second.leader);
       assert.equal(unconfirmed, started[1], 'the first attempt was the first leader\'s start');
-      const recovered = distinct(audit.received.filter((request) => JSON.parse(request.body).data.observer === second.leader));
+      const recovered = distinct(audit.received.filter((request) => (JSON.parse(request.body) as WebhookBody).data.observer === second.leader));
       assert.deepEqual(
         recovered.map((event) => [event.type, event.id]),
         [started, changedIn, stopped, changedOut, started2, changedIn2],
