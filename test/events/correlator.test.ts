@@ -67,7 +67,7 @@ describe('event correlator (client-go tools/record semantics)', () => {
     assert.deepEqual(written.slice(0, 9).map((event) => event.message), messages.slice(0, 9));
     assert.equal(written[9]?.message, '(combined from similar events): replica-9 became leader');
     assert.equal(written[9]?.count, 1);
-    correlator.updateState({ ...(written[9] as CoreEvent), resourceVersion: '9' });
+    correlator.updateState({ ...written[9], resourceVersion: '9' });
     // The 11th is counted on the combined event (same aggregate key): a patch raising its count.
     const eleventh = correlator.correlate(makeEvent(clock, 'replica-99 became leader'));
     assert.ok(!eleventh.skip && eleventh.event.count >= 2 && eleventh.event.message.startsWith('(combined from similar events): '));

@@ -25,24 +25,24 @@ class MemorySink implements EventSink {
   failWith: ((verb: 'create' | 'patch') => Error | undefined) | undefined;
   #rv = 0;
 
-  async create(event: CoreEvent): Promise<CoreEvent> {
+  create(event: CoreEvent): Promise<CoreEvent> {
     this.calls.push({ verb: 'create', event });
     const error = this.failWith?.('create');
-    if (error) throw error;
+    if (error) return Promise.reject(error);
     const stored = { ...event, resourceVersion: String(++this.#rv) };
     this.stored.set(event.name, stored);
-    return stored;
+    return Promise.resolve(stored);
   }
 
-  async patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
+  patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
     this.calls.push({ verb: 'patch', event, patch });
     const error = this.failWith?.('patch');
-    if (error) throw error;
+    if (error) return Promise.reject(error);
     const old = this.stored.get(event.name);
-    if (!old) throw new KubeApiError('patch', 'not-found', 'events not found', 404, 'NotFound');
+    if (!old) return Promise.reject(new KubeApiError('patch', 'not-found', 'events not found', 404, 'NotFound'));
     const stored = { ...old, count: patch.count, message: patch.message, lastTimestamp: new Date(patch.lastTimestamp), resourceVersion: String(++this.#rv) };
     this.stored.set(event.name, stored);
-    return stored;
+    return Promise.resolve(stored);
   }
 }
 

@@ -19,27 +19,27 @@ class MemoryPods implements PodLabelApi {
     this.pods.set(name, { labels, resourceVersion: String(++this.#rv) });
   }
 
-  async read(name: string): Promise<PodLabels | null> {
+  read(name: string): Promise<PodLabels | null> {
     this.calls.push(`get ${name}`);
     const error = this.failWith?.('get', name);
-    if (error) throw error;
+    if (error) return Promise.reject(error);
     const pod = this.pods.get(name);
-    return pod ? { labels: { ...pod.labels }, resourceVersion: pod.resourceVersion } : null;
+    return Promise.resolve(pod ? { labels: { ...pod.labels }, resourceVersion: pod.resourceVersion } : null);
   }
 
-  async patchLabels(name: string, labels: Record<string, string | null>, resourceVersion?: string): Promise<PodLabels> {
+  patchLabels(name: string, labels: Record<string, string | null>, resourceVersion?: string): Promise<PodLabels> {
     this.calls.push(`patch ${name} ${JSON.stringify(labels)}${resourceVersion ? ` @${resourceVersion}` : ''}`);
     const error = this.failWith?.('patch', name);
-    if (error) throw error;
+    if (error) return Promise.reject(error);
     const pod = this.pods.get(name);
-    if (!pod) throw new KubeApiError('patch', 'not-found', 'pods not found', 404, 'NotFound');
-    if (resourceVersion && resourceVersion !== pod.resourceVersion) throw new KubeApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict');
+    if (!pod) return Promise.reject(new KubeApiError('patch', 'not-found', 'pods not found', 404, 'NotFound'));
+    if (resourceVersion && resourceVersion !== pod.resourceVersion) return Promise.reject(new KubeApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict'));
     for (const [key, value] of Object.entries(labels)) {
       if (value === null) delete pod.labels[key];
       else pod.labels[key] = value;
     }
     pod.resourceVersion = String(++this.#rv);
-    return { labels: { ...pod.labels }, resourceVersion: pod.resourceVersion };
+    return Promise.resolve({ labels: { ...pod.labels }, resourceVersion: pod.resourceVersion });
   }
 
   labelled(): string[] {
