@@ -58,7 +58,7 @@ async function says(url: string, expected: string, child: Child, timeoutMs = 20_
   try {
     await waitFor(`"${expected}" from ${url}`, async () => (await get(url))?.body === expected, timeoutMs, 100);
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last answer ${JSON.stringify((await get(url))?.body)}\n--- consumer output ---\n${child.text()}`);
+    throw new Error(`${(error as Error).message}; last answer ${JSON.stringify((await get(url))?.body)}\n--- consumer output ---\n${child.text()}`, { cause: error });
   }
 }
 

@@ -93,8 +93,9 @@ describe('HTTP API', () => {
 
   it('GET /watch sends the state on connect, then one event per change', async () => {
     const controller = new AbortController();
-    const events: Array<{ event: string; data: { leader: string; isLeader: boolean } }> = [];
-    const reading = readEvents(`${base}/watch`, (event, data) => events.push({ event, data: JSON.parse(data) }), controller.signal);
+    type WatchData = { leader: string; isLeader: boolean };
+    const events: Array<{ event: string; data: WatchData }> = [];
+    const reading = readEvents(`${base}/watch`, (event, data) => events.push({ event, data: JSON.parse(data) as WatchData }), controller.signal);
     const waitForEvents = async (count: number) => {
       for (let i = 0; i < 200 && events.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     };

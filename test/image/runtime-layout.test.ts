@@ -188,7 +188,7 @@ test('with leader-elector style args it elects itself against the embedded Lease
     assert.equal(leader, 'example-pod-0');
     assert.equal((await get(`${base}/readyz`))?.status, 200);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- leaderhook output ---\n${child.text()}`);
+    throw new Error(`${(error as Error).message}\n--- leaderhook output ---\n${child.text()}`, { cause: error });
   }
   await child.stop();
   assert.equal(await child.exited, 0, 'SIGTERM: released and exited 0');
