@@ -78,7 +78,7 @@ export function toKubeApiError(verb: string, error: unknown): KubeApiError {
   const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
   const status = error instanceof ApiException ? error.code : typeof statusCode === 'number' ? statusCode : undefined;
   if (status !== undefined && status > 0) {
-    const body = error instanceof ApiException ? error.body : undefined;
+    const body: unknown = error instanceof ApiException ? error.body : undefined;
     const { message, reason } = parseStatus(body);
     return new KubeApiError(verb, kindOf(status), message ?? `HTTP ${status}`, status, reason, { cause: error });
   }

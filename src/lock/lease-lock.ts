@@ -78,7 +78,7 @@ function toSpec(record: LeaderElectionRecord): NonNullable<V1Lease['spec']> {
     acquireTime: time(record.acquireTime),
     renewTime: time(record.renewTime),
     leaseTransitions: record.leaderTransitions,
-  } as NonNullable<V1Lease['spec']>;
+  };
 }
 
 function timeText(value: unknown): string | null {

@@ -26,7 +26,7 @@ export function parseAnnotationRecord(text: string): LeaderElectionRecord {
   const fields = value as Record<string, unknown>;
   const holder = fields.holderIdentity;
   return {
-    holderIdentity: typeof holder === 'string' ? holder : holder == null ? '' : String(holder),
+    holderIdentity: typeof holder === 'string' ? holder : holder == null ? '' : JSON.stringify(holder),
     leaseDurationSeconds: toCount(fields.leaseDurationSeconds),
     acquireTime: parseTimestamp(fields.acquireTime),
     renewTime: parseTimestamp(fields.renewTime),

@@ -4,7 +4,7 @@ import type { ElectionMetrics } from './election-metrics.ts';
 
 /** Wraps a lock so every API call is counted by verb and status code, and timed; the elector stays unaware. */
 export function instrumentLock(lock: Lock, metrics: ElectionMetrics, onWrite: (observation: LockObservation) => void): Lock {
-  async function measured<T>(verb: string, call: () => Promise<T>, okCode: number, isMissing = (_: T) => false): Promise<T> {
+  async function measured<T>(verb: string, call: () => Promise<T>, okCode: number, isMissing: (result: T) => boolean = () => false): Promise<T> {
     const end = metrics.apiLatency.startTimer({ verb });
     try {
       const result = await call();

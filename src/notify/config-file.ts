@@ -64,13 +64,13 @@ export function readConfigFile(file: string): TargetSpec[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
   }
   let raw: unknown;
   try {
     raw = parse(text, { prettyErrors: true });
   } catch (error) {
-    throw new Error(`not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new Error(`not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
   if (raw === null || raw === undefined) throw new Error('the file is empty (expected "targets:")');
   if (typeof raw === 'object' && Array.isArray((raw as { targets?: unknown }).targets)) {

@@ -28,7 +28,10 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
     const value = values[flag];
     return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
   };
-  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? (values[flag] as string) : undefined);
+  const text = (flag: string): string | undefined => {
+    const value = values[flag];
+    return typeof value === 'string' ? value : undefined;
+  };
 
   const drainText = text('drain-timeout');
   const drainTimeoutMs = drainText === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : parseDuration(drainText);

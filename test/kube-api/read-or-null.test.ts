@@ -12,7 +12,7 @@ function apiException(code: number, reason: string, message: string): ApiExcepti
 
 describe('readOrNull', () => {
   it('answers the object, or null for a missing one (404)', async () => {
-    assert.deepEqual(await readOrNull('get', async () => ({ name: 'a' })), { name: 'a' });
+    assert.deepEqual(await readOrNull('get', () => Promise.resolve({ name: 'a' })), { name: 'a' });
     const notFound = apiException(404, 'NotFound', 'pods "a" not found');
     assert.equal(await readOrNull('get', () => Promise.reject(notFound)), null);
   });

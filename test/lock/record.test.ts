@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { LEADER_ANNOTATION } from '../../src/lock/annotation-lock.ts';
 import { formatAnnotationRecord, parseAnnotationRecord, UNREADABLE_HOLDER } from '../../src/lock/record.ts';
 
@@ -8,8 +9,8 @@ const fixtures = new URL('../fixtures/kube-api/', import.meta.url);
 
 describe('lock records', () => {
   it('reads the record the Python client writes: string duration, times without T or Z', () => {
-    const configMap = JSON.parse(readFileSync(new URL('configmap-annotation-lock-python-client.json', fixtures), 'utf8'));
-    const record = parseAnnotationRecord(configMap.metadata.annotations[LEADER_ANNOTATION]);
+    const configMap = JSON.parse(readFileSync(new URL('configmap-annotation-lock-python-client.json', fixtures), 'utf8')) as V1ConfigMap;
+    const record = parseAnnotationRecord(configMap.metadata?.annotations?.[LEADER_ANNOTATION] ?? '');
     assert.equal(record.holderIdentity, 'py1');
     assert.equal(record.leaseDurationSeconds, 15);
     assert.equal(record.renewTime?.toISOString(), '2026-11-23T21:53:31.266Z');

@@ -9,7 +9,7 @@ import { SecretFiles } from '../../src/notify/signing.ts';
 import type { Target } from '../../src/notify/targets.ts';
 import { waitFor } from '../support/replica.ts';
 import { captureLog, testTarget } from './helpers.ts';
-import { Receiver } from './receiver.ts';
+import { Receiver, type WebhookBody } from './receiver.ts';
 
 const receivers: Receiver[] = [];
 after(async () => {
@@ -54,7 +54,7 @@ class ScriptedElection implements NotifierElection {
   }
 }
 
-async function notifierFor(election: ScriptedElection, targets: Target[]) {
+function notifierFor(election: ScriptedElection, targets: Target[]) {
   const notifier = new Notifier({
     election,
     targets: targets.map((target) => ({ target, secrets: new SecretFiles([]), headerFiles: new Map() })),
@@ -82,7 +82,7 @@ function id(term: number, type: EventType, subject: string, occurrence = 1): str
 }
 
 function typesAndIds(received: Receiver): Array<[string, string]> {
-  return received.received.map((request) => [JSON.parse(request.body).type, String(request.headers['webhook-id'])]);
+  return received.received.map((request) => [(JSON.parse(request.body) as WebhookBody).type, String(request.headers['webhook-id'])]);
 }
 
 describe('notifier: event ids from the canonical position', () => {
@@ -90,7 +90,7 @@ describe('notifier: event ids from the canonical position', () => {
     const audit = await receiver();
     const election = new ScriptedElection();
     election.transitions = 4;
-    const notifier = await notifierFor(election, [auditTarget(audit)]);
+    const notifier = notifierFor(election, [auditTarget(audit)]);
     // The leader change is reported before the start, and the change to no leader before the stop.
     election.report('leader-changed', 'pod-a', 'pod-b');
     election.report('started', 'pod-a', 'pod-b');
@@ -112,7 +112,7 @@ describe('notifier: event ids from the canonical position', () => {
     const election = new ScriptedElection();
     election.transitions = 3;
     const startsOnly = new Set<EventType>(['leadership.started']);
-    const notifier = await notifierFor(election, [
+    const notifier = notifierFor(election, [
       auditTarget(audit),
       testTarget(hook.url, { name: 'hook', scope: 'self', events: startsOnly }),
     ]);
@@ -151,7 +151,7 @@ describe('notifier: event ids from the canonical position', () => {
       'leaderhook.io/cursor.audit': '5.5',
       'leaderhook.io/notify-term': '{"t":5,"h":"pod-b"}',
     };
-    const notifier = await notifierFor(election, [auditTarget(audit)]);
+    const notifier = notifierFor(election, [auditTarget(audit)]);
     election.report('started', 'pod-a', '');
     await audit.waitFor(5);
     assert.deepEqual(typesAndIds(audit), [

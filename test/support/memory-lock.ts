@@ -25,27 +25,31 @@ export class MemoryStore {
       kind: 'leases',
       namespace,
       name,
-      get: async () => {
-        this.#enter('get');
-        return this.stored ? this.#observe(this.stored) : null;
-      },
-      create: async (record, annotations) => {
-        this.#enter('create');
-        if (this.stored) throw new KubeApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
-        return this.#store(record, annotations);
-      },
-      update: async (previous, record, annotations) => {
-        this.#enter('update');
-        if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
-        if (previous.resourceVersion !== this.stored.resourceVersion) throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
-        return this.#store(record, annotations);
-      },
-      watch: async (_resourceVersion: string, handlers: WatchHandlers) => {
-        this.#enter('watch');
-        if (this.watchRefused) throw this.watchRefused;
-        this.#watchers.add(handlers);
-        return () => this.#watchers.delete(handlers);
-      },
+      get: () =>
+        answer(() => {
+          this.#enter('get');
+          return this.stored ? this.#observe(this.stored) : null;
+        }),
+      create: (record, annotations) =>
+        answer(() => {
+          this.#enter('create');
+          if (this.stored) throw new KubeApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
+          return this.#store(record, annotations);
+        }),
+      update: (previous, record, annotations) =>
+        answer(() => {
+          this.#enter('update');
+          if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
+          if (previous.resourceVersion !== this.stored.resourceVersion) throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
+          return this.#store(record, annotations);
+        }),
+      watch: (_resourceVersion: string, handlers: WatchHandlers) =>
+        answer(() => {
+          this.#enter('watch');
+          if (this.watchRefused) throw this.watchRefused;
+          this.#watchers.add(handlers);
+          return () => this.#watchers.delete(handlers);
+        }),
     };
   }
 
@@ -111,4 +115,9 @@ export function memoryLog() {
     else lines.push({ level, message: message ?? '', fields: fields as Record<string, unknown> });
   };
   return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never };
+}
+
+/** Runs `call` as an API call answers: a promise that rejects when the call throws. */
+function answer<T>(call: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(call()));
 }
