@@ -21,4 +21,45 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
+  ...featureBoundaries(),
 );
+
+/**
+ * src/ is the product: it never imports the API double or the tests, and a feature folder imports another feature
+ * only through that feature's public module; shared plumbing (kube-api, runtime, log) and config are open to all.
+ */
+function featureBoundaries() {
+  const publicModules = { election: ['leadership.ts'], lock: ['types.ts'] };
+  const features = ['election', 'events', 'http', 'leader-pod', 'lock', 'metrics', 'notify', 'state-file'];
+  const outsideProduct = {
+    group: ['**/embedded-api/**', '**/test/**'],
+    message: 'src/ is the product: it never imports the API double or the tests.',
+  };
+  return [
+    {
+      files: ['src/**/*.ts'],
+      rules: { 'no-restricted-imports': ['error', { patterns: [outsideProduct] }] },
+    },
+    ...features.map((feature) => ({
+      files: [`src/${feature}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              outsideProduct,
+              ...features
+                .filter((other) => other !== feature)
+                .map((other) => ({
+                  group: [`../${other}/*`, ...(publicModules[other] ?? []).map((module) => `!../${other}/${module}`)],
+                  message: publicModules[other]
+                    ? `another feature's internals: from ${other}/ import only ${publicModules[other].join(', ')}.`
+                    : `another feature's internals: ${other}/ is wired to this one in cli.ts, not imported.`,
+                })),
+            ],
+          },
+        ],
+      },
+    })),
+  ];
+}

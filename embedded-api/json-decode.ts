@@ -5,10 +5,9 @@
  * does (`v1.Lease.Spec: v1.LeaseSpec.RenewTime: unmarshalerDecoder: ..., error found in #10 byte of ...|x|...`).
  */
 import { RFC3339, RFC3339_MICRO, formatMicroTime, formatTime, goParseTime } from './microtime.ts';
-import type { FieldSchema, StructSchema, TypeSchema } from './schemas.ts';
+import type { StructSchema, TypeSchema } from './schemas.ts';
 import type { Json, JsonObject } from './types.ts';
 
-export class DecodeError extends Error {}
 
 /** A Go encoding/json syntax error (message without the "json: " style prefix, as Go prints it). */
 export class SyntaxError_ extends Error {}
@@ -375,4 +374,3 @@ export function normalize(value: Json, schema: StructSchema): { value: JsonObjec
   return typedDecode(Buffer.from(JSON.stringify(value)), schema);
 }
 
-export type { FieldSchema };

@@ -197,5 +197,3 @@ export const formatTime = (t: ParsedTime): string => formatUtc(t, false);
 
 /** The current instant as a `Time` (second precision), e.g. for creationTimestamp. */
 export const nowTime = (): string => formatTime({ epochMs: Date.now(), micros: 0 });
-/** The current instant as a `MicroTime`. */
-export const nowMicroTime = (): string => formatMicroTime({ epochMs: Date.now(), micros: 0 });

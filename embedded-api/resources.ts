@@ -4,7 +4,7 @@
  * metadata.resourceVersion is accepted (AllowUnconditionalUpdate).
  */
 import {
-  CONFIG_MAP, CORE_EVENT, ENDPOINTS, EVENTS_V1_EVENT, LEASE, POD, type StructSchema, type TypeSchema,
+  CONFIG_MAP, CORE_EVENT, ENDPOINTS, EVENTS_V1_EVENT, LEASE, POD, type StructSchema,
 } from './schemas.ts';
 import type { JsonObject } from './types.ts';
 
@@ -81,4 +81,3 @@ export function findResource(group: string, version: string, resource: string): 
 }
 
 /** Field schema lookup used by managed-field tracking (struct vs map vs list semantics). */
-export type { TypeSchema };

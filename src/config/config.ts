@@ -6,13 +6,9 @@ import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
 import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
+import type { ListenAddress } from '../http/server.ts';
 import { UsageError } from './usage-error.ts';
 
-export interface ListenAddress {
-  /** `''` listens on every interface, as Go's `:4040` does. */
-  host: string;
-  port: number;
-}
 
 /** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
 export interface Config {

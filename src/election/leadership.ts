@@ -43,6 +43,17 @@ export interface LeadershipSnapshot {
 }
 
 /**
+ * What every consumer of the election reads (HTTP, the notifier, Kubernetes Events, the leader label, the state file):
+ * the state now and the ordered stream of changes. The elector is one.
+ */
+export interface LeadershipFeed {
+  /** The current state; a leader past its renew deadline steps down before this answers. */
+  snapshot(): LeadershipSnapshot;
+  /** Every change, in order; listeners run synchronously. Returns the function that unsubscribes. */
+  subscribe(listener: (change: LeadershipChange) => void): () => void;
+}
+
+/**
  * The body of `GET /leader`, also sent by `/watch` and written to `--state-file`:
  * `{leader, self, isLeader, election, namespace, lock, transitions, acquireTime, renewTime, observedAt}`, the three
  * times as RFC 3339 strings (`null` while unknown), `leader` `''` when there is none.

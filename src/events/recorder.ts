@@ -1,4 +1,4 @@
-import type { LeadershipChange } from '../election/leadership.ts';
+import type { LeadershipFeed } from '../election/leadership.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import type { Log } from '../log/logger.ts';
@@ -38,11 +38,6 @@ export interface EventRecorderOptions {
   random?: () => number;
 }
 
-export interface LeadershipEvents {
-  subscribe(listener: (change: LeadershipChange) => void): () => void;
-  readonly identity: string;
-}
-
 /**
  * Records Kubernetes Events as client-go's tools/record does: made at once, then written one at a time in the
  * background through the correlator (aggregation, counting of repeats, spam filter), retried only while the API
@@ -79,10 +74,11 @@ export class EventRecorder {
   }
 
   /** client-go's leader-election events: `<id> became leader` and `<id> stopped leading`, type Normal, on the lock. */
-  recordLeadership(election: LeadershipEvents): void {
+  recordLeadership(election: LeadershipFeed): void {
+    const { identity } = election.snapshot();
     this.#unsubscribe = election.subscribe((change) => {
-      if (change.type === 'started') this.event('Normal', LEADER_ELECTION_REASON, `${election.identity} became leader`);
-      else if (change.type === 'stopped') this.event('Normal', LEADER_ELECTION_REASON, `${election.identity} stopped leading`);
+      if (change.type === 'started') this.event('Normal', LEADER_ELECTION_REASON, `${identity} became leader`);
+      else if (change.type === 'stopped') this.event('Normal', LEADER_ELECTION_REASON, `${identity} stopped leading`);
     });
   }
 

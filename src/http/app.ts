@@ -1,11 +1,16 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import { leaderBody } from '../election/leadership.ts';
-import type { LeadershipSource } from './leadership-source.ts';
+import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import { watchStream } from './watch-stream.ts';
 
+/** What the HTTP API needs of the election: the leadership feed and the health verdict for `/healthz`. */
+export interface ElectionView extends LeadershipFeed {
+  /** `undefined` when healthy, else why the kubelet should restart this container. */
+  unhealthyReason(): string | undefined;
+}
+
 export interface HttpAppOptions {
-  leadership: LeadershipSource;
+  leadership: ElectionView;
   metrics: Registry;
   /** `--ready-only-when-leader`: `/readyz` answers 200 only while this replica leads. */
   readyOnlyWhenLeader?: boolean;

@@ -1,6 +1,13 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { ListenAddress } from '../config/config.ts';
+
+
+/** Where to serve HTTP. */
+export interface ListenAddress {
+  /** `''` listens on every interface, as Go's `:4040` does. */
+  host: string;
+  port: number;
+}
 
 /** Starts serving `app`; resolves once listening, rejects with the listen error (e.g. EADDRINUSE). */
 export function listen(app: Hono, address: ListenAddress): Promise<ServerType> {

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { leaderBody } from '../election/leadership.ts';
-import type { LeadershipSource } from './leadership-source.ts';
+import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
+
 
 const KEEPALIVE_MS = 15_000;
 
@@ -9,7 +9,7 @@ const KEEPALIVE_MS = 15_000;
  * Server-Sent Events: the current state on connect (`event: state`), then one event per change, named by its type
  * (`started`, `stopped`, `leader-changed`), each carrying the `/leader` body.
  */
-export function watchStream(c: Context, leadership: LeadershipSource): Response {
+export function watchStream(c: Context, leadership: LeadershipFeed): Response {
   return streamSSE(c, async (stream) => {
     let id = 0;
     const queue: Array<{ event: string; data: string }> = [{ event: 'state', data: JSON.stringify(leaderBody(leadership.snapshot())) }];

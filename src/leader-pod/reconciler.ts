@@ -1,4 +1,4 @@
-import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
+import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import type { Log } from '../log/logger.ts';
@@ -7,11 +7,6 @@ import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import type { LeaderLabel } from './label.ts';
 import type { PodLabelApi } from './pod-api.ts';
-
-export interface LeadershipFeed {
-  subscribe(listener: (change: LeadershipChange) => void): () => void;
-  snapshot(): LeadershipSnapshot;
-}
 
 export interface LeaderLabelReconcilerOptions {
   api: PodLabelApi;

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
+import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 import type { Position } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
@@ -22,9 +22,7 @@ import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue
 import type { Target } from './targets.ts';
 
 /** What the notifier needs of the elector. */
-export interface NotifierElection extends EventOrigin {
-  subscribe(listener: (change: LeadershipChange) => void): () => void;
-  snapshot(): LeadershipSnapshot;
+export interface NotifierElection extends LeadershipFeed, EventOrigin {
   observedAnnotations(): Record<string, string>;
   setOwnAnnotations(annotations: Record<string, string>): void;
 }

@@ -1,12 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
-import { leaderBody, type LeadershipChange, type LeadershipSnapshot } from '../election/leadership.ts';
+import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
-
-/** What the state file needs of the election: the current state and the stream of changes. */
-export interface StateFileSource {
-  snapshot(): LeadershipSnapshot;
-  subscribe(listener: (change: LeadershipChange) => void): () => void;
-}
 
 /**
  * `--state-file`: the current leader JSON (the body of `GET /leader`, see `leaderBody`), rewritten on every change
@@ -27,7 +21,7 @@ export class StateFile {
   }
 
   /** Writes the current state now, then again after every change `source` reports, until `stop()`. */
-  follow(source: StateFileSource): void {
+  follow(source: LeadershipFeed): void {
     this.stop();
     this.#unsubscribe = source.subscribe(() => void this.#update(source));
     void this.#update(source);
@@ -57,7 +51,7 @@ export class StateFile {
   }
 
   /** Writes the current state soon; returns when it (or a later state) is on disk. */
-  #update(source: StateFileSource): Promise<void> {
+  #update(source: LeadershipFeed): Promise<void> {
     if (this.#writing) {
       this.#dirty = true;
       return this.#writing;
@@ -68,7 +62,7 @@ export class StateFile {
     return this.#writing;
   }
 
-  async #loop(source: StateFileSource): Promise<void> {
+  async #loop(source: LeadershipFeed): Promise<void> {
     do {
       this.#dirty = false;
       const temporary = `${this.path}.${process.pid}.tmp`;

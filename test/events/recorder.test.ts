@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LeadershipChange } from '../../src/election/leadership.ts';
+import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
 import type { EventPatch } from '../../src/events/correlator.ts';
 import type { CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';
@@ -49,7 +49,19 @@ class MemorySink implements EventSink {
 function feed() {
   const listeners = new Set<(change: LeadershipChange) => void>();
   return {
-    identity: 'pod-a',
+    snapshot: (): LeadershipSnapshot => ({
+      election: 'election',
+      namespace: 'ns',
+      lock: 'leases',
+      identity: 'pod-a',
+      leader: '',
+      isLeader: false,
+      transitions: 0,
+      acquireTime: null,
+      renewTime: null,
+      observedAt: null,
+      ready: true,
+    }),
     subscribe(listener: (change: LeadershipChange) => void) {
       listeners.add(listener);
       return () => listeners.delete(listener);
