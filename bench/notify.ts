@@ -32,7 +32,9 @@ interface Arrival {
 }
 
 /** A loopback receiver that notes, per request, how long after the event's `timestamp` it arrived. */
-async function receiver(hangPaths: (path: string) => boolean = () => false): Promise<{ server: Server; port: number; arrivals: Arrival[]; next: (count: number) => Promise<void> }> {
+async function receiver(
+  hangPaths: (path: string) => boolean = () => false,
+): Promise<{ server: Server; port: number; arrivals: Arrival[]; next: (count: number) => Promise<void> }> {
   const arrivals: Arrival[] = [];
   let waiter: { count: number; resolve: () => void } | undefined;
   const server = createServer((request, response) => {
@@ -43,7 +45,12 @@ async function receiver(hangPaths: (path: string) => boolean = () => false): Pro
       const path = request.url ?? '';
       if (hangPaths(path)) return; // never answered: the sender times out
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; timestamp: string };
-      arrivals.push({ path, type: body.type, latencyMs: at - Date.parse(body.timestamp), ...(process.env.DEBUG_BENCH ? { body } : {}) });
+      arrivals.push({
+        path,
+        type: body.type,
+        latencyMs: at - Date.parse(body.timestamp),
+        ...(process.env.DEBUG_BENCH ? { body } : {}),
+      });
       response.end();
       if (waiter && arrivals.length >= waiter.count) waiter.resolve();
     });
@@ -54,7 +61,10 @@ async function receiver(hangPaths: (path: string) => boolean = () => false): Pro
   const next = (count: number) =>
     new Promise<void>((resolve, reject) => {
       if (arrivals.length >= count) return resolve();
-      const timer = setTimeout(() => reject(new Error(`only ${arrivals.length} of ${count} hook requests arrived`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`only ${arrivals.length} of ${count} hook requests arrived`)),
+        20_000,
+      );
       waiter = {
         count,
         resolve: () => {
@@ -95,7 +105,10 @@ export async function benchNotify(options: NotifyBenchOptions): Promise<Array<[s
     await waitFor(single.arrivals, (arrival) => arrival.path === '/second' && arrival.type === 'leader.changed');
     await new Promise((resolve) => setTimeout(resolve, 300));
     first.signal('SIGTERM');
-    const arrival = await waitFor(single.arrivals, (entry) => entry.path === '/second' && entry.type === 'leadership.started');
+    const arrival = await waitFor(
+      single.arrivals,
+      (entry) => entry.path === '/second' && entry.type === 'leadership.started',
+    );
     alone.push(arrival.latencyMs);
     single.arrivals.length = 0;
     await Promise.all([first.stop(), second.stop()]);
@@ -109,14 +122,31 @@ export async function benchNotify(options: NotifyBenchOptions): Promise<Array<[s
   const fan = await receiver((path) => path.startsWith('/hang/'));
   for (const hanging of [0, 10]) {
     const config = join(options.directory, `notify-fanout-${tag}-${hanging}.yaml`);
-    const paths = Array.from({ length: 100 }, (_, index) => (index % 10 === 9 && index / 10 < hanging ? `/hang/${index}` : `/ok/${index}`));
-    writeFileSync(config, ['targets:', ...paths.map((path, index) => `  - {name: t${index}, url: "http://127.0.0.1:${fan.port}${path}", scope: self, timeout: 5s}`)].join('\n'));
+    const paths = Array.from({ length: 100 }, (_, index) =>
+      index % 10 === 9 && index / 10 < hanging ? `/hang/${index}` : `/ok/${index}`,
+    );
+    writeFileSync(
+      config,
+      [
+        'targets:',
+        ...paths.map(
+          (path, index) =>
+            `  - {name: t${index}, url: "http://127.0.0.1:${fan.port}${path}", scope: self, timeout: 5s}`,
+        ),
+      ].join('\n'),
+    );
     const healthy: number[] = [];
     const lastHealthy: number[] = [];
     for (let run = 0; run < fanoutRuns; run++) {
       const election = `bench-fanout-${tag}-${hanging}-${run}`;
       const start = (id: string) =>
-        Replica.start({ id, kubeconfig: options.kubeconfig, election, args: [...TIMINGS, `--config=${config}`], ...(options.entry ? { entry: options.entry } : {}) });
+        Replica.start({
+          id,
+          kubeconfig: options.kubeconfig,
+          election,
+          args: [...TIMINGS, `--config=${config}`],
+          ...(options.entry ? { entry: options.entry } : {}),
+        });
       const first = await start('first');
       await waitForCount(fan.arrivals, (arrival) => arrival.type === 'leadership.started', 100 - hanging);
       const second = await start('second');
@@ -125,7 +155,9 @@ export async function benchNotify(options: NotifyBenchOptions): Promise<Array<[s
       fan.arrivals.length = 0;
       first.signal('SIGTERM');
       await waitForCount(fan.arrivals, (arrival) => arrival.type === 'leadership.started', 100 - hanging);
-      const latencies = fan.arrivals.filter((arrival) => arrival.type === 'leadership.started').map((arrival) => arrival.latencyMs);
+      const latencies = fan.arrivals
+        .filter((arrival) => arrival.type === 'leadership.started')
+        .map((arrival) => arrival.latencyMs);
       healthy.push(...latencies);
       lastHealthy.push(Math.max(...latencies));
       fan.arrivals.length = 0;
@@ -144,7 +176,8 @@ async function waitFor(arrivals: Arrival[], match: (arrival: Arrival) => boolean
   for (;;) {
     const found = arrivals.find(match);
     if (found) return found;
-    if (performance.now() > deadline) throw new Error(`the hook request did not arrive (got ${JSON.stringify(arrivals)})`);
+    if (performance.now() > deadline)
+      throw new Error(`the hook request did not arrive (got ${JSON.stringify(arrivals)})`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
@@ -152,7 +185,8 @@ async function waitFor(arrivals: Arrival[], match: (arrival: Arrival) => boolean
 async function waitForCount(arrivals: Arrival[], match: (arrival: Arrival) => boolean, count: number): Promise<void> {
   const deadline = performance.now() + 20_000;
   while (arrivals.filter(match).length < count) {
-    if (performance.now() > deadline) throw new Error(`only ${arrivals.filter(match).length} of ${count} hook requests arrived`);
+    if (performance.now() > deadline)
+      throw new Error(`only ${arrivals.filter(match).length} of ${count} hook requests arrived`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
@@ -163,7 +197,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const kubeconfig = join(directory, 'kubeconfig');
   await api.writeKubeconfig(kubeconfig);
   try {
-    for (const [name, value] of await benchNotify({ kubeconfig, directory, runs: Number(process.env.RUNS ?? 100) })) console.log(`${name.padEnd(60)} ${value}`);
+    for (const [name, value] of await benchNotify({ kubeconfig, directory, runs: Number(process.env.RUNS ?? 100) }))
+      console.log(`${name.padEnd(60)} ${value}`);
   } finally {
     await api.close();
   }

@@ -27,11 +27,17 @@ const FAST_TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 console.log('building dist/ …');
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
+  { stdio: 'inherit' },
+);
 const entry = join(root, 'dist/cli.js');
 
 const directory = mkdtempSync(join(tmpdir(), 'leaderhook-bench-'));
-const tokens = Object.fromEntries(Array.from({ length: 8 }, (_, index) => [`token-${index}`, { user: `replica-${index}` }]));
+const tokens = Object.fromEntries(
+  Array.from({ length: 8 }, (_, index) => [`token-${index}`, { user: `replica-${index}` }]),
+);
 const api: EmbeddedApi = await startEmbeddedApi({ tokens });
 const kubeconfigs: string[] = [];
 for (let index = 0; index < 8; index++) {
@@ -62,7 +68,11 @@ function nextStart(replicas: Replica[]): { started: Promise<number>; cancel: () 
   const controller = new AbortController();
   const started = new Promise<number>((resolve, reject) => {
     for (const replica of replicas) {
-      readEvents(`${replica.url}/watch`, (event) => event === 'started' && resolve(performance.now()), controller.signal).catch(reject);
+      readEvents(
+        `${replica.url}/watch`,
+        (event) => event === 'started' && resolve(performance.now()),
+        controller.signal,
+      ).catch(reject);
     }
   });
   return { started, cancel: () => controller.abort() };
@@ -75,7 +85,9 @@ async function failovers(signal: 'SIGTERM' | 'SIGKILL', runs: number): Promise<n
   for (let run = 0; run < runs; run++) {
     const leader = await leaderOf(replicas);
     const others = replicas.filter((replica) => replica !== leader);
-    await Promise.all(others.map((replica) => waitFor('ready', async () => (await replica.leader())?.leader === leader.id)));
+    await Promise.all(
+      others.map((replica) => waitFor('ready', async () => (await replica.leader())?.leader === leader.id)),
+    );
     const next = nextStart(others);
     await sleep(300); // let the /watch streams connect and a renew or two pass
     const sentAt = performance.now();
@@ -127,10 +139,24 @@ async function idleCosts(seconds: number): Promise<void> {
     return `median ${percentile(samples, 50).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB`;
   };
   const perMinute = (replica: Replica, verbs?: string[]) =>
-    (api.requests.filter((request) => request.user === `replica-${replica.id.split('-')[1]}` && (!verbs || verbs.includes(request.verb ?? ''))).length * 60) / seconds;
-  report('API requests/min, leader (default timings)', `${perMinute(leader).toFixed(1)} (reads: ${perMinute(leader, ['get', 'list']).toFixed(1)})`);
-  report('API requests/min, follower (default timings)', `${perMinute(follower).toFixed(1)} (reads: ${perMinute(follower, ['get', 'list']).toFixed(1)})`);
-  report('idle RSS', `leader ${rssSummary(leader)}; follower ${rssSummary(follower)} (sampled every 500 ms for ${seconds} s)`);
+    (api.requests.filter(
+      (request) =>
+        request.user === `replica-${replica.id.split('-')[1]}` && (!verbs || verbs.includes(request.verb ?? '')),
+    ).length *
+      60) /
+    seconds;
+  report(
+    'API requests/min, leader (default timings)',
+    `${perMinute(leader).toFixed(1)} (reads: ${perMinute(leader, ['get', 'list']).toFixed(1)})`,
+  );
+  report(
+    'API requests/min, follower (default timings)',
+    `${perMinute(follower).toFixed(1)} (reads: ${perMinute(follower, ['get', 'list']).toFixed(1)})`,
+  );
+  report(
+    'idle RSS',
+    `leader ${rssSummary(leader)}; follower ${rssSummary(follower)} (sampled every 500 ms for ${seconds} s)`,
+  );
   await Promise.all(replicas.map((replica) => replica.stop()));
 }
 
@@ -138,7 +164,10 @@ async function httpThroughput(seconds: number): Promise<void> {
   const replica = await start('http-load', 5, []);
   await leaderOf([replica]);
   const result = await autocannon({ url: `${replica.url}/`, connections: 32, pipelining: 1, duration: seconds });
-  report('GET / throughput', `${Math.round(result.requests.average)} req/s (32 connections, ${seconds} s, ${result.errors + result.non2xx} errors)`);
+  report(
+    'GET / throughput',
+    `${Math.round(result.requests.average)} req/s (32 connections, ${seconds} s, ${result.errors + result.non2xx} errors)`,
+  );
   report('GET / latency', `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`);
   await replica.stop();
 }
@@ -152,10 +181,13 @@ try {
   report('start-up to first acquire (process start included)', summary(startup));
   await idleCosts(Number(options['idle-seconds']));
   await httpThroughput(Number(options['load-seconds']));
-  for (const [name, value] of await benchNotify({ kubeconfig: kubeconfigs[4] as string, directory, entry })) report(name, value);
+  for (const [name, value] of await benchNotify({ kubeconfig: kubeconfigs[4] as string, directory, entry }))
+    report(name, value);
   console.log('\n| measure | result |\n| --- | --- |');
   for (const [name, value] of results) console.log(`| ${name} | ${value} |`);
-  console.log(`\ntargets: graceful p50 < 250 ms (${percentile(graceful, 50) < 250 ? 'met' : 'MISSED'}), p99 < 1 s (${percentile(graceful, 99) < 1000 ? 'met' : 'MISSED'})`);
+  console.log(
+    `\ntargets: graceful p50 < 250 ms (${percentile(graceful, 50) < 250 ? 'met' : 'MISSED'}), p99 < 1 s (${percentile(graceful, 99) < 1000 ? 'met' : 'MISSED'})`,
+  );
 } finally {
   await api.close();
 }

@@ -42,7 +42,8 @@ export class Authenticator {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     const entry = match ? this.tokens.get(match[1]!) : undefined;
     if (!entry) return unauthorized();
-    if (!entry.allowed || entry.allowed(a.verb, a.resource, a.namespace, a.name === '' ? undefined : a.name)) return undefined;
+    if (!entry.allowed || entry.allowed(a.verb, a.resource, a.namespace, a.name === '' ? undefined : a.name))
+      return undefined;
     const who = `User "${entry.user}" cannot ${a.verb} resource "${a.resource}" in API group "${a.group}"`;
     const where = a.namespace !== '' ? ` in the namespace "${a.namespace}"` : ' at the cluster scope';
     return forbidden({ group: a.group, resource: a.resource }, a.name, who + where);
@@ -58,7 +59,8 @@ export class Authenticator {
 
   /** Adds or replaces a token (turns authentication on if it was off). */
   setToken(token: string, user: TokenUser): void {
-    if (this.tokens === undefined) throw new Error('embedded API: started without tokens; pass { tokens } to enable authentication');
+    if (this.tokens === undefined)
+      throw new Error('embedded API: started without tokens; pass { tokens } to enable authentication');
     this.tokens.set(token, { ...user });
   }
 }

@@ -8,7 +8,6 @@ import { RFC3339, RFC3339_MICRO, formatMicroTime, formatTime, goParseTime } from
 import type { StructSchema, TypeSchema } from './schemas.ts';
 import type { Json, JsonObject } from './types.ts';
 
-
 /** A Go encoding/json syntax error (message without the "json: " style prefix, as Go prints it). */
 export class SyntaxError_ extends Error {}
 
@@ -43,7 +42,11 @@ class Reader {
     if (c === 0x5b) return this.array();
     if (c === 0x22) return this.string();
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (this.buf.toString('latin1', this.pos, this.pos + word.length) === word) {
         this.pos += word.length;
         return v;
@@ -52,7 +55,10 @@ class Reader {
         for (let i = 0; i < word.length; i++) {
           const b = this.buf[this.pos + i];
           if (b === undefined) throw new SyntaxError_('unexpected end of JSON input');
-          if (b !== word.charCodeAt(i)) throw new SyntaxError_(`invalid character ${goQuoteChar(b)} in literal ${word} (expecting ${goQuoteChar(word.charCodeAt(i))})`);
+          if (b !== word.charCodeAt(i))
+            throw new SyntaxError_(
+              `invalid character ${goQuoteChar(b)} in literal ${word} (expecting ${goQuoteChar(word.charCodeAt(i))})`,
+            );
         }
       }
     }
@@ -69,7 +75,8 @@ class Reader {
       if (b === 0x5c) {
         const e = this.buf[this.pos + 1];
         if (e === undefined) throw new SyntaxError_('unexpected end of JSON input');
-        if (!'"\\/bfnrtu'.includes(String.fromCharCode(e))) throw new SyntaxError_(`invalid character ${goQuoteChar(e)} in string escape code`);
+        if (!'"\\/bfnrtu'.includes(String.fromCharCode(e)))
+          throw new SyntaxError_(`invalid character ${goQuoteChar(e)} in string escape code`);
         this.pos += 2;
         continue;
       }
@@ -102,7 +109,8 @@ class Reader {
     while (true) {
       const c = this.peek();
       if (c === undefined) throw new SyntaxError_('unexpected end of JSON input');
-      if (c !== 0x22) throw new SyntaxError_(`invalid character ${goQuoteChar(c)} looking for beginning of object key string`);
+      if (c !== 0x22)
+        throw new SyntaxError_(`invalid character ${goQuoteChar(c)} looking for beginning of object key string`);
       const key = this.string();
       const colon = this.peek();
       if (colon === undefined) throw new SyntaxError_('unexpected end of JSON input');
@@ -149,7 +157,15 @@ export function parseJsonDocument(body: Buffer): { ok: true; value: Json } | { o
 }
 
 const jsonTypeName = (v: Json): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v === 'boolean' ? 'bool' : typeof v;
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'array'
+      : typeof v === 'object'
+        ? 'object'
+        : typeof v === 'boolean'
+          ? 'bool'
+          : typeof v;
 
 /** json-iterator's typed decode of `body` into `schema`; the body must already be valid JSON. */
 export function typedDecode(body: Buffer, schema: StructSchema): { value: JsonObject; error: string | undefined } {
@@ -185,14 +201,20 @@ class TypedDecoder {
         return r.value();
       case 'string': {
         if (c === 0x22) return r.string();
-        if (c === 0x6e) { r.value(); return undefined; }
+        if (c === 0x6e) {
+          r.value();
+          return undefined;
+        }
         this.report('ReadString', `expects " or n, but found ${String.fromCharCode(c ?? 0)}`, start + 1);
         r.value();
         return undefined;
       }
       case 'int32':
       case 'int64': {
-        if (c === 0x6e) { r.value(); return undefined; }
+        if (c === 0x6e) {
+          r.value();
+          return undefined;
+        }
         if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
           const text = /^-?\d*/.exec(r.buf.toString('latin1', r.pos, r.pos + 40))?.[0] ?? '';
           const n = r.value();
@@ -220,7 +242,11 @@ class TypedDecoder {
         const v = r.value();
         if (v === null) return undefined;
         if (typeof v !== 'string') {
-          this.report('unmarshalerDecoder', `json: cannot unmarshal ${jsonTypeName(v)} into Go value of type string`, r.pos);
+          this.report(
+            'unmarshalerDecoder',
+            `json: cannot unmarshal ${jsonTypeName(v)} into Go value of type string`,
+            r.pos,
+          );
           return undefined;
         }
         const parsed = goParseTime(type.t === 'microtime' ? RFC3339_MICRO : RFC3339, v);
@@ -231,7 +257,10 @@ class TypedDecoder {
         return type.t === 'microtime' ? formatMicroTime(parsed.time) : formatTime(parsed.time);
       }
       case 'map': {
-        if (c === 0x6e) { r.value(); return undefined; }
+        if (c === 0x6e) {
+          r.value();
+          return undefined;
+        }
         if (c !== 0x7b) {
           this.report('ReadMapCB', `expect { or n, but found ${String.fromCharCode(c ?? 0)}`, start + 1);
           r.value();
@@ -239,7 +268,10 @@ class TypedDecoder {
         }
         r.pos++;
         const out: JsonObject = {};
-        if (r.peek() === 0x7d) { r.pos++; return out; }
+        if (r.peek() === 0x7d) {
+          r.pos++;
+          return out;
+        }
         while (true) {
           const key = r.string();
           r.peek();
@@ -253,7 +285,10 @@ class TypedDecoder {
         }
       }
       case 'list': {
-        if (c === 0x6e) { r.value(); return undefined; }
+        if (c === 0x6e) {
+          r.value();
+          return undefined;
+        }
         if (c !== 0x5b) {
           this.report('decode slice', `expect [ or n, but found ${String.fromCharCode(c ?? 0)}`, start + 1);
           r.value();
@@ -284,7 +319,10 @@ class TypedDecoder {
     const r = this.r;
     const c = r.peek();
     const start = r.pos;
-    if (c === 0x6e) { r.value(); return undefined; }
+    if (c === 0x6e) {
+      r.value();
+      return undefined;
+    }
     if (c !== 0x7b) {
       this.report('readObjectStart', `expect { or n, but found ${String.fromCharCode(c ?? 0)}`, start + 1);
       r.value();
@@ -325,22 +363,35 @@ const STRUCT_LIKE = new Set(['struct', 'time', 'microtime']);
 /** Go's zero value for a type, as printed. */
 function zeroOf(type: TypeSchema): Json {
   switch (type.t) {
-    case 'string': return '';
-    case 'int32': case 'int64': return 0;
-    case 'bool': return false;
-    case 'struct': return emptyStruct(type.s);
-    default: return null;
+    case 'string':
+      return '';
+    case 'int32':
+    case 'int64':
+      return 0;
+    case 'bool':
+      return false;
+    case 'struct':
+      return emptyStruct(type.s);
+    default:
+      return null;
   }
 }
 
 const isZero = (type: TypeSchema, v: Json): boolean => {
   switch (type.t) {
-    case 'string': return v === '';
-    case 'int32': case 'int64': return v === 0;
-    case 'bool': return v === false;
-    case 'map': return v !== null && typeof v === 'object' && Object.keys(v).length === 0;
-    case 'list': return Array.isArray(v) && v.length === 0;
-    default: return false;
+    case 'string':
+      return v === '';
+    case 'int32':
+    case 'int64':
+      return v === 0;
+    case 'bool':
+      return v === false;
+    case 'map':
+      return v !== null && typeof v === 'object' && Object.keys(v).length === 0;
+    case 'list':
+      return Array.isArray(v) && v.length === 0;
+    default:
+      return false;
   }
 };
 
@@ -373,4 +424,3 @@ export function emptyStruct(s: StructSchema): JsonObject {
 export function normalize(value: Json, schema: StructSchema): { value: JsonObject; error: string | undefined } {
   return typedDecode(Buffer.from(JSON.stringify(value)), schema);
 }
-

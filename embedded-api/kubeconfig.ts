@@ -18,7 +18,12 @@ export function kubeconfigYaml(server: string, options: KubeconfigOptions = {}):
     kind: 'Config',
     clusters: [{ name: 'embedded', cluster: { server, 'insecure-skip-tls-verify': true } }],
     users: [{ name: 'embedded', user: options.token === undefined ? {} : { token: options.token } }],
-    contexts: [{ name: 'embedded', context: { cluster: 'embedded', user: 'embedded', namespace: options.namespace ?? 'default' } }],
+    contexts: [
+      {
+        name: 'embedded',
+        context: { cluster: 'embedded', user: 'embedded', namespace: options.namespace ?? 'default' },
+      },
+    ],
     'current-context': 'embedded',
     preferences: {},
   });

@@ -17,7 +17,17 @@ type FieldSet = Map<PathKey, string>;
 const MEMBER = '\u0001member';
 
 /** Fields no manager owns (fieldmanager's stripSet). */
-const STRIPPED_META = new Set(['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion']);
+const STRIPPED_META = new Set([
+  'name',
+  'namespace',
+  'creationTimestamp',
+  'selfLink',
+  'uid',
+  'clusterName',
+  'generation',
+  'managedFields',
+  'resourceVersion',
+]);
 
 export function managerFromUserAgent(userAgent: string): string {
   return userAgent.split('/')[0] ?? '';
@@ -30,7 +40,13 @@ export function fieldSetOf(obj: JsonObject, schema: StructSchema): FieldSet {
     if (field.json === 'kind' || field.json === 'apiVersion') continue;
     const v = obj[field.json];
     if (v === undefined) continue;
-    if (field.json === 'metadata' && field.type.t === 'struct' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    if (
+      field.json === 'metadata' &&
+      field.type.t === 'struct' &&
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+    ) {
       for (const mf of field.type.s.fields) {
         const mv = v[mf.json];
         if (mv === undefined || STRIPPED_META.has(mf.json)) continue;
@@ -119,7 +135,10 @@ const compareSegments = (a: string, b: string): number => {
 };
 
 function encodeFieldsV1(paths: Set<PathKey>): JsonObject {
-  interface Node { member: boolean; children: Map<string, Node> }
+  interface Node {
+    member: boolean;
+    children: Map<string, Node>;
+  }
   const root: Node = { member: false, children: new Map() };
   for (const p of paths) {
     let node = root;
@@ -161,7 +180,8 @@ function decodeEntries(list: Json | undefined): Entry[] | undefined {
 }
 
 const isReset = (list: Json | undefined): boolean =>
-  Array.isArray(list) && (list.length === 0 || (list.length === 1 && isObject(list[0]!) && Object.keys(list[0]).length === 0));
+  Array.isArray(list) &&
+  (list.length === 0 || (list.length === 1 && isObject(list[0]!) && Object.keys(list[0]).length === 0));
 
 /** Encoded and sorted like fieldmanager's encodeManagedFields / sortEncodedManagedFields. */
 function encodeEntries(entries: Entry[]): JsonObject[] {
@@ -197,7 +217,11 @@ export function updateManagedFields(args: {
   const liveMeta = live?.metadata;
   let entries: Entry[];
   if (isReset(requested)) entries = [];
-  else entries = decodeEntries(requested) ?? (isObject(liveMeta ?? null) ? decodeEntries((liveMeta as JsonObject).managedFields) : undefined) ?? [];
+  else
+    entries =
+      decodeEntries(requested) ??
+      (isObject(liveMeta ?? null) ? decodeEntries((liveMeta as JsonObject).managedFields) : undefined) ??
+      [];
   const before = live ? fieldSetOf(live, schema) : new Map<PathKey, string>();
   const after = fieldSetOf(next, schema);
   const changed = new Set<PathKey>();

@@ -29,12 +29,23 @@ type Std = 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'frac6' | '
 /** The layouts as (literal prefix, standard chunk, chunk text) triples, as Go's nextStdChunk splits them. */
 const CHUNKS: Record<string, ReadonlyArray<readonly [string, Std, string]>> = {
   [RFC3339_MICRO]: [
-    ['', 'year', '2006'], ['-', 'month', '01'], ['-', 'day', '02'], ['T', 'hour', '15'], [':', 'minute', '04'],
-    [':', 'second', '05'], ['', 'frac6', '.000000'], ['', 'tz', 'Z07:00'],
+    ['', 'year', '2006'],
+    ['-', 'month', '01'],
+    ['-', 'day', '02'],
+    ['T', 'hour', '15'],
+    [':', 'minute', '04'],
+    [':', 'second', '05'],
+    ['', 'frac6', '.000000'],
+    ['', 'tz', 'Z07:00'],
   ],
   [RFC3339]: [
-    ['', 'year', '2006'], ['-', 'month', '01'], ['-', 'day', '02'], ['T', 'hour', '15'], [':', 'minute', '04'],
-    [':', 'second', '05'], ['', 'tz', 'Z07:00'],
+    ['', 'year', '2006'],
+    ['-', 'month', '01'],
+    ['-', 'day', '02'],
+    ['T', 'hour', '15'],
+    [':', 'minute', '04'],
+    [':', 'second', '05'],
+    ['', 'tz', 'Z07:00'],
   ],
 };
 
@@ -68,7 +79,7 @@ function getnum(s: string, fixed: boolean): [number, string] {
 }
 
 function daysIn(month: number, year: number): number {
-  if (month === 2) return (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) ? 29 : 28;
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
   return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 31;
 }
 
@@ -77,14 +88,23 @@ const q = (s: string): string => `"${s}"`;
 /** Go 1.15 `time.Parse(layout, value)` for RFC3339 and RFC3339Micro. */
 export function goParseTime(layout: typeof RFC3339 | typeof RFC3339_MICRO, value: string): ParseResult {
   const whole = value;
-  let year = 0, month = -1, day = -1, hour = 0, min = 0, sec = 0, nsec = 0;
+  let year = 0,
+    month = -1,
+    day = -1,
+    hour = 0,
+    min = 0,
+    sec = 0,
+    nsec = 0;
   let offsetSec = 0;
   const chunks = CHUNKS[layout] ?? [];
   for (let c = 0; c < chunks.length; c++) {
     const [prefix, std, stdText] = chunks[c]!;
     if (prefix !== '') {
       if (value.length === 0 || value[0] !== prefix) {
-        return { ok: false, error: `parsing time ${q(whole)} as ${q(layout)}: cannot parse ${q(value)} as ${q(prefix)}` };
+        return {
+          ok: false,
+          error: `parsing time ${q(whole)} as ${q(layout)}: cannot parse ${q(value)} as ${q(prefix)}`,
+        };
       }
       value = value.slice(prefix.length);
     }
@@ -116,7 +136,10 @@ export function goParseTime(layout: typeof RFC3339 | typeof RFC3339_MICRO, value
           break;
         case 'second': {
           [sec, value] = getnum(value, true);
-          if (sec < 0 || sec >= 60) { rangeErr = 'second'; break; }
+          if (sec < 0 || sec >= 60) {
+            rangeErr = 'second';
+            break;
+          }
           // A fractional second in the value but none in the layout: Go accepts any number of digits.
           const next = chunks[c + 1];
           if (value.length >= 2 && value[0] === '.' && isDigit(value, 1) && next?.[1] !== 'frac6') {
@@ -160,7 +183,10 @@ export function goParseTime(layout: typeof RFC3339 | typeof RFC3339_MICRO, value
       }
     } catch (e) {
       if (!(e instanceof Bad)) throw e;
-      return { ok: false, error: `parsing time ${q(whole)} as ${q(layout)}: cannot parse ${q(value)} as ${q(stdText)}` };
+      return {
+        ok: false,
+        error: `parsing time ${q(whole)} as ${q(layout)}: cannot parse ${q(value)} as ${q(stdText)}`,
+      };
     }
     if (rangeErr !== '') return { ok: false, error: `parsing time ${q(whole)}: ${rangeErr} out of range` };
   }
@@ -185,7 +211,8 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 
 function formatUtc(t: ParsedTime, fractional: boolean): string {
   const d = new Date(t.epochMs);
-  const base = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
+  const base =
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
     `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
   return fractional ? `${base}.${pad(d.getUTCMilliseconds(), 3)}${pad(t.micros, 3)}Z` : `${base}Z`;
 }

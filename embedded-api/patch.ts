@@ -13,7 +13,8 @@ export const PATCH_TYPES = [
 ] as const;
 export type PatchType = (typeof PATCH_TYPES)[number];
 
-const isObject = (v: Json | undefined): v is JsonObject => v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
+const isObject = (v: Json | undefined): v is JsonObject =>
+  v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
 
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return patch;
@@ -37,12 +38,17 @@ function jsonPatch(doc: Json, ops: Json): Json | ApiError {
   if (!Array.isArray(ops)) return badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
   let root: Json = structuredClone(doc);
   for (const op of ops) {
-    if (!isObject(op) || typeof op.op !== 'string' || typeof op.path !== 'string') return badRequest('the server rejected our request due to an error in our request');
+    if (!isObject(op) || typeof op.op !== 'string' || typeof op.path !== 'string')
+      return badRequest('the server rejected our request due to an error in our request');
     const segments = op.path === '' ? [] : op.path.split('/').slice(1).map(unescapePointer);
     const last = segments.pop();
     let parent: Json = root;
     for (const s of segments) {
-      const next: Json | undefined = Array.isArray(parent) ? parent[Number(s)] : isObject(parent) ? parent[s] : undefined;
+      const next: Json | undefined = Array.isArray(parent)
+        ? parent[Number(s)]
+        : isObject(parent)
+          ? parent[s]
+          : undefined;
       if (next === undefined) return badRequest(`doc is missing path: "${op.path}": missing value`);
       parent = next;
     }
@@ -57,18 +63,21 @@ function jsonPatch(doc: Json, ops: Json): Json | ApiError {
         else if (isObject(parent)) parent[last] = op.value ?? null;
         break;
       case 'replace':
-        if (!exists) return badRequest(`replace operation does not apply: doc is missing key: ${op.path}: missing value`);
+        if (!exists)
+          return badRequest(`replace operation does not apply: doc is missing key: ${op.path}: missing value`);
         if (Array.isArray(parent)) parent[Number(last)] = op.value ?? null;
         else if (isObject(parent)) parent[last] = op.value ?? null;
         break;
       case 'remove':
-        if (!exists) return badRequest(`remove operation does not apply: doc is missing path: "${op.path}": missing value`);
+        if (!exists)
+          return badRequest(`remove operation does not apply: doc is missing path: "${op.path}": missing value`);
         if (Array.isArray(parent)) parent.splice(Number(last), 1);
         else if (isObject(parent)) delete parent[last];
         break;
       case 'test': {
         const current = Array.isArray(parent) ? parent[Number(last)] : isObject(parent) ? parent[last] : undefined;
-        if (JSON.stringify(current) !== JSON.stringify(op.value)) return badRequest(`testing value ${op.path} failed: test failed`);
+        if (JSON.stringify(current) !== JSON.stringify(op.value))
+          return badRequest(`testing value ${op.path} failed: test failed`);
         break;
       }
       default:
@@ -84,7 +93,10 @@ export function applyPatch(type: PatchType, current: JsonObject, patch: Json): J
     case 'application/merge-patch+json':
       return mergePatch(current, patch);
     case 'application/strategic-merge-patch+json':
-      if (hasDirectives(patch)) return badRequest('strategic merge patch directives ($patch, $retainKeys, ...) are not supported by the embedded API');
+      if (hasDirectives(patch))
+        return badRequest(
+          'strategic merge patch directives ($patch, $retainKeys, ...) are not supported by the embedded API',
+        );
       return mergePatch(current, patch);
     case 'application/json-patch+json':
       return jsonPatch(current, patch);

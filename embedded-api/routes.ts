@@ -11,7 +11,13 @@ import { decodeBody, Registry, toListItem, type WriteOptions } from './registry.
 import { apiVersionOf, findResource, type ResourceType } from './resources.ts';
 import { fieldLabelsFor, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import {
-  ApiError, badRequest, internalError, invalid, methodNotAllowed, resourceNotFound, unsupportedMediaType,
+  ApiError,
+  badRequest,
+  internalError,
+  invalid,
+  methodNotAllowed,
+  resourceNotFound,
+  unsupportedMediaType,
 } from './status.ts';
 import type { Store } from './store.ts';
 import type { Json, JsonObject, RequestRecord, Verb } from './types.ts';
@@ -28,8 +34,15 @@ export interface RouteContext {
 }
 
 const VERSION_INFO = {
-  major: '1', minor: '20', gitVersion: 'v1.20.2', gitCommit: 'faecb196815e248d3ecfb03c680a4507229c2a56',
-  gitTreeState: 'clean', buildDate: '2021-01-13T13:20:00Z', goVersion: 'go1.15.5', compiler: 'gc', platform: 'linux/amd64',
+  major: '1',
+  minor: '20',
+  gitVersion: 'v1.20.2',
+  gitCommit: 'faecb196815e248d3ecfb03c680a4507229c2a56',
+  gitTreeState: 'clean',
+  buildDate: '2021-01-13T13:20:00Z',
+  goVersion: 'go1.15.5',
+  compiler: 'gc',
+  platform: 'linux/amd64',
 };
 
 const PARSE_BOOL_TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
@@ -44,7 +57,10 @@ interface Target {
 
 /** Splits a resource path; `undefined` for anything that is not one. */
 function parsePath(path: string): Target | undefined {
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   let group = '';
   let version: string | undefined;
   let rest: string[];
@@ -61,19 +77,27 @@ function parsePath(path: string): Target | undefined {
     if (rest.length > 4) return undefined;
     return { group, version, resource: rest[2]!, namespace: rest[1]!, name: rest[3] };
   }
-  if (rest.length === 1 && rest[0] !== 'namespaces') return { group, version, resource: rest[0]!, namespace: undefined, name: undefined };
+  if (rest.length === 1 && rest[0] !== 'namespaces')
+    return { group, version, resource: rest[0]!, namespace: undefined, name: undefined };
   return undefined;
 }
 
 function respond(c: Context, code: number, body: Json, pretty: boolean): Response {
-  return c.body(encodeBody(body, pretty), code as 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+  return c.body(encodeBody(body, pretty), code as 200, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-cache, private',
+  });
 }
 
 function parseSince(type: ResourceType, raw: string | undefined): number {
   if (raw === undefined || raw === '' || raw === '0') return 0;
   if (!/^\d+$/.test(raw)) {
     throw invalid({ group: type.group, kind: type.resource }, '', [
-      { type: 'FieldValueInvalid', field: 'resourceVersion', body: `Invalid value: ${JSON.stringify(raw)}: strconv.ParseUint: parsing ${JSON.stringify(raw)}: invalid syntax` },
+      {
+        type: 'FieldValueInvalid',
+        field: 'resourceVersion',
+        body: `Invalid value: ${JSON.stringify(raw)}: strconv.ParseUint: parsing ${JSON.stringify(raw)}: invalid syntax`,
+      },
     ]);
   }
   return Number(raw);
@@ -103,14 +127,21 @@ export function buildApp(ctx: RouteContext): Hono {
       else if (method === 'DELETE') verb = target.name !== undefined ? 'delete' : 'deletecollection';
       if ((verb === 'list' || verb === 'watch') && query.get('fieldSelector')) {
         const fs = parseFieldSelector(query.get('fieldSelector') ?? undefined);
-        if (!(fs instanceof ApiError) && /^[^/%]+$/.test(fs.name) && fs.name !== '.' && fs.name !== '..') selectedName = fs.name;
+        if (!(fs instanceof ApiError) && /^[^/%]+$/.test(fs.name) && fs.name !== '.' && fs.name !== '..')
+          selectedName = fs.name;
       }
     }
     const authn = ctx.auth.authenticate(authorization);
     ctx.onRequest({
-      method, path: url.pathname, verb, resource: target?.resource, namespace: target?.namespace,
-      name: target?.name ?? (selectedName || undefined), userAgent,
-      user: authn instanceof ApiError ? undefined : authn.user, at: Date.now(),
+      method,
+      path: url.pathname,
+      verb,
+      resource: target?.resource,
+      namespace: target?.namespace,
+      name: target?.name ?? (selectedName || undefined),
+      userAgent,
+      user: authn instanceof ApiError ? undefined : authn.user,
+      at: Date.now(),
     });
 
     try {
@@ -124,7 +155,11 @@ export function buildApp(ctx: RouteContext): Hono {
         return c.text('404 page not found\n', 404);
       }
       const denied = ctx.auth.authorize(authorization, {
-        verb, group: target.group, resource: target.resource, namespace: target.namespace ?? '', name: target.name ?? selectedName,
+        verb,
+        group: target.group,
+        resource: target.resource,
+        namespace: target.namespace ?? '',
+        name: target.name ?? selectedName,
       });
       if (denied) throw denied;
       const type = findResource(target.group, target.version, target.resource);
@@ -132,7 +167,9 @@ export function buildApp(ctx: RouteContext): Hono {
       // As with etcd stopped: authentication and authorization still answer, storage requests hang.
       const down = ctx.storeDown();
       if (down) {
-        const aborted = new Promise<'aborted'>((resolve) => c.req.raw.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+        const aborted = new Promise<'aborted'>((resolve) =>
+          c.req.raw.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
+        );
         if ((await Promise.race([down, aborted])) === 'aborted') return c.body(null, 504);
       }
       if (target.namespace === undefined && verb !== 'list' && verb !== 'watch') throw methodNotAllowed();
@@ -147,7 +184,9 @@ export function buildApp(ctx: RouteContext): Hono {
       const requireJson = (): void => {
         const ct = (c.req.header('content-type') ?? 'application/json').split(';')[0]!.trim().toLowerCase();
         if (ct !== 'application/json' && ct !== '') {
-          throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
+          throw unsupportedMediaType(
+            `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`,
+          );
         }
       };
 
@@ -158,27 +197,53 @@ export function buildApp(ctx: RouteContext): Hono {
         case 'watch': {
           const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
           if (labels instanceof ApiError) throw labels;
-          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, fieldLabelsFor(type.group, type.resource));
+          const fields = parseFieldSelector(
+            query.get('fieldSelector') ?? undefined,
+            fieldLabelsFor(type.group, type.resource),
+          );
           if (fields instanceof ApiError) throw fields;
           const matches = (o: JsonObject): boolean => labels(o) && fields.matcher(o);
           if (verb === 'list') {
             parseSince(type, query.get('resourceVersion') ?? undefined);
-            const items = ctx.store.list(type.storage, target.namespace).filter(matches).map((o) => toListItem(type, o));
-            return respond(c, 200, {
-              kind: type.listKind, apiVersion: requestApi, metadata: { resourceVersion: String(ctx.store.currentRevision) }, items,
-            }, pretty);
+            const items = ctx.store
+              .list(type.storage, target.namespace)
+              .filter(matches)
+              .map((o) => toListItem(type, o));
+            return respond(
+              c,
+              200,
+              {
+                kind: type.listKind,
+                apiVersion: requestApi,
+                metadata: { resourceVersion: String(ctx.store.currentRevision) },
+                items,
+              },
+              pretty,
+            );
           }
           const since = parseSince(type, query.get('resourceVersion') ?? undefined);
           const timeoutParam = Number(query.get('timeoutSeconds') ?? '');
           // Without timeoutSeconds the real server picks a random timeout in [minRequestTimeout, 2x) = [30m, 60m).
-          const timeoutMs = Number.isFinite(timeoutParam) && timeoutParam > 0 ? timeoutParam * 1000 : (1800 + Math.random() * 1800) * 1000;
+          const timeoutMs =
+            Number.isFinite(timeoutParam) && timeoutParam > 0
+              ? timeoutParam * 1000
+              : (1800 + Math.random() * 1800) * 1000;
           const stream = watchStream(ctx.store, ctx.watches, {
-            type, namespace: target.namespace, matches, since,
-            bookmarks: PARSE_BOOL_TRUE.has(query.get('allowWatchBookmarks') ?? ''), timeoutMs, bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+            type,
+            namespace: target.namespace,
+            matches,
+            since,
+            bookmarks: PARSE_BOOL_TRUE.has(query.get('allowWatchBookmarks') ?? ''),
+            timeoutMs,
+            bookmarkIntervalMs: ctx.bookmarkIntervalMs,
           });
           return new Response(stream, {
             status: 200,
-            headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' },
+            headers: {
+              'Content-Type': 'application/json',
+              'Cache-Control': 'no-cache, private',
+              'Transfer-Encoding': 'chunked',
+            },
           });
         }
         case 'create': {
@@ -195,9 +260,11 @@ export function buildApp(ctx: RouteContext): Hono {
         case 'patch': {
           const ct = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
           if (!(PATCH_TYPES as readonly string[]).includes(ct)) {
-            throw unsupportedMediaType(ct === 'application/apply-patch+yaml'
-              ? 'server-side apply is not supported by the embedded API'
-              : 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json');
+            throw unsupportedMediaType(
+              ct === 'application/apply-patch+yaml'
+                ? 'server-side apply is not supported by the embedded API'
+                : 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json',
+            );
           }
           const raw = await body();
           let patch: Json;
@@ -224,13 +291,17 @@ export function buildApp(ctx: RouteContext): Hono {
               throw badRequest(`error decoding DeleteOptions: ${(e as Error).message}`);
             }
           }
-          const dryRun = query.getAll('dryRun').includes('All') || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
+          const dryRun =
+            query.getAll('dryRun').includes('All') || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
           return respond(c, 200, registry.delete(type, namespace, target.name!, options, dryRun), pretty);
         }
         case 'deletecollection': {
           const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
           if (labels instanceof ApiError) throw labels;
-          const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, fieldLabelsFor(type.group, type.resource));
+          const fields = parseFieldSelector(
+            query.get('fieldSelector') ?? undefined,
+            fieldLabelsFor(type.group, type.resource),
+          );
           if (fields instanceof ApiError) throw fields;
           const doomed = ctx.store.list(type.storage, namespace).filter((o) => labels(o) && fields.matcher(o));
           const items = doomed.map((o) => toListItem(type, o));
@@ -238,7 +309,17 @@ export function buildApp(ctx: RouteContext): Hono {
             const { name } = o.metadata as JsonObject;
             if (typeof name === 'string') ctx.store.delete(type.storage, namespace, name);
           }
-          return respond(c, 200, { kind: type.listKind, apiVersion: requestApi, metadata: { resourceVersion: String(ctx.store.currentRevision) }, items }, pretty);
+          return respond(
+            c,
+            200,
+            {
+              kind: type.listKind,
+              apiVersion: requestApi,
+              metadata: { resourceVersion: String(ctx.store.currentRevision) },
+              items,
+            },
+            pretty,
+          );
         }
       }
     } catch (e) {

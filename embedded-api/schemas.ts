@@ -46,7 +46,12 @@ const T = { t: 'time' } as const;
 const M = { t: 'map' } as const;
 const RAW = { t: 'raw' } as const;
 
-const f = (json: string, go: string, type: TypeSchema, opts: Partial<Pick<FieldSchema, 'omitempty' | 'ptr'>> = {}): FieldSchema => ({
+const f = (
+  json: string,
+  go: string,
+  type: TypeSchema,
+  opts: Partial<Pick<FieldSchema, 'omitempty' | 'ptr'>> = {},
+): FieldSchema => ({
   json,
   go,
   type,
@@ -64,32 +69,56 @@ const TYPE_META: FieldSchema[] = [
 export const MANAGED_FIELDS_ENTRY: StructSchema = {
   goType: 'v1.ManagedFieldsEntry',
   fields: [
-    f('manager', 'Manager', S), f('operation', 'Operation', S), f('apiVersion', 'APIVersion', S), p('time', 'Time', T),
-    f('fieldsType', 'FieldsType', S), p('fieldsV1', 'FieldsV1', RAW),
+    f('manager', 'Manager', S),
+    f('operation', 'Operation', S),
+    f('apiVersion', 'APIVersion', S),
+    p('time', 'Time', T),
+    f('fieldsType', 'FieldsType', S),
+    p('fieldsV1', 'FieldsV1', RAW),
   ],
 };
 
 const OWNER_REFERENCE: StructSchema = {
   goType: 'v1.OwnerReference',
   fields: [
-    f('apiVersion', 'APIVersion', S, { omitempty: false }), f('kind', 'Kind', S, { omitempty: false }),
-    f('name', 'Name', S, { omitempty: false }), f('uid', 'UID', S, { omitempty: false }),
-    p('controller', 'Controller', B), p('blockOwnerDeletion', 'BlockOwnerDeletion', B),
+    f('apiVersion', 'APIVersion', S, { omitempty: false }),
+    f('kind', 'Kind', S, { omitempty: false }),
+    f('name', 'Name', S, { omitempty: false }),
+    f('uid', 'UID', S, { omitempty: false }),
+    p('controller', 'Controller', B),
+    p('blockOwnerDeletion', 'BlockOwnerDeletion', B),
   ],
 };
 
 export const OBJECT_META: StructSchema = {
   goType: 'v1.ObjectMeta',
   fields: [
-    f('name', 'Name', S), f('generateName', 'GenerateName', S), f('namespace', 'Namespace', S),
-    f('selfLink', 'SelfLink', S), f('uid', 'UID', S), f('resourceVersion', 'ResourceVersion', S),
-    f('generation', 'Generation', I64), f('creationTimestamp', 'CreationTimestamp', T),
-    p('deletionTimestamp', 'DeletionTimestamp', T), p('deletionGracePeriodSeconds', 'DeletionGracePeriodSeconds', I64),
-    f('labels', 'Labels', M), f('annotations', 'Annotations', M),
-    f('ownerReferences', 'OwnerReferences', { t: 'list', goType: '[]v1.OwnerReference', elem: st(OWNER_REFERENCE), kind: { key: 'uid' } }),
+    f('name', 'Name', S),
+    f('generateName', 'GenerateName', S),
+    f('namespace', 'Namespace', S),
+    f('selfLink', 'SelfLink', S),
+    f('uid', 'UID', S),
+    f('resourceVersion', 'ResourceVersion', S),
+    f('generation', 'Generation', I64),
+    f('creationTimestamp', 'CreationTimestamp', T),
+    p('deletionTimestamp', 'DeletionTimestamp', T),
+    p('deletionGracePeriodSeconds', 'DeletionGracePeriodSeconds', I64),
+    f('labels', 'Labels', M),
+    f('annotations', 'Annotations', M),
+    f('ownerReferences', 'OwnerReferences', {
+      t: 'list',
+      goType: '[]v1.OwnerReference',
+      elem: st(OWNER_REFERENCE),
+      kind: { key: 'uid' },
+    }),
     f('finalizers', 'Finalizers', { t: 'list', goType: '[]string', elem: S, kind: 'set' }),
     f('clusterName', 'ClusterName', S),
-    f('managedFields', 'ManagedFields', { t: 'list', goType: '[]v1.ManagedFieldsEntry', elem: st(MANAGED_FIELDS_ENTRY), kind: 'atomic' }),
+    f('managedFields', 'ManagedFields', {
+      t: 'list',
+      goType: '[]v1.ManagedFieldsEntry',
+      elem: st(MANAGED_FIELDS_ENTRY),
+      kind: 'atomic',
+    }),
   ],
 };
 
@@ -99,17 +128,26 @@ const withMeta = (goType: string, rest: FieldSchema[]): StructSchema => ({
 });
 
 export const LEASE: StructSchema = withMeta('v1.Lease', [
-  f('spec', 'Spec', st({
-    goType: 'v1.LeaseSpec',
-    fields: [
-      p('holderIdentity', 'HolderIdentity', S), p('leaseDurationSeconds', 'LeaseDurationSeconds', I32),
-      p('acquireTime', 'AcquireTime', MT), p('renewTime', 'RenewTime', MT), p('leaseTransitions', 'LeaseTransitions', I32),
-    ],
-  })),
+  f(
+    'spec',
+    'Spec',
+    st({
+      goType: 'v1.LeaseSpec',
+      fields: [
+        p('holderIdentity', 'HolderIdentity', S),
+        p('leaseDurationSeconds', 'LeaseDurationSeconds', I32),
+        p('acquireTime', 'AcquireTime', MT),
+        p('renewTime', 'RenewTime', MT),
+        p('leaseTransitions', 'LeaseTransitions', I32),
+      ],
+    }),
+  ),
 ]);
 
 export const CONFIG_MAP: StructSchema = withMeta('v1.ConfigMap', [
-  p('immutable', 'Immutable', B), f('data', 'Data', M), f('binaryData', 'BinaryData', M),
+  p('immutable', 'Immutable', B),
+  f('data', 'Data', M),
+  f('binaryData', 'BinaryData', M),
 ]);
 
 export const ENDPOINTS: StructSchema = withMeta('v1.Endpoints', [
@@ -121,12 +159,20 @@ export const POD: StructSchema = withMeta('v1.Pod', [f('spec', 'Spec', RAW), f('
 const OBJECT_REFERENCE: StructSchema = {
   goType: 'v1.ObjectReference',
   fields: [
-    f('kind', 'Kind', S), f('namespace', 'Namespace', S), f('name', 'Name', S), f('uid', 'UID', S),
-    f('apiVersion', 'APIVersion', S), f('resourceVersion', 'ResourceVersion', S), f('fieldPath', 'FieldPath', S),
+    f('kind', 'Kind', S),
+    f('namespace', 'Namespace', S),
+    f('name', 'Name', S),
+    f('uid', 'UID', S),
+    f('apiVersion', 'APIVersion', S),
+    f('resourceVersion', 'ResourceVersion', S),
+    f('fieldPath', 'FieldPath', S),
   ],
 };
 
-const EVENT_SOURCE: StructSchema = { goType: 'v1.EventSource', fields: [f('component', 'Component', S), f('host', 'Host', S)] };
+const EVENT_SOURCE: StructSchema = {
+  goType: 'v1.EventSource',
+  fields: [f('component', 'Component', S), f('host', 'Host', S)],
+};
 
 const CORE_EVENT_SERIES: StructSchema = {
   goType: 'v1.EventSeries',
@@ -135,10 +181,18 @@ const CORE_EVENT_SERIES: StructSchema = {
 
 /** core/v1 Event (the storage form of both Event APIs). */
 export const CORE_EVENT: StructSchema = withMeta('v1.Event', [
-  f('involvedObject', 'InvolvedObject', st(OBJECT_REFERENCE)), f('reason', 'Reason', S), f('message', 'Message', S),
-  f('source', 'Source', st(EVENT_SOURCE)), f('firstTimestamp', 'FirstTimestamp', T), f('lastTimestamp', 'LastTimestamp', T),
-  f('count', 'Count', I32), f('type', 'Type', S), f('eventTime', 'EventTime', MT, { omitempty: false }),
-  p('series', 'Series', st(CORE_EVENT_SERIES)), f('action', 'Action', S), p('related', 'Related', st(OBJECT_REFERENCE)),
+  f('involvedObject', 'InvolvedObject', st(OBJECT_REFERENCE)),
+  f('reason', 'Reason', S),
+  f('message', 'Message', S),
+  f('source', 'Source', st(EVENT_SOURCE)),
+  f('firstTimestamp', 'FirstTimestamp', T),
+  f('lastTimestamp', 'LastTimestamp', T),
+  f('count', 'Count', I32),
+  f('type', 'Type', S),
+  f('eventTime', 'EventTime', MT, { omitempty: false }),
+  p('series', 'Series', st(CORE_EVENT_SERIES)),
+  f('action', 'Action', S),
+  p('related', 'Related', st(OBJECT_REFERENCE)),
   f('reportingComponent', 'ReportingController', S, { omitempty: false }),
   f('reportingInstance', 'ReportingInstance', S, { omitempty: false }),
 ]);
@@ -146,10 +200,21 @@ export const CORE_EVENT: StructSchema = withMeta('v1.Event', [
 /** events.k8s.io/v1 Event. */
 export const EVENTS_V1_EVENT: StructSchema = withMeta('v1.Event', [
   f('eventTime', 'EventTime', MT, { omitempty: false }),
-  p('series', 'Series', st({ goType: 'v1.EventSeries', fields: [f('count', 'Count', I32), f('lastObservedTime', 'LastObservedTime', MT)] })),
-  f('reportingController', 'ReportingController', S), f('reportingInstance', 'ReportingInstance', S),
-  f('action', 'Action', S), f('reason', 'Reason', S), f('regarding', 'Regarding', st(OBJECT_REFERENCE)),
-  p('related', 'Related', st(OBJECT_REFERENCE)), f('note', 'Note', S), f('type', 'Type', S),
-  f('deprecatedSource', 'DeprecatedSource', st(EVENT_SOURCE)), f('deprecatedFirstTimestamp', 'DeprecatedFirstTimestamp', T),
-  f('deprecatedLastTimestamp', 'DeprecatedLastTimestamp', T), f('deprecatedCount', 'DeprecatedCount', I32),
+  p(
+    'series',
+    'Series',
+    st({ goType: 'v1.EventSeries', fields: [f('count', 'Count', I32), f('lastObservedTime', 'LastObservedTime', MT)] }),
+  ),
+  f('reportingController', 'ReportingController', S),
+  f('reportingInstance', 'ReportingInstance', S),
+  f('action', 'Action', S),
+  f('reason', 'Reason', S),
+  f('regarding', 'Regarding', st(OBJECT_REFERENCE)),
+  p('related', 'Related', st(OBJECT_REFERENCE)),
+  f('note', 'Note', S),
+  f('type', 'Type', S),
+  f('deprecatedSource', 'DeprecatedSource', st(EVENT_SOURCE)),
+  f('deprecatedFirstTimestamp', 'DeprecatedFirstTimestamp', T),
+  f('deprecatedLastTimestamp', 'DeprecatedLastTimestamp', T),
+  f('deprecatedCount', 'DeprecatedCount', I32),
 ]);

@@ -35,7 +35,11 @@ export function parseLabelSelector(selector: string | undefined): Matcher | ApiE
     } else if ((m = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term))) {
       const [, key, op, list] = m as unknown as [string, string, string, string];
       const values = list.split(',').map((v) => v.trim());
-      checks.push(op === 'in' ? (o) => values.includes(labels(o)[key] ?? '\u0000') : (o) => !values.includes(labels(o)[key] ?? '\u0000'));
+      checks.push(
+        op === 'in'
+          ? (o) => values.includes(labels(o)[key] ?? '\u0000')
+          : (o) => !values.includes(labels(o)[key] ?? '\u0000'),
+      );
     } else if ((m = /^!(\S+)$/.exec(term))) {
       const key = m[1]!;
       checks.push((o) => !(key in labels(o)));
@@ -68,7 +72,8 @@ export interface FieldLabels {
 /** The field at `dotted`: every selectable field is a Go string, so absent reads as "" (its zero value). */
 const path = (obj: JsonObject, dotted: string): string => {
   let v: unknown = obj;
-  for (const part of dotted.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject)[part] : undefined;
+  for (const part of dotted.split('.'))
+    v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject)[part] : undefined;
   return typeof v === 'string' ? v : '';
 };
 
@@ -99,41 +104,70 @@ const eventField = (obj: JsonObject, field: string): string => {
   if (field === 'source') return path(obj, 'source.component') || path(obj, 'reportingComponent');
   return path(obj, field);
 };
-const CORE_EVENT_LABELS = listed(same(
-  'involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion',
-  'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type',
-  'metadata.namespace', 'metadata.name',
-), eventField);
+const CORE_EVENT_LABELS = listed(
+  same(
+    'involvedObject.kind',
+    'involvedObject.namespace',
+    'involvedObject.name',
+    'involvedObject.uid',
+    'involvedObject.apiVersion',
+    'involvedObject.resourceVersion',
+    'involvedObject.fieldPath',
+    'reason',
+    'reportingComponent',
+    'source',
+    'type',
+    'metadata.namespace',
+    'metadata.name',
+  ),
+  eventField,
+);
 
 /** events.k8s.io/v1 Events: their labels map onto the core Event's (pkg/apis/events/v1 conversion). */
-const EVENTS_V1_LABELS = listed({
-  reason: 'reason',
-  'regarding.kind': 'involvedObject.kind',
-  'regarding.namespace': 'involvedObject.namespace',
-  'regarding.name': 'involvedObject.name',
-  'regarding.uid': 'involvedObject.uid',
-  'regarding.apiVersion': 'involvedObject.apiVersion',
-  'regarding.resourceVersion': 'involvedObject.resourceVersion',
-  'regarding.fieldPath': 'involvedObject.fieldPath',
-  reportingController: 'reportingComponent',
-  type: 'type',
-  'metadata.namespace': 'metadata.namespace',
-  'metadata.name': 'metadata.name',
-}, eventField);
+const EVENTS_V1_LABELS = listed(
+  {
+    reason: 'reason',
+    'regarding.kind': 'involvedObject.kind',
+    'regarding.namespace': 'involvedObject.namespace',
+    'regarding.name': 'involvedObject.name',
+    'regarding.uid': 'involvedObject.uid',
+    'regarding.apiVersion': 'involvedObject.apiVersion',
+    'regarding.resourceVersion': 'involvedObject.resourceVersion',
+    'regarding.fieldPath': 'involvedObject.fieldPath',
+    reportingController: 'reportingComponent',
+    type: 'type',
+    'metadata.namespace': 'metadata.namespace',
+    'metadata.name': 'metadata.name',
+  },
+  eventField,
+);
 
 /** Pods (pkg/apis/core/v1 conversion, registry/core/pod ToSelectableFields). */
-const POD_LABELS = listed({
-  ...same('metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
-    'status.phase', 'status.podIP', 'status.podIPs', 'status.nominatedNodeName'),
-  'spec.host': 'spec.nodeName',
-}, (obj, field) => {
-  if (field === 'status.podIP') {
-    const ips = (obj.status as JsonObject | undefined)?.podIPs;
-    return Array.isArray(ips) && ips.length > 0 ? path(ips[0] as JsonObject, 'ip') : '';
-  }
-  if (field === 'status.podIPs') return '';
-  return path(obj, field);
-});
+const POD_LABELS = listed(
+  {
+    ...same(
+      'metadata.name',
+      'metadata.namespace',
+      'spec.nodeName',
+      'spec.restartPolicy',
+      'spec.schedulerName',
+      'spec.serviceAccountName',
+      'status.phase',
+      'status.podIP',
+      'status.podIPs',
+      'status.nominatedNodeName',
+    ),
+    'spec.host': 'spec.nodeName',
+  },
+  (obj, field) => {
+    if (field === 'status.podIP') {
+      const ips = (obj.status as JsonObject | undefined)?.podIPs;
+      return Array.isArray(ips) && ips.length > 0 ? path(ips[0] as JsonObject, 'ip') : '';
+    }
+    if (field === 'status.podIPs') return '';
+    return path(obj, field);
+  },
+);
 
 export function fieldLabelsFor(group: string, resource: string): FieldLabels {
   if (resource === 'events') return group === 'events.k8s.io' ? EVENTS_V1_LABELS : CORE_EVENT_LABELS;
@@ -142,7 +176,10 @@ export function fieldLabelsFor(group: string, resource: string): FieldLabels {
 }
 
 /** Parses a field selector; with `labels`, converts and checks each term as the real server does (400 otherwise). */
-export function parseFieldSelector(selector: string | undefined, labels: FieldLabels = META_ONLY): FieldSelection | ApiError {
+export function parseFieldSelector(
+  selector: string | undefined,
+  labels: FieldLabels = META_ONLY,
+): FieldSelection | ApiError {
   if (!selector) return { matcher: () => true, name: '' };
   const checks: Matcher[] = [];
   let name = '';

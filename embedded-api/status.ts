@@ -81,7 +81,12 @@ export const OPTIMISTIC_LOCK_MESSAGE =
   'the object has been modified; please apply your changes to the latest version and try again';
 
 export const conflict = (gr: GroupResource, name: string, cause: string = OPTIMISTIC_LOCK_MESSAGE): ApiError =>
-  new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${cause}`, grDetails(gr, name));
+  new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${cause}`,
+    grDetails(gr, name),
+  );
 
 export const badRequest = (message: string): ApiError => new ApiError(400, 'BadRequest', message);
 
@@ -89,13 +94,17 @@ export const unauthorized = (): ApiError => new ApiError(401, 'Unauthorized', 'U
 
 /** NewForbidden with the authorizer's message (responsewriters.forbiddenMessage). */
 export function forbidden(gr: GroupResource, name: string, reasonText: string): ApiError {
-  const message = name === '' ? `${qualified(gr)} is forbidden: ${reasonText}` : `${qualified(gr)} "${name}" is forbidden: ${reasonText}`;
+  const message =
+    name === ''
+      ? `${qualified(gr)} is forbidden: ${reasonText}`
+      : `${qualified(gr)} "${name}" is forbidden: ${reasonText}`;
   return new ApiError(403, 'Forbidden', message, grDetails(gr, name));
 }
 
 /** One field error (k8s.io/apimachinery/pkg/util/validation/field.Error). */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueTooLong' | 'FieldValueForbidden';
+  type:
+    'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueTooLong' | 'FieldValueForbidden';
   field: string;
   /** The text after the field path, e.g. `Invalid value: 0x0: must be specified for an update`. */
   body: string;

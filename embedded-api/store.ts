@@ -99,7 +99,14 @@ export class Store {
     if (!existing) return undefined;
     bucket.delete(key);
     const revision = ++this.revision;
-    this.record(storage, { type: 'DELETED', revision, namespace, name, object: withRevision(existing, revision), previous: undefined });
+    this.record(storage, {
+      type: 'DELETED',
+      revision,
+      namespace,
+      name,
+      object: withRevision(existing, revision),
+      previous: undefined,
+    });
     return existing;
   }
 
@@ -149,7 +156,21 @@ function withRevision(object: JsonObject, revision: number): JsonObject {
   let placed = false;
   for (const [k, v] of Object.entries(meta)) {
     if (k === 'resourceVersion') continue;
-    if (!placed && ['generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'clusterName', 'managedFields'].includes(k)) {
+    if (
+      !placed &&
+      [
+        'generation',
+        'creationTimestamp',
+        'deletionTimestamp',
+        'deletionGracePeriodSeconds',
+        'labels',
+        'annotations',
+        'ownerReferences',
+        'finalizers',
+        'clusterName',
+        'managedFields',
+      ].includes(k)
+    ) {
       ordered.resourceVersion = String(revision);
       placed = true;
     }

@@ -12,10 +12,14 @@ const DNS1123_SUBDOMAIN_MESSAGE =
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 
 const required = (field: string, detail = ''): FieldError => ({
-  type: 'FieldValueRequired', field, body: detail === '' ? 'Required value' : `Required value: ${detail}`,
+  type: 'FieldValueRequired',
+  field,
+  body: detail === '' ? 'Required value' : `Required value: ${detail}`,
 });
 const invalidValue = (field: string, value: string | number, detail: string): FieldError => ({
-  type: 'FieldValueInvalid', field, body: `Invalid value: ${typeof value === 'string' ? JSON.stringify(value) : value}: ${detail}`,
+  type: 'FieldValueInvalid',
+  field,
+  body: `Invalid value: ${typeof value === 'string' ? JSON.stringify(value) : value}: ${detail}`,
 });
 
 function validateName(name: string): FieldError[] {
@@ -37,28 +41,39 @@ export function validate(type: ResourceType, obj: JsonObject, requestApi: string
   if (type.resource === 'leases') {
     const spec = (obj.spec ?? {}) as JsonObject;
     const d = spec.leaseDurationSeconds;
-    if (typeof d === 'number' && d <= 0) errors.push(invalidValue('spec.leaseDurationSeconds', d, 'must be greater than 0'));
+    if (typeof d === 'number' && d <= 0)
+      errors.push(invalidValue('spec.leaseDurationSeconds', d, 'must be greater than 0'));
     const t = spec.leaseTransitions;
-    if (typeof t === 'number' && t < 0) errors.push(invalidValue('spec.leaseTransitions', t, 'must be greater than or equal to 0'));
+    if (typeof t === 'number' && t < 0)
+      errors.push(invalidValue('spec.leaseTransitions', t, 'must be greater than or equal to 0'));
   }
   if (type.resource === 'configmaps') {
     for (const field of ['data', 'binaryData']) {
       const m = obj[field];
       if (m && typeof m === 'object' && !Array.isArray(m)) {
         for (const key of Object.keys(m)) {
-          if (!CONFIG_KEY.test(key)) errors.push(invalidValue(`${field}[${key}]`, key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
+          if (!CONFIG_KEY.test(key))
+            errors.push(
+              invalidValue(
+                `${field}[${key}]`,
+                key,
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+              ),
+            );
         }
       }
     }
   }
   if (type.resource === 'events' && requestApi === 'events.k8s.io/v1') {
     if (obj.eventTime === null || obj.eventTime === undefined) errors.push(required('eventTime'));
-    if (obj.type !== 'Normal' && obj.type !== 'Warning') errors.push(invalidValue('type', '', `has invalid value: ${str(obj.type)}`));
+    if (obj.type !== 'Normal' && obj.type !== 'Warning')
+      errors.push(invalidValue('type', '', `has invalid value: ${str(obj.type)}`));
     if (str(obj.reportingController) === '') errors.push(required('reportingController'));
     if (str(obj.reportingInstance) === '') errors.push(required('reportingInstance'));
     if (str(obj.action) === '') errors.push(required('action'));
     if (str(obj.reason) === '') errors.push(required('reason'));
-    if (str(obj.note).length > 1024) errors.push({ type: 'FieldValueTooLong', field: 'note', body: 'Too long: must have at most 1024 bytes' });
+    if (str(obj.note).length > 1024)
+      errors.push({ type: 'FieldValueTooLong', field: 'note', body: 'Too long: must have at most 1024 bytes' });
   }
   if (type.resource === 'events' && requestApi === 'v1') {
     const involved = (obj.involvedObject ?? {}) as JsonObject;

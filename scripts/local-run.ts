@@ -38,7 +38,15 @@ function startReplica(index: number): Replica {
   const port = basePort + index;
   const child = spawn(
     process.execPath,
-    [cli, `--election=${ELECTION}`, '--election-namespace=default', `--id=${id}`, `--http=127.0.0.1:${port}`, `--kubeconfig=${kubeconfig}`, ...TIMINGS],
+    [
+      cli,
+      `--election=${ELECTION}`,
+      '--election-namespace=default',
+      `--id=${id}`,
+      `--http=127.0.0.1:${port}`,
+      `--kubeconfig=${kubeconfig}`,
+      ...TIMINGS,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let buffered = '';
@@ -75,7 +83,8 @@ function report(id: string, line: string): void {
   if (entry.msg === 'became leader') say(`${id} became leader (lease transitions: ${entry.transitions})`);
   else if (entry.msg === 'stopped leading') say(`${id} stopped leading (${entry.reason})`);
   else if (entry.msg === 'released the lock') say(`${id} released the lock`);
-  else if (entry.level === 'error' || entry.level === 'fatal') say(`${id} error: ${entry.msg}${entry.err ? `: ${entry.err}` : ''}`);
+  else if (entry.level === 'error' || entry.level === 'fatal')
+    say(`${id} error: ${entry.msg}${entry.err ? `: ${entry.err}` : ''}`);
 }
 
 async function leaderSeenBy(replica: Replica): Promise<{ leader: string; isLeader: boolean } | undefined> {
@@ -90,7 +99,9 @@ async function leaderSeenBy(replica: Replica): Promise<{ leader: string; isLeade
 /** Waits until every running replica names the same leader, other than `not`. */
 async function agreedLeader(not = ''): Promise<string> {
   for (;;) {
-    const running = replicas.filter((replica) => replica.process.exitCode === null && replica.process.signalCode === null);
+    const running = replicas.filter(
+      (replica) => replica.process.exitCode === null && replica.process.signalCode === null,
+    );
     const views = await Promise.all(running.map(leaderSeenBy));
     const first = views[0]?.leader;
     if (first && first !== not && views.every((view) => view?.leader === first)) return first;
@@ -109,13 +120,26 @@ async function failover(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   victim.process.kill(signal);
   const next = await agreedLeader(leader);
   say(`all replicas name ${next} as leader, ${Math.round(performance.now() - sentAt)} ms after ${signal}`);
-  await new Promise((resolve) => (victim.process.exitCode !== null || victim.process.signalCode !== null ? resolve(null) : victim.process.once('exit', resolve)));
+  await new Promise((resolve) =>
+    victim.process.exitCode !== null || victim.process.signalCode !== null
+      ? resolve(null)
+      : victim.process.once('exit', resolve),
+  );
   startReplica(index);
 }
 
 async function shutdown(code: number): Promise<never> {
   for (const replica of replicas) replica.process.kill('SIGTERM');
-  await Promise.all(replicas.map((replica) => new Promise((resolve) => (replica.process.exitCode !== null || replica.process.signalCode !== null ? resolve(null) : replica.process.once('exit', resolve)))));
+  await Promise.all(
+    replicas.map(
+      (replica) =>
+        new Promise((resolve) =>
+          replica.process.exitCode !== null || replica.process.signalCode !== null
+            ? resolve(null)
+            : replica.process.once('exit', resolve),
+        ),
+    ),
+  );
   await api.close();
   rmSync(directory, { recursive: true, force: true });
   process.exit(code);
@@ -131,6 +155,8 @@ await failover('SIGTERM');
 await sleep(3000);
 await failover('SIGKILL');
 await sleep(2000);
-say(`current leader: ${await agreedLeader()}. GET http://127.0.0.1:${basePort}/ answers ${JSON.stringify(await (await fetch(`http://127.0.0.1:${basePort}/`)).json())}`);
+say(
+  `current leader: ${await agreedLeader()}. GET http://127.0.0.1:${basePort}/ answers ${JSON.stringify(await (await fetch(`http://127.0.0.1:${basePort}/`)).json())}`,
+);
 if (options.once) await shutdown(0);
 say('running; Ctrl-C to stop (try: curl -N http://127.0.0.1:4040/watch)');

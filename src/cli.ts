@@ -20,7 +20,9 @@ import { instrumentLock } from './metrics/instrumented-lock.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
 import { StateFile } from './state-file/state-file.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** Flags and `LEADERHOOK_*` variables, validated; `undefined` once `--help` or `--version` has answered. */
 function parse(argv: string[], env: NodeJS.ProcessEnv): { config: Config; notifyConfig: NotifyConfig } | undefined {
@@ -59,10 +61,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     metrics,
     (written) => {
       lockUid = (written.object as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? lockUid;
-      if (written.record?.holderIdentity === config.identity && written.record.renewTime) metrics.renewed(written.record.renewTime);
+      if (written.record?.holderIdentity === config.identity && written.record.renewTime)
+        metrics.renewed(written.record.renewTime);
     },
   );
-  const elector = new Elector({ lock, identity: config.identity, log, ...config.timings, onSlowPath: () => metrics.slowPathTaken() });
+  const elector = new Elector({
+    lock,
+    identity: config.identity,
+    log,
+    ...config.timings,
+    onSlowPath: () => metrics.slowPathTaken(),
+  });
   elector.subscribe((change) => metrics.record(change));
   // Loaded only when used: the delivery stack (got and friends) costs ~11 MB of memory in every pod.
   const notifier = notifyConfig.targets.length
@@ -102,7 +111,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     : undefined;
 
   const app = createHttpApp({
-    leadership: { snapshot: () => elector.snapshot(), subscribe: (listener) => elector.subscribe(listener), unhealthyReason: () => elector.unhealthyReason() },
+    leadership: {
+      snapshot: () => elector.snapshot(),
+      subscribe: (listener) => elector.subscribe(listener),
+      unhealthyReason: () => elector.unhealthyReason(),
+    },
     metrics: metrics.registry,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
   });
@@ -114,7 +127,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     log.fatal({ http: `${config.http.host}:${config.http.port}`, err: (error as Error).message }, 'cannot serve HTTP');
     return 1;
   }
-  log.info({ http: `${config.http.host}:${config.http.port}`, lock: config.lock, ...config.timings, version }, 'leaderhook started');
+  log.info(
+    { http: `${config.http.host}:${config.http.port}`, lock: config.lock, ...config.timings, version },
+    'leaderhook started',
+  );
   elector.start();
   leaderLabel?.start(elector);
 

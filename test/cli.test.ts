@@ -7,7 +7,11 @@ import { describe, it } from 'node:test';
 import { CLI } from './support/replica.ts';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nonexistent', ...env }, timeout: 30_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: '/nonexistent', ...env },
+    timeout: 30_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -20,11 +24,36 @@ describe('leaderhook command line', () => {
     ['unknown flag', ['--election=x', '--electoin-namespace=y'], {}, /^leaderhook: --electoin-namespace: unknown flag/],
     ['missing value', ['--election'], {}, /^leaderhook: --election: missing value/],
     ['malformed duration', ['--election=x', '--ttl=10'], {}, /^leaderhook: --ttl: "10" is not a duration/],
-    ['inconsistent timings', ['--election=x', '--renew-deadline=20s'], {}, /^leaderhook: --lease-duration, --renew-deadline: lease duration must be greater than the renew deadline/],
-    ['bad variable', [], { LEADERHOOK_ELECTION: 'x', LEADERHOOK_LOCK: 'secrets' }, /^leaderhook: LEADERHOOK_LOCK: must be leases, configmaps or endpoints/],
-    ['missing kubeconfig', ['--election=x', '--kubeconfig=/nonexistent/config'], {}, /^leaderhook: --kubeconfig: cannot read kubeconfig "\/nonexistent\/config": no such file/],
-    ['unparsable kubeconfig', ['--election=x', `--kubeconfig=${garbage}`], {}, /^leaderhook: --kubeconfig: cannot read kubeconfig/],
-    ['unreadable $KUBECONFIG', ['--election=x'], { KUBECONFIG: '/nonexistent/kc' }, /^leaderhook: KUBECONFIG: cannot read kubeconfig/],
+    [
+      'inconsistent timings',
+      ['--election=x', '--renew-deadline=20s'],
+      {},
+      /^leaderhook: --lease-duration, --renew-deadline: lease duration must be greater than the renew deadline/,
+    ],
+    [
+      'bad variable',
+      [],
+      { LEADERHOOK_ELECTION: 'x', LEADERHOOK_LOCK: 'secrets' },
+      /^leaderhook: LEADERHOOK_LOCK: must be leases, configmaps or endpoints/,
+    ],
+    [
+      'missing kubeconfig',
+      ['--election=x', '--kubeconfig=/nonexistent/config'],
+      {},
+      /^leaderhook: --kubeconfig: cannot read kubeconfig "\/nonexistent\/config": no such file/,
+    ],
+    [
+      'unparsable kubeconfig',
+      ['--election=x', `--kubeconfig=${garbage}`],
+      {},
+      /^leaderhook: --kubeconfig: cannot read kubeconfig/,
+    ],
+    [
+      'unreadable $KUBECONFIG',
+      ['--election=x'],
+      { KUBECONFIG: '/nonexistent/kc' },
+      /^leaderhook: KUBECONFIG: cannot read kubeconfig/,
+    ],
   ];
   for (const [name, args, env, message] of cases) {
     it(`${name}: one line on stderr, exit 2, no stack trace`, () => {
@@ -42,7 +71,19 @@ describe('leaderhook command line', () => {
     assert.match(version.stdout, /^leaderhook \d+\.\d+\.\d+/);
     const help = run(['--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--election', '--election-namespace', '--id', '--http', '--ttl', '--lock', '--lease-duration', '--renew-deadline', '--retry-period', '--kubeconfig', '--log-level']) {
+    for (const flag of [
+      '--election',
+      '--election-namespace',
+      '--id',
+      '--http',
+      '--ttl',
+      '--lock',
+      '--lease-duration',
+      '--renew-deadline',
+      '--retry-period',
+      '--kubeconfig',
+      '--log-level',
+    ]) {
       assert.ok(help.stdout.includes(flag), `help lists ${flag}`);
     }
   });

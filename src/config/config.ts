@@ -9,7 +9,6 @@ import type { FlagSources, FlagValues } from './read-flags.ts';
 import type { ListenAddress } from '../http/server.ts';
 import { UsageError } from './usage-error.ts';
 
-
 /** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
 export interface Config {
   election: string;
@@ -112,9 +111,14 @@ function resolveTimings(
   flags: { ttl?: number; 'lease-duration'?: number; 'renew-deadline'?: number; 'retry-period'?: number },
   sources: FlagSources,
 ): ElectionTimings {
-  const explicit = (['lease-duration', 'renew-deadline', 'retry-period'] as const).find((name) => flags[name] !== undefined);
+  const explicit = (['lease-duration', 'renew-deadline', 'retry-period'] as const).find(
+    (name) => flags[name] !== undefined,
+  );
   if (flags.ttl !== undefined && explicit) {
-    throw new UsageError(sources.ttl ?? '--ttl', `cannot be combined with ${sources[explicit] ?? `--${explicit}`}: --ttl sets all three timings`);
+    throw new UsageError(
+      sources.ttl ?? '--ttl',
+      `cannot be combined with ${sources[explicit] ?? `--${explicit}`}: --ttl sets all three timings`,
+    );
   }
   const timings: ElectionTimings =
     flags.ttl !== undefined

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
  * Parses a Go duration (`500ms`, `15s`, `1m30s`, `1.5h`) into milliseconds, as Go's time.ParseDuration reads it.
@@ -9,7 +9,8 @@ const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, 
 export function parseDuration(text: string): number | undefined {
   const value = text.trim();
   if (value === '0') return 0;
-  if (!/^(\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)((\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h))*$/.test(value)) return undefined;
+  if (!/^(\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)((\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h))*$/.test(value))
+    return undefined;
   let total = 0;
   for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
     total += Number(amount) * (UNITS[unit as string] ?? Number.NaN);
@@ -25,11 +26,13 @@ export function formatDuration(ms: number): string {
 }
 
 /** A Go duration as a zod schema: the text in, milliseconds out, for flags and the `--config` file alike. */
-export const durationSchema = z.string({ error: 'must be a duration such as 500ms, 10s or 1m' }).transform((text, context) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use Go form: 500ms, 15s, 1m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const durationSchema = z
+  .string({ error: 'must be a duration such as 500ms, 10s or 1m' })
+  .transform((text, context) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      context.addIssue({ code: 'custom', message: `"${text}" is not a duration (use Go form: 500ms, 15s, 1m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });

@@ -7,13 +7,23 @@ export type FlagValues = Partial<Record<string, string | boolean | string[]>>;
 /** Where each value came from, so a message can name `--flag` or `LEADERHOOK_FLAG` as the user wrote it. */
 export type FlagSources = Partial<Record<string, string>>;
 
-const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  '1': true,
+  yes: true,
+  false: false,
+  '0': false,
+  no: false,
+};
 
 /**
  * Reads flags from argv, then fills what is missing from `LEADERHOOK_*` variables. Go-style `--flag=true|false` is
  * accepted for booleans, as leader-elector's pflag did.
  */
-export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv): { values: FlagValues; sources: FlagSources } {
+export function readFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { values: FlagValues; sources: FlagSources } {
   const byName = new Map<string, FlagSpec>(FLAGS.map((spec) => [spec.name, spec]));
   const args: string[] = [];
   for (const arg of argv) {
@@ -31,7 +41,12 @@ export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv): { va
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(FLAGS.map((spec) => [spec.name, { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.type === 'list' }])),
+      options: Object.fromEntries(
+        FLAGS.map((spec) => [
+          spec.name,
+          { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.type === 'list' },
+        ]),
+      ),
       strict: true,
       allowPositionals: false,
       allowNegative: true,
@@ -70,10 +85,18 @@ function describeParseError(error: unknown): UsageError {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   const flag = /'(-{1,2}[^'\s]+)/.exec(message)?.[1] ?? 'arguments';
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(flag.replace(/^--no-/, '--'), 'unknown flag (see --help)');
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return new UsageError(flag.replace(/^--no-/, '--'), 'unknown flag (see --help)');
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    return new UsageError(flag.split(/[ ,]/)[0] ?? flag, message.includes('argument missing') ? 'missing value' : message.split('\n')[0] ?? message);
+    return new UsageError(
+      flag.split(/[ ,]/)[0] ?? flag,
+      message.includes('argument missing') ? 'missing value' : (message.split('\n')[0] ?? message),
+    );
   }
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return new UsageError(/'([^']+)'/.exec(message)?.[1] ?? 'arguments', 'unexpected argument (flags take the form --name value)');
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return new UsageError(
+      /'([^']+)'/.exec(message)?.[1] ?? 'arguments',
+      'unexpected argument (flags take the form --name value)',
+    );
   return new UsageError('arguments', message.split('\n')[0] ?? message);
 }

@@ -75,7 +75,11 @@ export class Elector {
   constructor(options: ElectorOptions) {
     this.#lock = options.lock;
     this.#identity = options.identity;
-    this.#timings = { leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs };
+    this.#timings = {
+      leaseDurationMs: options.leaseDurationMs,
+      renewDeadlineMs: options.renewDeadlineMs,
+      retryPeriodMs: options.retryPeriodMs,
+    };
     this.#leaseDurationSeconds = Math.ceil(options.leaseDurationMs / 1000);
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
@@ -143,8 +147,10 @@ export class Elector {
   unhealthyReason(): string | undefined {
     const now = this.#clock.now();
     const limit = this.#timings.renewDeadlineMs + HEALTH_GRACE_MS;
-    if (this.#leading && now - this.#lastRenew > limit) return `leader has not renewed the lock for ${Math.round((now - this.#lastRenew) / 1000)}s`;
-    if (this.#stepStartedAt !== undefined && now - this.#stepStartedAt > limit) return `election step stuck for ${Math.round((now - this.#stepStartedAt) / 1000)}s`;
+    if (this.#leading && now - this.#lastRenew > limit)
+      return `leader has not renewed the lock for ${Math.round((now - this.#lastRenew) / 1000)}s`;
+    if (this.#stepStartedAt !== undefined && now - this.#stepStartedAt > limit)
+      return `election step stuck for ${Math.round((now - this.#stepStartedAt) / 1000)}s`;
     return undefined;
   }
 
@@ -220,10 +226,13 @@ export class Elector {
   /** A follower sleeps until the observed record expires, or polls while it cannot watch. */
   #followerDelay(): number {
     const { retryPeriodMs } = this.#timings;
-    const polling = this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
+    const polling =
+      this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
     const expiresIn = this.#observed.expiresAt(this.#identity) - this.#clock.now();
     // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
-    const untilExpiry = Number.isFinite(expiresIn) ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10) : Number.POSITIVE_INFINITY;
+    const untilExpiry = Number.isFinite(expiresIn)
+      ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10)
+      : Number.POSITIVE_INFINITY;
     return Math.min(polling, untilExpiry);
   }
 
@@ -261,7 +270,9 @@ export class Elector {
     const verb = previous ? 'update' : 'create';
     try {
       const written = await this.#write(() =>
-        previous ? this.#lock.update(previous, record, this.#ownAnnotations) : this.#lock.create(record, this.#ownAnnotations),
+        previous
+          ? this.#lock.update(previous, record, this.#ownAnnotations)
+          : this.#lock.create(record, this.#ownAnnotations),
       );
       this.#applyObservation(written, 'write');
       this.#lastRenew = sentAt;
@@ -299,7 +310,11 @@ export class Elector {
   }
 
   async #writeRenewal(previous: LockObservation, old: LeaderElectionRecord): Promise<void> {
-    const record: LeaderElectionRecord = { ...old, leaseDurationSeconds: this.#leaseDurationSeconds, renewTime: this.#clock.date() };
+    const record: LeaderElectionRecord = {
+      ...old,
+      leaseDurationSeconds: this.#leaseDurationSeconds,
+      renewTime: this.#clock.date(),
+    };
     const sentAt = this.#clock.now();
     this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
     this.#lastRenew = sentAt;
@@ -312,7 +327,13 @@ export class Elector {
       const old = previous?.record;
       if (!previous || !old || old.holderIdentity !== this.#identity) return false;
       const now = this.#clock.date();
-      const record: LeaderElectionRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaderTransitions: old.leaderTransitions };
+      const record: LeaderElectionRecord = {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+        leaderTransitions: old.leaderTransitions,
+      };
       try {
         const released = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
@@ -327,7 +348,10 @@ export class Elector {
         if (!(await this.#read())) continue;
       }
     }
-    this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock within the renew deadline; it expires after the lease duration');
+    this.#log.warn(
+      { lock: this.#describeLock() },
+      'could not release the lock within the renew deadline; it expires after the lease duration',
+    );
     return false;
   }
 
@@ -336,7 +360,10 @@ export class Elector {
     if (!this.#leading) return false;
     const since = this.#clock.now() - this.#lastRenew;
     if (since <= this.#timings.renewDeadlineMs) return true;
-    this.#log.warn({ sinceLastRenewMs: Math.round(since), renewDeadlineMs: this.#timings.renewDeadlineMs }, 'failed to renew the lease within the renew deadline; stepping down');
+    this.#log.warn(
+      { sinceLastRenewMs: Math.round(since), renewDeadlineMs: this.#timings.renewDeadlineMs },
+      'failed to renew the lease within the renew deadline; stepping down',
+    );
     this.#stepDown('renew-deadline');
     this.#stale = true;
     return false;

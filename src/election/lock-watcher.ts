@@ -88,7 +88,8 @@ export class LockWatcher {
           // cache stays trusted. Anything else is a gap: the owner reads afresh and polls until the watch is back.
           this.#healthy = !failure && delay === 0;
           if (!this.#healthy) {
-            if (failure && failure.status !== 410) log.debug({ err: failure.message, status: failure.status }, 'watch failed; polling until it is back');
+            if (failure && failure.status !== 410)
+              log.debug({ err: failure.message, status: failure.status }, 'watch failed; polling until it is back');
             this.#options.onGap();
           }
           this.#retry(delay);
@@ -114,7 +115,14 @@ export class LockWatcher {
 
   /** The first retry is immediate (a server closing a stream is routine); repeated failures back off. */
   #retryDelay(): number {
-    return this.#failures <= 1 ? 0 : backoff(this.#failures - 1, this.#options.retryPeriodMs / 2, this.#options.retryPeriodMs * 15, this.#options.random);
+    return this.#failures <= 1
+      ? 0
+      : backoff(
+          this.#failures - 1,
+          this.#options.retryPeriodMs / 2,
+          this.#options.retryPeriodMs * 15,
+          this.#options.random,
+        );
   }
 
   #retry(delay: number): void {

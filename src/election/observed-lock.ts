@@ -69,7 +69,8 @@ export class ObservedLock {
     const record = this.record;
     if (!record || record.holderIdentity === '' || record.holderIdentity === self) return Number.POSITIVE_INFINITY;
     // As client-go since 1.30: the holder's own lease duration, else ours.
-    const durationMs = record.leaseDurationSeconds > 0 ? record.leaseDurationSeconds * 1000 : this.#defaultLeaseDurationMs;
+    const durationMs =
+      record.leaseDurationSeconds > 0 ? record.leaseDurationSeconds * 1000 : this.#defaultLeaseDurationMs;
     return this.#changedAt + durationMs;
   }
 

@@ -12,13 +12,29 @@ export interface ElectionTimings {
 export type TimingName = 'lease duration' | 'renew deadline' | 'retry period';
 
 /** client-go's validation of LeaderElectionConfig: the first problem, and the timings it concerns. */
-export function validateTimings({ leaseDurationMs, renewDeadlineMs, retryPeriodMs }: ElectionTimings): { message: string; concerns: TimingName[] } | undefined {
+export function validateTimings({
+  leaseDurationMs,
+  renewDeadlineMs,
+  retryPeriodMs,
+}: ElectionTimings): { message: string; concerns: TimingName[] } | undefined {
   if (!(retryPeriodMs > 0)) return { message: 'retry period must be greater than zero', concerns: ['retry period'] };
-  if (!(renewDeadlineMs > 0)) return { message: 'renew deadline must be greater than zero', concerns: ['renew deadline'] };
-  if (leaseDurationMs < 1000) return { message: 'lease duration must be at least 1s (the lock stores whole seconds)', concerns: ['lease duration'] };
-  if (!(leaseDurationMs > renewDeadlineMs)) return { message: 'lease duration must be greater than the renew deadline', concerns: ['lease duration', 'renew deadline'] };
+  if (!(renewDeadlineMs > 0))
+    return { message: 'renew deadline must be greater than zero', concerns: ['renew deadline'] };
+  if (leaseDurationMs < 1000)
+    return {
+      message: 'lease duration must be at least 1s (the lock stores whole seconds)',
+      concerns: ['lease duration'],
+    };
+  if (!(leaseDurationMs > renewDeadlineMs))
+    return {
+      message: 'lease duration must be greater than the renew deadline',
+      concerns: ['lease duration', 'renew deadline'],
+    };
   if (!(renewDeadlineMs > JITTER_FACTOR * retryPeriodMs)) {
-    return { message: `renew deadline must be greater than retry period × ${JITTER_FACTOR}`, concerns: ['renew deadline', 'retry period'] };
+    return {
+      message: `renew deadline must be greater than retry period × ${JITTER_FACTOR}`,
+      concerns: ['renew deadline', 'retry period'],
+    };
   }
   return undefined;
 }

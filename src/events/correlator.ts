@@ -45,7 +45,19 @@ const objectKey = (event: CoreEvent) => {
 /** Everything but the timestamps: identical events are counted on one Event object. */
 function eventKey(event: CoreEvent): string {
   const object = event.involvedObject;
-  return [event.source.component, event.source.host ?? '', object.kind, object.namespace, object.name, object.fieldPath ?? '', object.uid ?? '', object.apiVersion, event.type, event.reason, event.message].join('\u0000');
+  return [
+    event.source.component,
+    event.source.host ?? '',
+    object.kind,
+    object.namespace,
+    object.name,
+    object.fieldPath ?? '',
+    object.uid ?? '',
+    object.apiVersion,
+    event.type,
+    event.reason,
+    event.message,
+  ].join('\u0000');
 }
 
 /** Same source and object: one rate limit for all events about it. */
@@ -55,7 +67,15 @@ function spamKey(event: CoreEvent): string {
 
 /** Everything but the message: similar events, combined when too many differ. */
 function aggregateKey(event: CoreEvent): string {
-  return [event.source.component, event.source.host ?? '', ...objectKey(event), event.type, event.reason, event.reportingComponent, event.reportingInstance].join('\u0000');
+  return [
+    event.source.component,
+    event.source.host ?? '',
+    ...objectKey(event),
+    event.type,
+    event.reason,
+    event.reportingComponent,
+    event.reportingInstance,
+  ].join('\u0000');
 }
 
 /**
@@ -99,7 +119,8 @@ export class EventCorrelator {
     const now = this.#clock.now();
     const key = aggregateKey(event);
     let record = this.#aggregates.get(key);
-    if (!record || now - record.lastAt > CORRELATOR_DEFAULTS.aggregateIntervalMs) record = { messages: new Set(), lastAt: now };
+    if (!record || now - record.lastAt > CORRELATOR_DEFAULTS.aggregateIntervalMs)
+      record = { messages: new Set(), lastAt: now };
     record.messages.add(event.message);
     record.lastAt = now;
     this.#aggregates.set(key, record);
@@ -127,10 +148,21 @@ export class EventCorrelator {
     let event = incoming;
     let patch: EventPatch | undefined;
     if (last && last.count > 0) {
-      event = { ...incoming, name: last.name, resourceVersion: last.resourceVersion, firstTimestamp: last.firstTimestamp, count: last.count + 1 };
+      event = {
+        ...incoming,
+        name: last.name,
+        resourceVersion: last.resourceVersion,
+        firstTimestamp: last.firstTimestamp,
+        count: last.count + 1,
+      };
       patch = { count: event.count, lastTimestamp: formatTime(event.lastTimestamp), message: event.message };
     }
-    this.#logs.set(key, { count: event.count, firstTimestamp: event.firstTimestamp, name: event.name, resourceVersion: event.resourceVersion });
+    this.#logs.set(key, {
+      count: event.count,
+      firstTimestamp: event.firstTimestamp,
+      name: event.name,
+      resourceVersion: event.resourceVersion,
+    });
     return { event, patch };
   }
 

@@ -29,7 +29,8 @@ function toApi(event: CoreEvent): CoreV1Event {
 }
 
 function fromApi(stored: CoreV1Event, sent: CoreEvent): CoreEvent {
-  const toDate = (value: unknown, fallback: Date) => (value instanceof Date ? value : typeof value === 'string' ? new Date(value) : fallback);
+  const toDate = (value: unknown, fallback: Date) =>
+    value instanceof Date ? value : typeof value === 'string' ? new Date(value) : fallback;
   return {
     ...sent,
     name: stored.metadata?.name ?? sent.name,
@@ -54,7 +55,10 @@ export class KubeEventSink implements EventSink {
 
   async create(event: CoreEvent): Promise<CoreEvent> {
     try {
-      const stored = await this.#api.createNamespacedEvent({ namespace: event.namespace, body: toApi(event) }, this.#options);
+      const stored = await this.#api.createNamespacedEvent(
+        { namespace: event.namespace, body: toApi(event) },
+        this.#options,
+      );
       return fromApi(stored, event);
     } catch (error) {
       throw toKubeApiError('create', error);
@@ -63,7 +67,10 @@ export class KubeEventSink implements EventSink {
 
   async patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
     try {
-      const stored = await this.#api.patchNamespacedEvent({ name: event.name, namespace: event.namespace, body: patch }, this.#patchOptions);
+      const stored = await this.#api.patchNamespacedEvent(
+        { name: event.name, namespace: event.namespace, body: patch },
+        this.#patchOptions,
+      );
       return fromApi(stored, event);
     } catch (error) {
       throw toKubeApiError('patch', error);

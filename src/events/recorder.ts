@@ -151,14 +151,20 @@ export class EventRecorder {
       if (outcome === 'done') return;
       if (tries >= MAX_TRIES || this.#shuttingDown) {
         this.stats.failed += 1;
-        this.#log.warn({ reason: event.reason, message: event.message, tries }, 'could not write an event; giving up on it');
+        this.#log.warn(
+          { reason: event.reason, message: event.message, tries },
+          'could not write an event; giving up on it',
+        );
         return;
       }
       // The first wait is randomised so replicas do not all retry together after an API outage.
       await this.#sleep(tries === 1 ? RETRY_SLEEP_MS * this.#random() : RETRY_SLEEP_MS);
       if (this.#shuttingDown) {
         this.stats.failed += 1;
-        this.#log.warn({ reason: event.reason, message: event.message, tries }, 'shutting down: could not write an event');
+        this.#log.warn(
+          { reason: event.reason, message: event.message, tries },
+          'shutting down: could not write an event',
+        );
         return;
       }
     }

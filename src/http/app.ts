@@ -38,7 +38,8 @@ export function createHttpApp({ leadership, metrics, readyOnlyWhenLeader = false
   app.get('/readyz', (c) => {
     const snapshot = leadership.snapshot();
     if (!snapshot.ready) return c.text('not ready: the lock has not been read yet\n', 503);
-    if (readyOnlyWhenLeader && !snapshot.isLeader) return c.text(`not ready: not the leader (the leader is ${snapshot.leader || 'unknown'})\n`, 503);
+    if (readyOnlyWhenLeader && !snapshot.isLeader)
+      return c.text(`not ready: not the leader (the leader is ${snapshot.leader || 'unknown'})\n`, 503);
     return c.text('ok\n');
   });
 

@@ -1,7 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 
-
 /** Where to serve HTTP. */
 export interface ListenAddress {
   /** `''` listens on every interface, as Go's `:4040` does. */
@@ -12,7 +11,9 @@ export interface ListenAddress {
 /** Starts serving `app`; resolves once listening, rejects with the listen error (e.g. EADDRINUSE). */
 export function listen(app: Hono, address: ListenAddress): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: address.host || undefined, port: address.port }, () => resolve(server));
+    const server = serve({ fetch: app.fetch, hostname: address.host || undefined, port: address.port }, () =>
+      resolve(server),
+    );
     server.once('error', reject);
   });
 }

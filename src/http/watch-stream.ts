@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 
-
 const KEEPALIVE_MS = 15_000;
 
 /**
@@ -12,7 +11,9 @@ const KEEPALIVE_MS = 15_000;
 export function watchStream(c: Context, leadership: LeadershipFeed): Response {
   return streamSSE(c, async (stream) => {
     let id = 0;
-    const queue: Array<{ event: string; data: string }> = [{ event: 'state', data: JSON.stringify(leaderBody(leadership.snapshot())) }];
+    const queue: Array<{ event: string; data: string }> = [
+      { event: 'state', data: JSON.stringify(leaderBody(leadership.snapshot())) },
+    ];
     let notify: (() => void) | undefined;
     const unsubscribe = leadership.subscribe((change) => {
       queue.push({ event: change.type, data: JSON.stringify(leaderBody(leadership.snapshot())) });

@@ -122,7 +122,8 @@ export class LeaderLabelReconciler {
   }
 
   #onChange(change: LeadershipChange): void {
-    if (change.previousLeader && change.previousLeader !== this.#identity) this.#formerLeaders.add(change.previousLeader);
+    if (change.previousLeader && change.previousLeader !== this.#identity)
+      this.#formerLeaders.add(change.previousLeader);
     if (change.leader && change.leader !== this.#identity) this.#formerLeaders.add(change.leader);
     if (change.type === 'started' || change.type === 'stopped') {
       this.#desired = change.isLeader;
@@ -209,7 +210,10 @@ export class LeaderLabelReconciler {
         try {
           // Only if the Pod is unchanged since read; on a conflict the next round reads it again.
           await this.#api.patchLabels(name, { [key]: null }, pod.resourceVersion);
-          this.#log.info({ pod: name, label: `${key}=${value}` }, "removed the leader label from a previous leader's pod");
+          this.#log.info(
+            { pod: name, label: `${key}=${value}` },
+            "removed the leader label from a previous leader's pod",
+          );
         } catch (error) {
           const failure = toKubeApiError('patch', error);
           if (failure.kind !== 'not-found') throw failure;

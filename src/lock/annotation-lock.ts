@@ -1,4 +1,11 @@
-import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1ObjectMeta } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  Watch,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Endpoints,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { readOrNull } from '../kube-api/read-or-null.ts';
 import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
@@ -27,19 +34,27 @@ type AnnotationLockKind = Exclude<LockKind, 'leases'>;
 interface CoreResource {
   read(api: CoreV1Api, name: string, namespace: string, options: RequestOptions): Promise<AnnotatedObject>;
   create(api: CoreV1Api, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
-  replace(api: CoreV1Api, name: string, namespace: string, body: AnnotatedObject, options: RequestOptions): Promise<AnnotatedObject>;
+  replace(
+    api: CoreV1Api,
+    name: string,
+    namespace: string,
+    body: AnnotatedObject,
+    options: RequestOptions,
+  ): Promise<AnnotatedObject>;
 }
 
 const resources = {
   configmaps: {
     read: (api, name, namespace, options) => api.readNamespacedConfigMap({ name, namespace }, options),
     create: (api, namespace, body, options) => api.createNamespacedConfigMap({ namespace, body }, options),
-    replace: (api, name, namespace, body, options) => api.replaceNamespacedConfigMap({ name, namespace, body }, options),
+    replace: (api, name, namespace, body, options) =>
+      api.replaceNamespacedConfigMap({ name, namespace, body }, options),
   },
   endpoints: {
     read: (api, name, namespace, options) => api.readNamespacedEndpoints({ name, namespace }, options),
     create: (api, namespace, body, options) => api.createNamespacedEndpoints({ namespace, body }, options),
-    replace: (api, name, namespace, body, options) => api.replaceNamespacedEndpoints({ name, namespace, body }, options),
+    replace: (api, name, namespace, body, options) =>
+      api.replaceNamespacedEndpoints({ name, namespace, body }, options),
   },
 } satisfies Record<AnnotationLockKind, CoreResource>;
 
@@ -82,7 +97,11 @@ export class AnnotationLock implements Lock {
     const body: AnnotatedObject = {
       apiVersion: LOCK_RESOURCES[this.kind].apiVersion,
       kind: LOCK_RESOURCES[this.kind].kind,
-      metadata: { name: this.name, namespace: this.namespace, annotations: { ...annotations, [LEADER_ANNOTATION]: formatAnnotationRecord(record) } },
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        annotations: { ...annotations, [LEADER_ANNOTATION]: formatAnnotationRecord(record) },
+      },
     };
     try {
       return observe(await this.#resource.create(this.#api, this.namespace, body, this.#options));
@@ -91,7 +110,11 @@ export class AnnotationLock implements Lock {
     }
   }
 
-  async update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+  async update(
+    previous: LockObservation,
+    record: LeaderElectionRecord,
+    annotations: Record<string, string>,
+  ): Promise<LockObservation> {
     const object = previous.object as AnnotatedObject;
     const metadata: V1ObjectMeta = { ...object.metadata, resourceVersion: previous.resourceVersion };
     const body: AnnotatedObject = {
@@ -107,7 +130,14 @@ export class AnnotationLock implements Lock {
 
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
     const path = lockCollectionPath(this.kind, this.namespace);
-    return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as AnnotatedObject), handlers);
+    return watchObject(
+      this.#watch,
+      path,
+      this.name,
+      resourceVersion,
+      (object) => observe(object as AnnotatedObject),
+      handlers,
+    );
   }
 }
 

@@ -40,7 +40,11 @@ export class LeaseLock implements Lock {
     const body: V1Lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.namespace, ...(Object.keys(annotations).length ? { annotations } : {}) },
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        ...(Object.keys(annotations).length ? { annotations } : {}),
+      },
       spec: toSpec(record),
     };
     try {
@@ -50,7 +54,11 @@ export class LeaseLock implements Lock {
     }
   }
 
-  async update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation> {
+  async update(
+    previous: LockObservation,
+    record: LeaderElectionRecord,
+    annotations: Record<string, string>,
+  ): Promise<LockObservation> {
     const lease = previous.object as V1Lease;
     const body: V1Lease = {
       ...lease,
@@ -58,7 +66,9 @@ export class LeaseLock implements Lock {
       spec: { ...lease.spec, ...toSpec(record) },
     };
     try {
-      return observe(await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options));
+      return observe(
+        await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options),
+      );
     } catch (error) {
       throw toKubeApiError('update', error);
     }

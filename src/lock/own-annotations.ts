@@ -12,7 +12,11 @@ export function ownAnnotations(annotations: Record<string, string> | undefined):
 }
 
 /** Replaces leaderhook's annotations in `metadata` with `own`, keeping everyone else's. */
-export function withOwnAnnotations(metadata: V1ObjectMeta, own: Record<string, string>, extra: Record<string, string> = {}): V1ObjectMeta {
+export function withOwnAnnotations(
+  metadata: V1ObjectMeta,
+  own: Record<string, string>,
+  extra: Record<string, string> = {},
+): V1ObjectMeta {
   const annotations: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata.annotations ?? {})) {
     if (!key.startsWith(OWN_ANNOTATION_PREFIX)) annotations[key] = value;

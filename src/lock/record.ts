@@ -21,7 +21,13 @@ export function parseAnnotationRecord(text: string): LeaderElectionRecord {
     value = undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { holderIdentity: UNREADABLE_HOLDER, leaseDurationSeconds: 0, acquireTime: null, renewTime: null, leaderTransitions: 0 };
+    return {
+      holderIdentity: UNREADABLE_HOLDER,
+      leaseDurationSeconds: 0,
+      acquireTime: null,
+      renewTime: null,
+      leaderTransitions: 0,
+    };
   }
   const fields = value as Record<string, unknown>;
   const holder = fields.holderIdentity;

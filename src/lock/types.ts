@@ -62,8 +62,7 @@ export interface LockObservation {
 }
 
 export type WatchEvent =
-  | { type: 'changed'; observation: LockObservation }
-  | { type: 'deleted'; resourceVersion: string };
+  { type: 'changed'; observation: LockObservation } | { type: 'deleted'; resourceVersion: string };
 
 export interface WatchHandlers {
   onEvent(event: WatchEvent): void;
@@ -81,7 +80,11 @@ export interface Lock {
   /** Fails with a 409 when the object already exists. */
   create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation>;
   /** Compare-and-swap on `previous.resourceVersion`; a 409 means somebody else wrote first. */
-  update(previous: LockObservation, record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation>;
+  update(
+    previous: LockObservation,
+    record: LeaderElectionRecord,
+    annotations: Record<string, string>,
+  ): Promise<LockObservation>;
   /** Watches this one object from `resourceVersion`; returns a function that stops the watch. */
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void>;
 }

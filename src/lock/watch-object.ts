@@ -39,7 +39,12 @@ export async function watchObject(
         // e.g. 410 Expired: the resourceVersion is too old; the caller reads afresh and watches again.
         const status = object as WatchStatus;
         controller.abort();
-        end(toKubeApiError('watch', Object.assign(new Error(status.message ?? 'watch error'), { statusCode: status.code ?? 500 })));
+        end(
+          toKubeApiError(
+            'watch',
+            Object.assign(new Error(status.message ?? 'watch error'), { statusCode: status.code ?? 500 }),
+          ),
+        );
       }
       // BOOKMARK only keeps the stream alive.
     },

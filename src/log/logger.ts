@@ -18,6 +18,9 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
     base,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: ['*.authorization', '*.Authorization', '*.token', '*.secret', '*.secrets', 'headers.*'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.authorization', '*.Authorization', '*.token', '*.secret', '*.secrets', 'headers.*'],
+      censor: '[redacted]',
+    },
   });
 }

@@ -17,7 +17,12 @@ export class ElectionMetrics {
     this.#election = election;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.isLeader = new Gauge({ name: 'leaderhook_is_leader', help: '1 while this replica leads, else 0', labelNames: ['election'], registers });
+    this.isLeader = new Gauge({
+      name: 'leaderhook_is_leader',
+      help: '1 while this replica leads, else 0',
+      labelNames: ['election'],
+      registers,
+    });
     this.transitions = new Counter({
       name: 'leaderhook_leadership_changes_total',
       help: 'Leadership changes seen by this replica, by type (started, stopped, leader-changed)',
@@ -43,7 +48,12 @@ export class ElectionMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.masterStatus = new Gauge({ name: 'leader_election_master_status', help: 'client-go compatible: 1 if this replica leads, else 0', labelNames: ['name'], registers });
+    this.masterStatus = new Gauge({
+      name: 'leader_election_master_status',
+      help: 'client-go compatible: 1 if this replica leads, else 0',
+      labelNames: ['name'],
+      registers,
+    });
     this.slowPath = new Counter({
       name: 'leader_election_slowpath_total',
       help: 'client-go compatible: renews that had to read the lock first because the cached object was stale',

@@ -3,8 +3,17 @@ import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { ElectionMetrics } from './election-metrics.ts';
 
 /** Wraps a lock so every API call is counted by verb and status code, and timed; the elector stays unaware. */
-export function instrumentLock(lock: Lock, metrics: ElectionMetrics, onWrite: (observation: LockObservation) => void): Lock {
-  async function measured<T>(verb: string, call: () => Promise<T>, okCode: number, isMissing: (result: T) => boolean = () => false): Promise<T> {
+export function instrumentLock(
+  lock: Lock,
+  metrics: ElectionMetrics,
+  onWrite: (observation: LockObservation) => void,
+): Lock {
+  async function measured<T>(
+    verb: string,
+    call: () => Promise<T>,
+    okCode: number,
+    isMissing: (result: T) => boolean = () => false,
+  ): Promise<T> {
     const end = metrics.apiLatency.startTimer({ verb });
     try {
       const result = await call();
@@ -25,9 +34,18 @@ export function instrumentLock(lock: Lock, metrics: ElectionMetrics, onWrite: (o
     kind: lock.kind,
     namespace: lock.namespace,
     name: lock.name,
-    get: () => measured('get', () => lock.get(), 200, (result) => result === null),
-    create: async (record, annotations) => written(await measured('create', () => lock.create(record, annotations), 201)),
-    update: async (previous, record, annotations) => written(await measured('update', () => lock.update(previous, record, annotations), 200)),
-    watch: (resourceVersion: string, handlers: WatchHandlers) => measured('watch', () => lock.watch(resourceVersion, handlers), 200),
+    get: () =>
+      measured(
+        'get',
+        () => lock.get(),
+        200,
+        (result) => result === null,
+      ),
+    create: async (record, annotations) =>
+      written(await measured('create', () => lock.create(record, annotations), 201)),
+    update: async (previous, record, annotations) =>
+      written(await measured('update', () => lock.update(previous, record, annotations), 200)),
+    watch: (resourceVersion: string, handlers: WatchHandlers) =>
+      measured('watch', () => lock.watch(resourceVersion, handlers), 200),
   };
 }

@@ -8,11 +8,17 @@ import { CLOUDEVENTS_MODES, FORMAT_NAMES, SCOPES, SEVERITIES } from './targets.t
 const path = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
 
 function enumOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
-  return z.enum(values, { error: (issue) => `${what} must be ${values.join(', ')}, not ${JSON.stringify(issue.input)}` });
+  return z.enum(values, {
+    error: (issue) => `${what} must be ${values.join(', ')}, not ${JSON.stringify(issue.input)}`,
+  });
 }
 
 const retrySchema = z.strictObject({
-  attempts: z.union([z.number().int().min(1), z.literal('unlimited')], { error: 'must be a whole number of attempts (at least 1) or "unlimited"' }).optional(),
+  attempts: z
+    .union([z.number().int().min(1), z.literal('unlimited')], {
+      error: 'must be a whole number of attempts (at least 1) or "unlimited"',
+    })
+    .optional(),
   minDelay: duration.optional(),
   maxDelay: duration.optional(),
   maxElapsed: duration.optional(),
@@ -21,7 +27,10 @@ const retrySchema = z.strictObject({
 const targetSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/, 'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit')
+    .regex(
+      /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/,
+      'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+    )
     .optional(),
   url: z.string().optional(),
   urlFile: path.optional(),
@@ -64,7 +73,9 @@ export function readConfigFile(file: string): TargetSpec[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      cause: error,
+    });
   }
   let raw: unknown;
   try {
@@ -74,20 +85,26 @@ export function readConfigFile(file: string): TargetSpec[] {
   }
   if (raw === null || raw === undefined) throw new Error('the file is empty (expected "targets:")');
   if (typeof raw === 'object' && Array.isArray((raw as { targets?: unknown }).targets)) {
-    for (const [index, entry] of ((raw as { targets: unknown[] }).targets).entries()) {
+    for (const [index, entry] of (raw as { targets: unknown[] }).targets.entries()) {
       if (typeof entry !== 'object' || entry === null) continue;
       for (const key of Object.keys(entry)) {
         const instead = INLINE_SECRETS[key];
-        if (instead) throw new Error(`targets[${index}].${key}: secrets are never written inline; put it in a file (e.g. a mounted Secret) and use ${instead}`);
+        if (instead)
+          throw new Error(
+            `targets[${index}].${key}: secrets are never written inline; put it in a file (e.g. a mounted Secret) and use ${instead}`,
+          );
       }
     }
   }
   const result = fileSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = (issue?.path ?? []).map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`)).join('');
+    const where = (issue?.path ?? [])
+      .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`))
+      .join('');
     let message = issue?.message ?? 'invalid';
-    if (issue?.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+    if (issue?.code === 'unrecognized_keys')
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
     throw new Error(where ? `${where}: ${message}` : message);
   }
   return result.data.targets;

@@ -69,7 +69,8 @@ export function parseTerm(text: string | undefined): { term: number; holder: str
   if (!text) return undefined;
   try {
     const value = JSON.parse(text) as { t?: unknown; h?: unknown };
-    if (typeof value.t === 'number' && Number.isInteger(value.t) && typeof value.h === 'string' && value.h) return { term: value.t, holder: value.h };
+    if (typeof value.t === 'number' && Number.isInteger(value.t) && typeof value.h === 'string' && value.h)
+      return { term: value.t, holder: value.h };
   } catch {
     // not ours, or damaged: ignored
   }

@@ -26,7 +26,14 @@ export type FailureReason =
 export type AttemptResult =
   | { outcome: 'delivered'; status: number; durationMs: number }
   /** Worth another attempt: 408, 429, 5xx, timeouts and connection errors. */
-  | { outcome: 'retry'; reason: FailureReason; status?: number; retryAfterMs?: number; message: string; durationMs: number }
+  | {
+      outcome: 'retry';
+      reason: FailureReason;
+      status?: number;
+      retryAfterMs?: number;
+      message: string;
+      durationMs: number;
+    }
   /** Another attempt cannot help: 3xx (redirects are not followed) and 4xx other than 408, 410 and 429. */
   | { outcome: 'permanent'; reason: FailureReason; status: number; message: string; durationMs: number }
   /** 410 Gone: the receiver asks to be left alone; the target is disabled. */
@@ -75,7 +82,14 @@ export async function attempt(request: Request): Promise<AttemptResult> {
     const message = `HTTP ${status}`;
     if (outcome === 'retry') {
       const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-      return { outcome, reason: statusReason(status), status, message, durationMs: elapsed(), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        outcome,
+        reason: statusReason(status),
+        status,
+        message,
+        durationMs: elapsed(),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
     if (outcome === 'disable') return { outcome, reason: 'http-410', status: 410, message, durationMs: elapsed() };
     return { outcome, reason: statusReason(status), status, message, durationMs: elapsed() };
@@ -87,7 +101,8 @@ export async function attempt(request: Request): Promise<AttemptResult> {
 function describeError(error: unknown, timeoutMs: number): { reason: FailureReason; message: string } {
   if (error instanceof TimeoutError) return { reason: 'timeout', message: `no response within ${timeoutMs} ms` };
   const code = error instanceof RequestError ? error.code : (error as { code?: string }).code;
-  if (code === 'ERR_ABORTED' || (error as Error).name === 'AbortError') return { reason: 'aborted', message: 'aborted' };
+  if (code === 'ERR_ABORTED' || (error as Error).name === 'AbortError')
+    return { reason: 'aborted', message: 'aborted' };
   if (code === 'ECONNREFUSED') return { reason: 'connection-refused', message: 'connection refused' };
   // The message names only the error code: a got message can quote the URL, which may carry a token.
   return { reason: 'connection', message: code ? `connection error ${code}` : 'connection error' };

@@ -55,7 +55,14 @@ export interface EventIdParts {
  * Two `leader.changed` events of one term (to X, then to "" when X goes) differ by their subject.
  */
 export function eventId(parts: EventIdParts): string {
-  const fields = ['leaderhook/v1', parts.namespace, parts.election, String(parts.transitions), parts.type, parts.subject];
+  const fields = [
+    'leaderhook/v1',
+    parts.namespace,
+    parts.election,
+    String(parts.transitions),
+    parts.type,
+    parts.subject,
+  ];
   if ((parts.occurrence ?? 1) > 1) fields.push(String(parts.occurrence));
   return `lh1_${createHash('sha256').update(fields.join('\n')).digest('base64url').slice(0, 27)}`;
 }

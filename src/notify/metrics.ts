@@ -13,8 +13,18 @@ export class NotifyMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.attempts = new Counter({ name: 'leaderhook_notify_attempts_total', help: 'Delivery attempts (HTTP requests), by target', labelNames: ['target'], registers });
-    this.delivered = new Counter({ name: 'leaderhook_notify_delivered_total', help: 'Events delivered (a 2xx answer), by target', labelNames: ['target'], registers });
+    this.attempts = new Counter({
+      name: 'leaderhook_notify_attempts_total',
+      help: 'Delivery attempts (HTTP requests), by target',
+      labelNames: ['target'],
+      registers,
+    });
+    this.delivered = new Counter({
+      name: 'leaderhook_notify_delivered_total',
+      help: 'Events delivered (a 2xx answer), by target',
+      labelNames: ['target'],
+      registers,
+    });
     this.failures = new Counter({
       name: 'leaderhook_notify_failures_total',
       help: 'Failed attempts by target and reason (timeout, connection-refused, connection, http-408, http-429, http-5xx, http-3xx, http-4xx, http-410)',
@@ -33,8 +43,18 @@ export class NotifyMetrics {
       labelNames: ['target'],
       registers,
     });
-    this.queueDepth = new Gauge({ name: 'leaderhook_notify_queue_depth', help: 'Events waiting or in delivery, by target', labelNames: ['target'], registers });
-    this.disabled = new Gauge({ name: 'leaderhook_notify_target_disabled', help: '1 once a target answered 410 Gone and was disabled', labelNames: ['target'], registers });
+    this.queueDepth = new Gauge({
+      name: 'leaderhook_notify_queue_depth',
+      help: 'Events waiting or in delivery, by target',
+      labelNames: ['target'],
+      registers,
+    });
+    this.disabled = new Gauge({
+      name: 'leaderhook_notify_target_disabled',
+      help: '1 once a target answered 410 Gone and was disabled',
+      labelNames: ['target'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'leaderhook_notify_delivery_seconds',
       help: 'Time from the leadership change to its successful delivery, retries included, by target',

@@ -6,7 +6,16 @@ import { EVENT_TYPES, type EventType } from './events.ts';
 import { FileValue, nonEmptyText } from './file-value.ts';
 import type { ResolvedTarget } from './notifier.ts';
 import { parseSecretFile, SecretFiles } from './signing.ts';
-import { HOOK_DEFAULTS, PAGERDUTY_URL, redactUrl, REMOTE_DEFAULTS, urlCursorKey, type RetryPolicy, type Scope, type Target } from './targets.ts';
+import {
+  HOOK_DEFAULTS,
+  PAGERDUTY_URL,
+  redactUrl,
+  REMOTE_DEFAULTS,
+  urlCursorKey,
+  type RetryPolicy,
+  type Scope,
+  type Target,
+} from './targets.ts';
 
 export interface NotifyConfig {
   targets: ResolvedTarget[];
@@ -35,17 +44,27 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
 
   const drainText = text('drain-timeout');
   const drainTimeoutMs = drainText === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : parseDuration(drainText);
-  if (drainTimeoutMs === undefined) throw new UsageError(source('drain-timeout'), `"${drainText}" is not a duration (use Go form: 500ms, 5s, 1m)`);
+  if (drainTimeoutMs === undefined)
+    throw new UsageError(source('drain-timeout'), `"${drainText}" is not a duration (use Go form: 500ms, 5s, 1m)`);
 
   const stateFile = text('state-file');
   if (stateFile === '') throw new UsageError(source('state-file'), 'must not be empty');
 
   // A URL can carry a token (a Slack webhook's path, credentials): messages show only its scheme and host.
-  const specs: Array<{ spec: TargetSpec; subject: string; defaultName: string; kind: 'hook' | 'webhook' | 'config' }> = [];
-  list('hook').forEach((url, index) => specs.push({ spec: { url, scope: 'self' }, subject: `${source('hook')} ${redactUrl(url)}`, defaultName: `hook-${index + 1}`, kind: 'hook' }));
+  const specs: Array<{ spec: TargetSpec; subject: string; defaultName: string; kind: 'hook' | 'webhook' | 'config' }> =
+    [];
+  list('hook').forEach((url, index) =>
+    specs.push({
+      spec: { url, scope: 'self' },
+      subject: `${source('hook')} ${redactUrl(url)}`,
+      defaultName: `hook-${index + 1}`,
+      kind: 'hook',
+    }),
+  );
   const secretFile = text('webhook-secret-file');
   const webhooks = list('webhook');
-  if (secretFile !== undefined && webhooks.length === 0) throw new UsageError(source('webhook-secret-file'), 'signs the --webhook targets, but none is given');
+  if (secretFile !== undefined && webhooks.length === 0)
+    throw new UsageError(source('webhook-secret-file'), 'signs the --webhook targets, but none is given');
   webhooks.forEach((url, index) =>
     specs.push({
       spec: { url, scope: 'leader', ...(secretFile ? { secretFiles: [secretFile] } : {}) },
@@ -63,7 +82,12 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
       throw new UsageError(`${source('config')} ${configFile}`, (error as Error).message);
     }
     fileSpecs.forEach((spec, index) =>
-      specs.push({ spec, subject: `${source('config')} ${configFile}: targets[${index}]`, defaultName: `target-${index + 1}`, kind: 'config' }),
+      specs.push({
+        spec,
+        subject: `${source('config')} ${configFile}: targets[${index}]`,
+        defaultName: `target-${index + 1}`,
+        kind: 'config',
+      }),
     );
   }
 
@@ -71,17 +95,28 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
   const targets = specs.map(({ spec, subject, defaultName, kind }) => {
     const resolved = resolveTarget(spec, defaultName, kind, (where, message) => {
       // A flag's own value is named once; a config entry names the key.
-      const at = kind === 'config' ? `${subject}.${where}` : kind === 'webhook' && where === 'secretFiles[0]' ? source('webhook-secret-file') : subject;
+      const at =
+        kind === 'config'
+          ? `${subject}.${where}`
+          : kind === 'webhook' && where === 'secretFiles[0]'
+            ? source('webhook-secret-file')
+            : subject;
       return new UsageError(at, message);
     });
-    if (names.has(resolved.target.name)) throw new UsageError(subject, `the target name "${resolved.target.name}" is used twice`);
+    if (names.has(resolved.target.name))
+      throw new UsageError(subject, `the target name "${resolved.target.name}" is used twice`);
     names.add(resolved.target.name);
     return resolved;
   });
   return { targets, stateFile, drainTimeoutMs };
 }
 
-function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'webhook' | 'config', fail: (where: string, message: string) => UsageError): ResolvedTarget {
+function resolveTarget(
+  spec: TargetSpec,
+  defaultName: string,
+  kind: 'hook' | 'webhook' | 'config',
+  fail: (where: string, message: string) => UsageError,
+): ResolvedTarget {
   const format = spec.format ?? 'json';
   const scope: Scope = spec.scope ?? 'leader';
   const defaults = scope === 'self' ? HOOK_DEFAULTS : REMOTE_DEFAULTS;
@@ -93,19 +128,33 @@ function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'we
     if (format !== 'pagerduty') throw fail('url', 'is required (or urlFile, for a URL that carries a token)');
     url = PAGERDUTY_URL;
   }
-  checkUrl(url, kind === 'config' ? (message) => fail(spec.urlFile ? 'urlFile' : 'url', message) : (message) => fail('url', message));
+  checkUrl(
+    url,
+    kind === 'config'
+      ? (message) => fail(spec.urlFile ? 'urlFile' : 'url', message)
+      : (message) => fail('url', message),
+  );
   if (format === 'alertmanager' && !new URL(url).pathname.endsWith('/api/v2/alerts')) {
-    throw fail('url', "an alertmanager target posts to Alertmanager's /api/v2/alerts (e.g. http://alertmanager:9093/api/v2/alerts)");
+    throw fail(
+      'url',
+      "an alertmanager target posts to Alertmanager's /api/v2/alerts (e.g. http://alertmanager:9093/api/v2/alerts)",
+    );
   }
   if (spec.mode !== undefined && format !== 'cloudevents') throw fail('mode', 'applies to the cloudevents format only');
-  if (format === 'pagerduty' && !spec.routingKeyFile) throw fail('routingKeyFile', 'is required for pagerduty (a file holding the integration key)');
-  if (spec.routingKeyFile && format !== 'pagerduty') throw fail('routingKeyFile', 'applies to the pagerduty format only');
+  if (format === 'pagerduty' && !spec.routingKeyFile)
+    throw fail('routingKeyFile', 'is required for pagerduty (a file holding the integration key)');
+  if (spec.routingKeyFile && format !== 'pagerduty')
+    throw fail('routingKeyFile', 'applies to the pagerduty format only');
   if (spec.severity && format !== 'pagerduty') throw fail('severity', 'applies to the pagerduty format only');
 
   for (const name of Object.keys(spec.headers ?? {})) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headers.${name}`, 'is not a valid header name');
     if (RESERVED_HEADER.test(name)) throw fail(`headers.${name}`, 'is set by leaderhook itself');
-    if (SECRET_HEADER.test(name)) throw fail(`headers.${name}`, 'looks like a credential: never inline; put the value in a file and use headerFiles');
+    if (SECRET_HEADER.test(name))
+      throw fail(
+        `headers.${name}`,
+        'looks like a credential: never inline; put the value in a file and use headerFiles',
+      );
   }
   const headerFiles = new Map<string, FileValue<string>>();
   for (const [name, file] of Object.entries(spec.headerFiles ?? {})) {
@@ -113,10 +162,15 @@ function resolveTarget(spec: TargetSpec, defaultName: string, kind: 'hook' | 'we
     if (RESERVED_HEADER.test(name)) throw fail(`headerFiles.${name}`, 'is set by leaderhook itself');
     headerFiles.set(name, openFile(file, nonEmptyText, fail, `headerFiles.${name}`));
   }
-  const secrets = new SecretFiles((spec.secretFiles ?? []).map((file, index) => openFile(file, parseSecretFile, fail, `secretFiles[${index}]`)));
+  const secrets = new SecretFiles(
+    (spec.secretFiles ?? []).map((file, index) => openFile(file, parseSecretFile, fail, `secretFiles[${index}]`)),
+  );
 
   const retry: RetryPolicy = {
-    attempts: spec.retry?.attempts === 'unlimited' ? Number.POSITIVE_INFINITY : (spec.retry?.attempts ?? defaults.retry.attempts),
+    attempts:
+      spec.retry?.attempts === 'unlimited'
+        ? Number.POSITIVE_INFINITY
+        : (spec.retry?.attempts ?? defaults.retry.attempts),
     minDelayMs: spec.retry?.minDelay ?? defaults.retry.minDelayMs,
     maxDelayMs: spec.retry?.maxDelay ?? defaults.retry.maxDelayMs,
     maxElapsedMs: spec.retry?.maxElapsed ?? defaults.retry.maxElapsedMs,
@@ -158,18 +212,24 @@ function checkUrl(url: string, fail: (message: string) => UsageError): void {
   } catch {
     throw fail(`is not a URL (expected http://HOST[:PORT]/PATH)`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw fail(`must be an http:// or https:// URL, not ${parsed.protocol}`);
-  if (parsed.username || parsed.password) throw fail('must not carry credentials: put an Authorization header value in a file and use headerFiles');
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw fail(`must be an http:// or https:// URL, not ${parsed.protocol}`);
+  if (parsed.username || parsed.password)
+    throw fail('must not carry credentials: put an Authorization header value in a file and use headerFiles');
 }
 
-function openFile<T>(file: string, parse: (text: string) => T, fail: (where: string, message: string) => UsageError, where: string): FileValue<T> {
+function openFile<T>(
+  file: string,
+  parse: (text: string) => T,
+  fail: (where: string, message: string) => UsageError,
+  where: string,
+): FileValue<T> {
   try {
     return new FileValue(file, parse);
   } catch (error) {
     throw fail(where, `${file}: ${describeFileError(error)}`);
   }
 }
-
 
 function describeFileError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;

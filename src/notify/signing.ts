@@ -12,7 +12,8 @@ export function decodeSecret(text: string): Buffer {
   const base64 = text.slice(PREFIX.length);
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw new Error(`a secret must be ${PREFIX} followed by base64`);
   const key = Buffer.from(base64, 'base64');
-  if (key.length < MIN_BYTES || key.length > MAX_BYTES) throw new Error(`a secret must decode to ${MIN_BYTES} to ${MAX_BYTES} bytes, not ${key.length}`);
+  if (key.length < MIN_BYTES || key.length > MAX_BYTES)
+    throw new Error(`a secret must decode to ${MIN_BYTES} to ${MAX_BYTES} bytes, not ${key.length}`);
   return key;
 }
 

@@ -182,7 +182,10 @@ export class TargetQueue<P = unknown> {
             if (!(error instanceof DeliveryFailure)) return;
             const retrying = retriesLeft > 0 && retryDelay > 0;
             const retryAfter = error.result.outcome === 'retry' ? error.result.retryAfterMs : undefined;
-            const wait = retrying && retryAfter !== undefined ? Math.max(retryDelay, Math.min(retryAfter, RETRY_AFTER_CAP_MS)) : retryDelay;
+            const wait =
+              retrying && retryAfter !== undefined
+                ? Math.max(retryDelay, Math.min(retryAfter, RETRY_AFTER_CAP_MS))
+                : retryDelay;
             this.#logFailure(entry, error.result, retrying ? wait : undefined);
             if (retrying) entry.record.status = 'retrying';
             this.#supersedeStale();
@@ -205,12 +208,18 @@ export class TargetQueue<P = unknown> {
         if (error.result.outcome === 'disable') {
           this.#disabled = true;
           metrics.disabled.set(labels, 1);
-          log.error({ target: target.name, id: entry.event.id }, 'the target answered 410 Gone: disabled, nothing more is sent to it');
+          log.error(
+            { target: target.name, id: entry.event.id },
+            'the target answered 410 Gone: disabled, nothing more is sent to it',
+          );
           return ['disabled', 'disabled'];
         }
         return ['given-up', error.result.outcome === 'permanent' ? 'permanent' : 'retries-exhausted'];
       }
-      log.error({ target: target.name, id: entry.event.id, err: (error as Error).message }, 'delivery failed unexpectedly');
+      log.error(
+        { target: target.name, id: entry.event.id, err: (error as Error).message },
+        'delivery failed unexpectedly',
+      );
       return ['given-up', 'error'];
     }
   }
@@ -223,11 +232,22 @@ export class TargetQueue<P = unknown> {
     headers['webhook-id'] = entry.event.id;
     headers['webhook-timestamp'] = String(timestamp);
     const keys = secrets.keys();
-    if (keys.length) headers['webhook-signature'] = signatureHeader(keys, entry.event.id, timestamp, entry.rendered.body);
-    return { url: target.url, body: entry.rendered.body, headers, timeoutMs: target.timeoutMs, signal: this.#shutdown.signal };
+    if (keys.length)
+      headers['webhook-signature'] = signatureHeader(keys, entry.event.id, timestamp, entry.rendered.body);
+    return {
+      url: target.url,
+      body: entry.rendered.body,
+      headers,
+      timeoutMs: target.timeoutMs,
+      signal: this.#shutdown.signal,
+    };
   }
 
-  #logFailure(entry: Entry<P>, result: Exclude<AttemptResult, { outcome: 'delivered' }>, retryInMs: number | undefined): void {
+  #logFailure(
+    entry: Entry<P>,
+    result: Exclude<AttemptResult, { outcome: 'delivered' }>,
+    retryInMs: number | undefined,
+  ): void {
     this.#options.log.warn(
       {
         target: this.target.name,
@@ -253,7 +273,14 @@ export class TargetQueue<P = unknown> {
       entry.record.givenUpReason = reason ?? outcome;
       metrics.givenUp.inc({ target: target.name, reason: reason ?? outcome });
       log.error(
-        { target: target.name, id: entry.event.id, type: entry.event.type, transitions: entry.event.data.transitions, attempts: entry.record.attempts, reason },
+        {
+          target: target.name,
+          id: entry.event.id,
+          type: entry.event.type,
+          transitions: entry.event.data.transitions,
+          attempts: entry.record.attempts,
+          reason,
+        },
         'gave up delivering an event',
       );
     }

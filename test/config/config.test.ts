@@ -31,7 +31,15 @@ describe('configuration', () => {
   });
 
   it("keeps leader-elector 0.4's flags and --ttl meaning", () => {
-    const config = configFrom(['--election=example', '--http=0.0.0.0:4040', '--ttl', '10s', '--use-cluster-credentials=true', '--id', 'pod-1']);
+    const config = configFrom([
+      '--election=example',
+      '--http=0.0.0.0:4040',
+      '--ttl',
+      '10s',
+      '--use-cluster-credentials=true',
+      '--id',
+      'pod-1',
+    ]);
     assert.equal(config.election, 'example');
     assert.deepEqual(config.http, { host: '0.0.0.0', port: 4040 });
     assert.deepEqual(config.timings, { leaseDurationMs: 10_000, renewDeadlineMs: 5_000, retryPeriodMs: 2_500 });
@@ -40,7 +48,12 @@ describe('configuration', () => {
   });
 
   it('defaults to client-go timings and $POD_NAME, and reads LEADERHOOK_* variables', () => {
-    const config = configFrom([], { LEADERHOOK_ELECTION: 'env-election', LEADERHOOK_LOCK: 'endpoints', POD_NAME: 'pod-7', LEADERHOOK_HTTP: ':4041' });
+    const config = configFrom([], {
+      LEADERHOOK_ELECTION: 'env-election',
+      LEADERHOOK_LOCK: 'endpoints',
+      POD_NAME: 'pod-7',
+      LEADERHOOK_HTTP: ':4041',
+    });
     assert.equal(config.election, 'env-election');
     assert.equal(config.lock, 'endpoints');
     assert.equal(config.identity, 'pod-7');
@@ -53,17 +66,46 @@ describe('configuration', () => {
     assert.equal(usageError([]), '--election: is required (the name of the lock object)');
     assert.match(usageError(['--election', 'x', '--bogus']), /^--bogus: unknown flag/);
     assert.match(usageError(['--election']), /^--election: missing value/);
-    assert.match(usageError(['--election', 'x', '--retry-period', 'soon']), /^--retry-period: "soon" is not a duration/);
-    assert.match(usageError(['--election', 'x', '--lock', 'secrets']), /^--lock: must be leases, configmaps or endpoints/);
+    assert.match(
+      usageError(['--election', 'x', '--retry-period', 'soon']),
+      /^--retry-period: "soon" is not a duration/,
+    );
+    assert.match(
+      usageError(['--election', 'x', '--lock', 'secrets']),
+      /^--lock: must be leases, configmaps or endpoints/,
+    );
     assert.match(usageError(['--election', 'x', '--http', '4040']), /^--http: "4040" is not HOST:PORT/);
-    assert.match(usageError(['--election', 'x', '--ttl', '10s', '--lease-duration', '5s']), /^--ttl: cannot be combined with --lease-duration/);
-    assert.match(usageError([], { LEADERHOOK_ELECTION: 'Not_A_Name' }), /^LEADERHOOK_ELECTION: must be a lower-case DNS name/);
+    assert.match(
+      usageError(['--election', 'x', '--ttl', '10s', '--lease-duration', '5s']),
+      /^--ttl: cannot be combined with --lease-duration/,
+    );
+    assert.match(
+      usageError([], { LEADERHOOK_ELECTION: 'Not_A_Name' }),
+      /^LEADERHOOK_ELECTION: must be a lower-case DNS name/,
+    );
   });
 
-  it("validates timings as client-go does", () => {
-    assert.match(usageError(['--election', 'x', '--lease-duration', '5s', '--renew-deadline', '5s']), /^--lease-duration, --renew-deadline: lease duration must be greater than the renew deadline/);
-    assert.match(usageError(['--election', 'x', '--renew-deadline', '2s', '--retry-period', '2s']), /^--renew-deadline, --retry-period: renew deadline must be greater than retry period × 1.2/);
+  it('validates timings as client-go does', () => {
+    assert.match(
+      usageError(['--election', 'x', '--lease-duration', '5s', '--renew-deadline', '5s']),
+      /^--lease-duration, --renew-deadline: lease duration must be greater than the renew deadline/,
+    );
+    assert.match(
+      usageError(['--election', 'x', '--renew-deadline', '2s', '--retry-period', '2s']),
+      /^--renew-deadline, --retry-period: renew deadline must be greater than retry period × 1.2/,
+    );
     assert.match(usageError(['--election', 'x', '--ttl', '500ms']), /^--ttl: lease duration must be at least 1s/);
-    assert.doesNotThrow(() => configFrom(['--election', 'x', '--lease-duration', '2s', '--renew-deadline', '1500ms', '--retry-period', '500ms']));
+    assert.doesNotThrow(() =>
+      configFrom([
+        '--election',
+        'x',
+        '--lease-duration',
+        '2s',
+        '--renew-deadline',
+        '1500ms',
+        '--retry-period',
+        '500ms',
+      ]),
+    );
   });
 });

@@ -37,7 +37,7 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
-  it('waits a full lease duration from its own observation, whatever the holder\'s clock says', async () => {
+  it("waits a full lease duration from its own observation, whatever the holder's clock says", async () => {
     const { store, clock, elector } = setup();
     // The holder's clock is an hour behind: its renewTime looks long expired, but the record was only just observed.
     store.writeAsOther(record('other', new Date(clock.date().getTime() - 3_600_000), 3));
@@ -45,7 +45,11 @@ describe('elector', () => {
     await clock.advance(0);
     assert.equal(elector.snapshot().leader, 'other');
     await clock.advance(14_000);
-    assert.equal(store.stored?.record.holderIdentity, 'other', 'must not take a lock observed unchanged for less than the lease duration');
+    assert.equal(
+      store.stored?.record.holderIdentity,
+      'other',
+      'must not take a lock observed unchanged for less than the lease duration',
+    );
     await clock.advance(1_200);
     assert.equal(store.stored?.record.holderIdentity, 'me');
     assert.equal(store.stored?.record.leaderTransitions, 4, 'a new holder counts one transition');
@@ -82,7 +86,7 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
-  it('reports no leader once the holder\'s lease runs out, even before anyone takes it', async () => {
+  it("reports no leader once the holder's lease runs out, even before anyone takes it", async () => {
     const { store, clock, elector } = setup();
     store.writeAsOther(record('other', clock.date()));
     store.failures.set('update', [new KubeApiError('update', 'server', 'etcd down', 503)]);
@@ -104,7 +108,9 @@ describe('elector', () => {
 
     const down = Array.from({ length: 8 }, () => new KubeApiError('update', 'server', 'unavailable', 503));
     store.failures.set('update', down);
-    store.failures.set('get', [...Array.from({ length: 8 }, () => new KubeApiError('get', 'server', 'unavailable', 503))]);
+    store.failures.set('get', [
+      ...Array.from({ length: 8 }, () => new KubeApiError('get', 'server', 'unavailable', 503)),
+    ]);
     await clock.advance(12_000);
     const stopped = changes.find((change) => change.type === 'stopped');
     assert.equal(stopped?.reason, 'renew-deadline');
@@ -146,11 +152,21 @@ describe('elector', () => {
     const store = new MemoryStore();
     const clock = new FakeClock();
     let slowPaths = 0;
-    const elector = new Elector({ lock: store.lock(), identity: 'me', log: memoryLog().log, clock, random: () => 0.5, ...timings, onSlowPath: () => slowPaths++ });
+    const elector = new Elector({
+      lock: store.lock(),
+      identity: 'me',
+      log: memoryLog().log,
+      clock,
+      random: () => 0.5,
+      ...timings,
+      onSlowPath: () => slowPaths++,
+    });
     elector.start();
     await clock.advance(0);
     const updates = store.count('update');
-    store.failures.set('update', [new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict')]);
+    store.failures.set('update', [
+      new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict'),
+    ]);
     await clock.advance(2_000);
     assert.equal(slowPaths, 1);
     assert.equal(store.count('update'), updates + 2, 'the refused renew, then one on the object just read');
@@ -216,7 +232,10 @@ describe('elector', () => {
       store.closeWatches();
       await clock.advance(0);
     }
-    assert.ok(store.count('watch') - watchesBefore < 20, 'empty streams closed at once are not re-opened at once every time');
+    assert.ok(
+      store.count('watch') - watchesBefore < 20,
+      'empty streams closed at once are not re-opened at once every time',
+    );
     assert.ok(store.count('get') > reads, 'polls while the watch is backing off');
     await clock.advance(60_000);
     assert.equal(store.watchCount, 1, 'watching again after the back-off');
@@ -225,14 +244,18 @@ describe('elector', () => {
 
   it('logs one actionable line for an RBAC refusal, keeps retrying with back-off, and recovers', async () => {
     const { store, clock, elector, lines } = setup();
-    const forbidden = () => new KubeApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
+    const forbidden = () =>
+      new KubeApiError('get', 'forbidden', 'leases.coordination.k8s.io "demo" is forbidden', 403, 'Forbidden');
     store.failures.set('get', Array.from({ length: 6 }, forbidden));
     store.watchRefused = new KubeApiError('watch', 'forbidden', 'forbidden', 403);
     elector.start();
     await clock.advance(60_000);
     const errors = lines.filter((line) => line.level === 'error');
     assert.equal(errors.length, 1, 'one line, not one per attempt');
-    assert.match(errors[0]?.message ?? '', /RBAC forbids get on resource "leases" \(apiGroup coordination\.k8s\.io\) in namespace "default"/);
+    assert.match(
+      errors[0]?.message ?? '',
+      /RBAC forbids get on resource "leases" \(apiGroup coordination\.k8s\.io\) in namespace "default"/,
+    );
     assert.ok(store.count('get') >= 4, 'kept retrying');
     assert.ok(store.count('get') < 30, 'backed off instead of hammering');
     await clock.advance(60_000);
@@ -244,7 +267,8 @@ describe('elector', () => {
     const store = new MemoryStore();
     const clock = new FakeClock();
     const electors = ['a', 'b', 'c', 'd', 'e'].map(
-      (identity, index) => new Elector({ lock: store.lock(), identity, log: memoryLog().log, clock, random: () => index / 5, ...timings }),
+      (identity, index) =>
+        new Elector({ lock: store.lock(), identity, log: memoryLog().log, clock, random: () => index / 5, ...timings }),
     );
     for (const elector of electors) elector.start();
     await clock.advance(30_000);

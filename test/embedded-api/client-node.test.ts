@@ -21,7 +21,13 @@ after(() => api.close());
 
 const lease = (name: string, holder: string): V1Lease => ({
   metadata: { name },
-  spec: { holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: new V1MicroTime(), renewTime: new V1MicroTime(), leaseTransitions: 0 },
+  spec: {
+    holderIdentity: holder,
+    leaseDurationSeconds: 15,
+    acquireTime: new V1MicroTime(),
+    renewTime: new V1MicroTime(),
+    leaseTransitions: 0,
+  },
 });
 
 async function apiError(p: Promise<unknown>): Promise<ApiException<string>> {
@@ -65,7 +71,9 @@ test('create, read, replace, and a 409 on a stale resourceVersion', async () => 
   assert.equal(read.metadata?.resourceVersion, created.metadata?.resourceVersion);
 
   const replaced = await leases.replaceNamespacedLease({
-    name: 'crud', namespace: NS, body: { ...read, spec: { ...read.spec, holderIdentity: 'b', leaseTransitions: 1 } },
+    name: 'crud',
+    namespace: NS,
+    body: { ...read, spec: { ...read.spec, holderIdentity: 'b', leaseTransitions: 1 } },
   });
   assert.equal(replaced.spec?.holderIdentity, 'b');
   assert.notEqual(replaced.metadata?.resourceVersion, read.metadata?.resourceVersion);
@@ -83,7 +91,10 @@ test('create, read, replace, and a 409 on a stale resourceVersion', async () => 
 });
 
 test('a JS Date (three fractional digits) is rejected as the real server rejects it', async () => {
-  const body = { metadata: { name: 'js-date' }, spec: { holderIdentity: 'a', renewTime: new Date('2026-11-23T21:00:00.103Z') } } as unknown as V1Lease;
+  const body = {
+    metadata: { name: 'js-date' },
+    spec: { holderIdentity: 'a', renewTime: new Date('2026-11-23T21:00:00.103Z') },
+  } as unknown as V1Lease;
   const err = await apiError(leases.createNamespacedLease({ namespace: NS, body }));
   assert.equal(err.code, 400);
   assert.match(parseJson<StatusBody>(err.body).message, /cannot parse "\.103Z" as "\.000000"/);
@@ -97,20 +108,38 @@ test('a watch with a field selector receives MODIFIED and DELETED for that Lease
     { fieldSelector: 'metadata.name=watched', resourceVersion: created.metadata!.resourceVersion! },
     (seen) => seen.some((e) => e.type === 'DELETED'),
   );
-  await leases.replaceNamespacedLease({ name: 'other', namespace: NS, body: { ...(await leases.readNamespacedLease({ name: 'other', namespace: NS })), spec: { holderIdentity: 'x' } } });
-  await leases.replaceNamespacedLease({ name: 'watched', namespace: NS, body: { ...created, spec: { ...created.spec, holderIdentity: 'b' } } });
+  await leases.replaceNamespacedLease({
+    name: 'other',
+    namespace: NS,
+    body: { ...(await leases.readNamespacedLease({ name: 'other', namespace: NS })), spec: { holderIdentity: 'x' } },
+  });
+  await leases.replaceNamespacedLease({
+    name: 'watched',
+    namespace: NS,
+    body: { ...created, spec: { ...created.spec, holderIdentity: 'b' } },
+  });
   await leases.deleteNamespacedLease({ name: 'watched', namespace: NS });
   const ended = await w.done;
   w.stop();
   assert.equal(ended, false, 'the stream stayed open');
-  assert.deepEqual(w.seen.map((e) => [e.type, e.obj.spec?.holderIdentity]), [['MODIFIED', 'b'], ['DELETED', 'b']]);
+  assert.deepEqual(
+    w.seen.map((e) => [e.type, e.obj.spec?.holderIdentity]),
+    [
+      ['MODIFIED', 'b'],
+      ['DELETED', 'b'],
+    ],
+  );
 });
 
 test('a watch resumed from a revision older than the retained history gets 410 Expired, then the stream ends', async () => {
   const first = await leases.createNamespacedLease({ namespace: NS, body: lease('churn', 'a') });
   let current = first;
   for (let i = 0; i < 7; i++) {
-    current = await leases.replaceNamespacedLease({ name: 'churn', namespace: NS, body: { ...current, spec: { ...current.spec, leaseTransitions: i + 1 } } });
+    current = await leases.replaceNamespacedLease({
+      name: 'churn',
+      namespace: NS,
+      body: { ...current, spec: { ...current.spec, leaseTransitions: i + 1 } },
+    });
   }
   const w = await watchUntil(
     `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`,
@@ -129,7 +158,11 @@ test('a watch resumed from a revision older than the retained history gets 410 E
     { fieldSelector: 'metadata.name=churn', resourceVersion: current.metadata!.resourceVersion! },
     (seen) => seen.length === 1,
   );
-  await leases.replaceNamespacedLease({ name: 'churn', namespace: NS, body: { ...current, spec: { ...current.spec, holderIdentity: 'z' } } });
+  await leases.replaceNamespacedLease({
+    name: 'churn',
+    namespace: NS,
+    body: { ...current, spec: { ...current.spec, holderIdentity: 'z' } },
+  });
   assert.equal(await again.done, false);
   again.stop();
   assert.equal(again.seen[0]!.type, 'MODIFIED');

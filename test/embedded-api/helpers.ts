@@ -73,7 +73,11 @@ export interface WatchReader {
   abort(): void;
 }
 
-export async function openWatch(base: string, path: string, options: { token?: string; userAgent?: string } = {}): Promise<WatchReader> {
+export async function openWatch(
+  base: string,
+  path: string,
+  options: { token?: string; userAgent?: string } = {},
+): Promise<WatchReader> {
   const controller = new AbortController();
   const headers: Record<string, string> = { 'User-Agent': options.userAgent ?? 'curl/7.68.0' };
   if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;

@@ -42,13 +42,18 @@ describe('event correlator (client-go tools/record semantics)', () => {
     assert.equal(repeat.event.firstTimestamp.toISOString(), '2026-11-24T12:00:00.000Z');
 
     const other = correlator.correlate(makeEvent(clock, 'a stopped leading', 'lease.3'));
-    assert.ok(!other.skip && other.patch === undefined && other.event.name === 'lease.3', 'another message is another event');
+    assert.ok(
+      !other.skip && other.patch === undefined && other.event.name === 'lease.3',
+      'another message is another event',
+    );
   });
 
   it('lets a burst of 25 events about one object through, then one every 5 minutes', async () => {
     const clock = new FakeClock();
     const correlator = new EventCorrelator(clock);
-    const results = Array.from({ length: 30 }, (_, index) => correlator.correlate(makeEvent(clock, index % 2 ? 'a stopped leading' : 'a became leader')));
+    const results = Array.from({ length: 30 }, (_, index) =>
+      correlator.correlate(makeEvent(clock, index % 2 ? 'a stopped leading' : 'a became leader')),
+    );
     assert.equal(results.filter((result) => !result.skip).length, 25);
     assert.ok(results.slice(25).every((result) => result.skip));
     await clock.advance(299_000);
@@ -64,16 +69,26 @@ describe('event correlator (client-go tools/record semantics)', () => {
     const messages = Array.from({ length: 12 }, (_, index) => `replica-${index} became leader`);
     const results = messages.map((message) => correlator.correlate(makeEvent(clock, message)));
     const written = results.map((result) => (result.skip ? assert.fail('not skipped') : result.event));
-    assert.deepEqual(written.slice(0, 9).map((event) => event.message), messages.slice(0, 9));
+    assert.deepEqual(
+      written.slice(0, 9).map((event) => event.message),
+      messages.slice(0, 9),
+    );
     assert.equal(written[9]?.message, '(combined from similar events): replica-9 became leader');
     assert.equal(written[9]?.count, 1);
     correlator.updateState({ ...written[9], resourceVersion: '9' });
     // The 11th is counted on the combined event (same aggregate key): a patch raising its count.
     const eleventh = correlator.correlate(makeEvent(clock, 'replica-99 became leader'));
-    assert.ok(!eleventh.skip && eleventh.event.count >= 2 && eleventh.event.message.startsWith('(combined from similar events): '));
+    assert.ok(
+      !eleventh.skip &&
+        eleventh.event.count >= 2 &&
+        eleventh.event.message.startsWith('(combined from similar events): '),
+    );
 
     await clock.advance(601_000);
     const fresh = correlator.correlate(makeEvent(clock, 'replica-100 became leader'));
-    assert.ok(!fresh.skip && fresh.event.message === 'replica-100 became leader', 'after 10 quiet minutes events are single again');
+    assert.ok(
+      !fresh.skip && fresh.event.message === 'replica-100 became leader',
+      'after 10 quiet minutes events are single again',
+    );
   });
 });

@@ -35,10 +35,17 @@ describe('leadership events and client-go metrics (embedded API, real processes)
   it('records "<id> became leader" / "<id> stopped leading" on the Lease, as client-go does', async () => {
     const kubeconfig = join(dir, 'full');
     const kube = new KubeObjects(kubeconfig, 'default');
-    const replicas = await Promise.all(['ev-1', 'ev-2'].map((id) => Replica.start({ id, kubeconfig, election: 'ev', args: TIMINGS })));
+    const replicas = await Promise.all(
+      ['ev-1', 'ev-2'].map((id) => Replica.start({ id, kubeconfig, election: 'ev', args: TIMINGS })),
+    );
     try {
       const first = await agreedLeader(replicas);
-      await waitFor('the became-leader event', async () => (await messages(kube, 'ev')).includes(`${first} became leader`), 5000, 50);
+      await waitFor(
+        'the became-leader event',
+        async () => (await messages(kube, 'ev')).includes(`${first} became leader`),
+        5000,
+        50,
+      );
       const [event] = await kube.eventsAbout('ev');
       assert.ok(event);
       assert.equal(event.reason, 'LeaderElection');
@@ -58,8 +65,16 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       assert.equal(await leader.exited, 0);
       assert.ok((await messages(kube, 'ev')).includes(`${first} stopped leading`), 'written before the process exits');
       assert.equal(await agreedLeader([follower], first), follower.id);
-      await waitFor('the new leader event', async () => (await messages(kube, 'ev')).includes(`${follower.id} became leader`), 5000, 50);
-      assert.deepEqual(await messages(kube, 'ev'), [`${first} became leader`, `${first} stopped leading`, `${follower.id} became leader`].sort());
+      await waitFor(
+        'the new leader event',
+        async () => (await messages(kube, 'ev')).includes(`${follower.id} became leader`),
+        5000,
+        50,
+      );
+      assert.deepEqual(
+        await messages(kube, 'ev'),
+        [`${first} became leader`, `${first} stopped leading`, `${follower.id} became leader`].sort(),
+      );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }
@@ -68,14 +83,17 @@ describe('leadership events and client-go metrics (embedded API, real processes)
   it('a repeated transition of the same process patches the count of its first event', async () => {
     const kubeconfig = join(dir, 'full');
     const kube = new KubeObjects(kubeconfig, 'default');
-    const replicas = await Promise.all(['rep-1', 'rep-2'].map((id) => Replica.start({ id, kubeconfig, election: 'rep', args: TIMINGS })));
+    const replicas = await Promise.all(
+      ['rep-1', 'rep-2'].map((id) => Replica.start({ id, kubeconfig, election: 'rep', args: TIMINGS })),
+    );
     try {
       const first = await agreedLeader(replicas);
       const a = replicas.find((replica) => replica.id === first)!;
       const b = replicas.find((replica) => replica.id !== first)!;
       // Its first event must be written before the pause: a write cut by SIGSTOP is retried only after client-go's
       // randomised retry sleep (up to 10 s), which is not what this test is about.
-      const becameLeader = async () => (await kube.eventsAbout('rep')).filter((event) => event.message === `${first} became leader`);
+      const becameLeader = async () =>
+        (await kube.eventsAbout('rep')).filter((event) => event.message === `${first} became leader`);
       await waitFor('the first event', async () => (await becameLeader()).length === 1, 10_000, 50);
       // A pause longer than the lease: b takes over, a steps down when it wakes.
       a.signal('SIGSTOP');
@@ -85,21 +103,35 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       b.signal('SIGTERM');
       await b.exited;
       await waitFor('a to lead again', async () => (await a.leader())?.isLeader === true, 10_000, 50);
-      const counted = await waitFor('the repeat to be counted', async () => {
-        const became = await becameLeader();
-        return became.length === 1 && became[0]?.count === 2 ? became[0] : undefined;
-      }, 5000, 50);
-      assert.ok(new Date(counted.lastTimestamp!).getTime() > new Date(counted.firstTimestamp!).getTime(), 'lastTimestamp moved on');
-      assert.ok(a.logs.every((line) => line.level !== 'warn' || !String(line.msg).includes('event')), 'no event errors');
+      const counted = await waitFor(
+        'the repeat to be counted',
+        async () => {
+          const became = await becameLeader();
+          return became.length === 1 && became[0]?.count === 2 ? became[0] : undefined;
+        },
+        5000,
+        50,
+      );
+      assert.ok(
+        new Date(counted.lastTimestamp!).getTime() > new Date(counted.firstTimestamp!).getTime(),
+        'lastTimestamp moved on',
+      );
+      assert.ok(
+        a.logs.every((line) => line.level !== 'warn' || !String(line.msg).includes('event')),
+        'no event errors',
+      );
     } finally {
-      for (const replica of replicas) if (replica.process.signalCode === null && replica.process.exitCode === null) replica.signal('SIGCONT');
+      for (const replica of replicas)
+        if (replica.process.signalCode === null && replica.process.exitCode === null) replica.signal('SIGCONT');
       await Promise.all(replicas.map((replica) => replica.stop()));
     }
   });
 
   it("exports client-go's leader_election_master_status and leader_election_slowpath_total", async () => {
     const kubeconfig = join(dir, 'full');
-    const replicas = await Promise.all(['m-1', 'm-2'].map((id) => Replica.start({ id, kubeconfig, election: 'metrics-demo', args: TIMINGS })));
+    const replicas = await Promise.all(
+      ['m-1', 'm-2'].map((id) => Replica.start({ id, kubeconfig, election: 'metrics-demo', args: TIMINGS })),
+    );
     try {
       const first = await agreedLeader(replicas);
       const scrape = async (replica: Replica) => (await probe(`${replica.url}/metrics`)).text;
@@ -121,7 +153,12 @@ describe('leadership events and client-go metrics (embedded API, real processes)
       leader.signal('SIGTERM');
       await leader.exited;
       await agreedLeader([follower], first);
-      await waitFor('the follower to report itself master', async () => metricValue(await scrape(follower), status) === 1, 5000, 50);
+      await waitFor(
+        'the follower to report itself master',
+        async () => metricValue(await scrape(follower), status) === 1,
+        5000,
+        50,
+      );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }
@@ -133,10 +170,19 @@ describe('leadership events and client-go metrics (embedded API, real processes)
     const replica = await Replica.start({ id: 'rbac-1', kubeconfig, election: 'no-events', args: TIMINGS });
     try {
       assert.equal(await agreedLeader([replica]), 'rbac-1');
-      await waitFor('the RBAC warning', () => replica.logs.some((line) => String(line.msg).includes('RBAC forbids create on resource "events"')), 5000, 50);
+      await waitFor(
+        'the RBAC warning',
+        () => replica.logs.some((line) => String(line.msg).includes('RBAC forbids create on resource "events"')),
+        5000,
+        50,
+      );
       replica.signal('SIGTERM');
       assert.equal(await replica.exited, 0);
-      await waitFor('the release in the log', () => replica.logs.some((line) => line.msg === 'released the lock'), 3000);
+      await waitFor(
+        'the release in the log',
+        () => replica.logs.some((line) => line.msg === 'released the lock'),
+        3000,
+      );
       const warnings = replica.logs.filter((line) => String(line.msg).includes('on resource "events"'));
       assert.equal(warnings.length, 1, 'logged once for two forbidden events');
       assert.equal(warnings[0]?.level, 'warn');
@@ -149,7 +195,12 @@ describe('leadership events and client-go metrics (embedded API, real processes)
   it('--events=false records nothing', async () => {
     const kubeconfig = join(dir, 'full');
     const kube = new KubeObjects(kubeconfig, 'default');
-    const replica = await Replica.start({ id: 'quiet-1', kubeconfig, election: 'quiet', args: [...TIMINGS, '--events=false'] });
+    const replica = await Replica.start({
+      id: 'quiet-1',
+      kubeconfig,
+      election: 'quiet',
+      args: [...TIMINGS, '--events=false'],
+    });
     try {
       await agreedLeader([replica]);
       replica.signal('SIGTERM');

@@ -15,7 +15,8 @@ interface Logged {
 }
 
 function memoryLog(lines: Logged[]) {
-  const at = (level: string) => (first: unknown, second?: unknown) => lines.push({ level, msg: String(typeof first === 'string' ? first : second) });
+  const at = (level: string) => (first: unknown, second?: unknown) =>
+    lines.push({ level, msg: String(typeof first === 'string' ? first : second) });
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never;
 }
 
@@ -40,7 +41,13 @@ class MemorySink implements EventSink {
     if (error) return Promise.reject(error);
     const old = this.stored.get(event.name);
     if (!old) return Promise.reject(new KubeApiError('patch', 'not-found', 'events not found', 404, 'NotFound'));
-    const stored = { ...old, count: patch.count, message: patch.message, lastTimestamp: new Date(patch.lastTimestamp), resourceVersion: String(++this.#rv) };
+    const stored = {
+      ...old,
+      count: patch.count,
+      message: patch.message,
+      lastTimestamp: new Date(patch.lastTimestamp),
+      resourceVersion: String(++this.#rv),
+    };
     this.stored.set(event.name, stored);
     return Promise.resolve(stored);
   }
@@ -67,7 +74,15 @@ function feed() {
       return () => listeners.delete(listener);
     },
     emit(type: LeadershipChange['type'], isLeader: boolean) {
-      for (const listener of listeners) listener({ type, isLeader, leader: isLeader ? 'pod-a' : '', previousLeader: '', transitions: 0, at: new Date() });
+      for (const listener of listeners)
+        listener({
+          type,
+          isLeader,
+          leader: isLeader ? 'pod-a' : '',
+          previousLeader: '',
+          transitions: 0,
+          at: new Date(),
+        });
     },
   };
 }
@@ -100,17 +115,22 @@ describe('event recorder', () => {
     election.emit('started', true);
     await clock.advance(10);
 
-    assert.deepEqual(sink.calls.map((call) => `${call.verb} ${call.event.message} ×${call.event.count}`), [
-      'create pod-a became leader ×1',
-      'create pod-a stopped leading ×1',
-      'patch pod-a became leader ×2',
-    ]);
+    assert.deepEqual(
+      sink.calls.map((call) => `${call.verb} ${call.event.message} ×${call.event.count}`),
+      ['create pod-a became leader ×1', 'create pod-a stopped leading ×1', 'patch pod-a became leader ×2'],
+    );
     const first = sink.calls[0]?.event as CoreEvent;
     assert.equal(first.reason, 'LeaderElection');
     assert.equal(first.type, 'Normal');
     assert.equal(first.namespace, 'ns');
     assert.match(first.name, /^election\.[0-9a-f]+$/);
-    assert.deepEqual(first.involvedObject, { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', namespace: 'ns', name: 'election', uid: 'uid-1' });
+    assert.deepEqual(first.involvedObject, {
+      kind: 'Lease',
+      apiVersion: 'coordination.k8s.io/v1',
+      namespace: 'ns',
+      name: 'election',
+      uid: 'uid-1',
+    });
     assert.deepEqual(first.source, { component: 'leaderhook', host: 'node-1' });
     assert.equal(first.reportingComponent, 'leaderhook');
     assert.equal(first.reportingInstance, 'node-1');
@@ -126,7 +146,11 @@ describe('event recorder', () => {
       await clock.advance(10);
     }
     assert.equal(sink.calls.length, 5, 'each event tried once, not retried');
-    assert.equal(lines.filter((line) => line.level === 'warn' && line.msg.includes('RBAC forbids create on resource "events"')).length, 1);
+    assert.equal(
+      lines.filter((line) => line.level === 'warn' && line.msg.includes('RBAC forbids create on resource "events"'))
+        .length,
+      1,
+    );
     sink.failWith = undefined;
     election.emit('started', true);
     await clock.advance(10);
@@ -160,7 +184,10 @@ describe('event recorder', () => {
     sink.stored.clear(); // the event expired on the server
     election.emit('started', true);
     await clock.advance(1);
-    assert.deepEqual(sink.calls.map((call) => call.verb), ['create', 'patch', 'create']);
+    assert.deepEqual(
+      sink.calls.map((call) => call.verb),
+      ['create', 'patch', 'create'],
+    );
     assert.equal(sink.calls[2]?.event.count, 2);
     assert.equal(sink.calls[2]?.event.resourceVersion, undefined);
 

@@ -58,7 +58,10 @@ async function says(url: string, expected: string, child: Child, timeoutMs = 20_
   try {
     await waitFor(`"${expected}" from ${url}`, async () => (await get(url))?.body === expected, timeoutMs, 100);
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last answer ${JSON.stringify((await get(url))?.body)}\n--- consumer output ---\n${child.text()}`, { cause: error });
+    throw new Error(
+      `${(error as Error).message}; last answer ${JSON.stringify((await get(url))?.body)}\n--- consumer output ---\n${child.text()}`,
+      { cause: error },
+    );
   }
 }
 
@@ -102,26 +105,45 @@ test('the push consumer applies hook events, ignores repeats and stale ones, and
   const secret = `whsec_${Buffer.from('a-test-secret-of-32-bytes-length').toString('base64')}`;
   const secretFile = join(scratch, 'webhook-secret');
   writeFileSync(secretFile, `${secret}\n`);
-  const { child, url } = await consumer('push-consumer', { LEADER_URL: 'http://127.0.0.1:9', WEBHOOK_SECRET_FILE: secretFile });
+  const { child, url } = await consumer('push-consumer', {
+    LEADER_URL: 'http://127.0.0.1:9',
+    WEBHOOK_SECRET_FILE: secretFile,
+  });
   await waitFor('push consumer up', async () => (await get(url))?.status === 200);
 
   const signer = new Webhook(secret);
   const post = async (id: string, event: object, signed = true) => {
     const body = JSON.stringify(event);
     const timestamp = new Date();
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)) };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    };
     if (signed) headers['webhook-signature'] = signer.sign(id, timestamp, body);
     return (await fetch(`${url}/leaderhook`, { method: 'POST', headers, body })).status;
   };
   const event = (type: string, leader: string, transitions: number, isLeader: boolean, timestamp: string) => ({
     type,
     timestamp,
-    data: { election: 'push', namespace: 'default', lock: 'leases', leader, previousLeader: '', transitions, observer: 'push-a', isLeader },
+    data: {
+      election: 'push',
+      namespace: 'default',
+      lock: 'leases',
+      leader,
+      previousLeader: '',
+      transitions,
+      observer: 'push-a',
+      isLeader,
+    },
   });
 
   assert.equal(await post('evt_1', event('leadership.started', 'push-a', 1, true, '2026-01-01T00:00:01.000Z')), 204);
   await says(url, 'Master is push-a', child);
-  assert.equal(await post('evt_forged', event('leader.changed', 'mallory', 9, false, '2026-01-01T00:00:09.000Z'), false), 401);
+  assert.equal(
+    await post('evt_forged', event('leader.changed', 'mallory', 9, false, '2026-01-01T00:00:09.000Z'), false),
+    401,
+  );
   assert.equal(await post('evt_old', event('leader.changed', 'push-z', 0, false, '2026-01-01T00:00:00.000Z')), 204);
   assert.equal(await post('evt_2', event('leadership.stopped', 'push-b', 2, false, '2026-01-01T00:00:02.000Z')), 204);
   await says(url, 'Master is push-b', child);

@@ -32,7 +32,14 @@ class ScriptedLeadership {
   change(patch: Partial<LeadershipSnapshot>, type: LeadershipChange['type']): void {
     const previousLeader = this.state.leader;
     this.state = { ...this.state, ...patch };
-    this.changes.emit({ type, leader: this.state.leader, previousLeader, isLeader: this.state.isLeader, transitions: this.state.transitions, at: new Date() });
+    this.changes.emit({
+      type,
+      leader: this.state.leader,
+      previousLeader,
+      isLeader: this.state.isLeader,
+      transitions: this.state.transitions,
+      at: new Date(),
+    });
   }
 }
 
@@ -95,7 +102,11 @@ describe('HTTP API', () => {
     const controller = new AbortController();
     type WatchData = { leader: string; isLeader: boolean };
     const events: Array<{ event: string; data: WatchData }> = [];
-    const reading = readEvents(`${base}/watch`, (event, data) => events.push({ event, data: JSON.parse(data) as WatchData }), controller.signal);
+    const reading = readEvents(
+      `${base}/watch`,
+      (event, data) => events.push({ event, data: JSON.parse(data) as WatchData }),
+      controller.signal,
+    );
     const waitForEvents = async (count: number) => {
       for (let i = 0; i < 200 && events.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     };

@@ -18,7 +18,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const runtime = dockerfile.stages.at(-1)!;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { version?: string; dev?: boolean }>;
+};
 
 let scratch: string;
 /** The runtime stage's root file system (only what the Dockerfile copies in; the base image is the Node.js in use). */
@@ -83,9 +85,10 @@ async function applyCopy(copy: ReturnType<typeof copies>[number], root: string, 
     const from = copy.from === undefined ? join(ROOT, source) : join(await stageRoot(copy.from), source);
     assert.ok(existsSync(from), `COPY source ${copy.from ?? 'context'}:${source} exists`);
     const destination = copy.destination.startsWith('/') ? copy.destination : join(cwd, copy.destination);
-    const target = copy.destination.endsWith('/') && copy.sources.length > 0 && statSync(from).isFile()
-      ? join(root, destination, source.split('/').at(-1)!)
-      : join(root, destination);
+    const target =
+      copy.destination.endsWith('/') && copy.sources.length > 0 && statSync(from).isFile()
+        ? join(root, destination, source.split('/').at(-1)!)
+        : join(root, destination);
     cpSync(from, target, { recursive: true });
   }
 }
@@ -96,7 +99,8 @@ before(async () => {
   let cwd = '/';
   for (const instruction of runtime.instructions) {
     if (instruction.keyword === 'WORKDIR') cwd = instruction.args;
-    if (instruction.keyword === 'COPY') for (const copy of copies({ ...runtime, instructions: [instruction] })) await applyCopy(copy, rootfs, cwd);
+    if (instruction.keyword === 'COPY')
+      for (const copy of copies({ ...runtime, instructions: [instruction] })) await applyCopy(copy, rootfs, cwd);
     if (instruction.keyword === 'RUN' && !/^rm -rf /.test(instruction.args)) {
       throw new Error(`the runtime stage runs ${instruction.args}: the test only knows removals from the base image`);
     }
@@ -132,37 +136,68 @@ function entrypoint(): string[] {
 test('the runtime stage holds the production install, the compiled code, package.json and bin/, nothing else', () => {
   assert.deepEqual(readdirSync(appDir).sort(), ['bin', 'dist', 'node_modules', 'package.json']);
   assert.ok(existsSync(join(appDir, 'dist', 'cli.js')), 'dist/cli.js');
-  const sources = readdirSync(join(appDir, 'dist'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+  const sources = readdirSync(join(appDir, 'dist'), { recursive: true, encoding: 'utf8' }).filter((file) =>
+    file.endsWith('.ts'),
+  );
   assert.deepEqual(sources, [], 'no TypeScript in dist/');
 
   // Every package the lockfile marks dev-only is absent: the `node` binary package above all.
   assert.ok(lock.packages['node_modules/node']?.dev, 'the lockfile has `node` as a dev dependency');
-  const present = Object.entries(lock.packages).filter(([path, entry]) => path && entry.dev && existsSync(join(appDir, path)));
-  assert.deepEqual(present.map(([path]) => path), [], 'no dev-only package in the image');
-  for (const name of ['node', 'typescript']) assert.ok(!existsSync(join(appDir, 'node_modules', name)), `${name} is not installed`);
-  assert.ok(!existsSync(join(appDir, 'node_modules', '.bin', 'node')), 'no node_modules/.bin/node shadowing the base image');
+  const present = Object.entries(lock.packages).filter(
+    ([path, entry]) => path && entry.dev && existsSync(join(appDir, path)),
+  );
+  assert.deepEqual(
+    present.map(([path]) => path),
+    [],
+    'no dev-only package in the image',
+  );
+  for (const name of ['node', 'typescript'])
+    assert.ok(!existsSync(join(appDir, 'node_modules', name)), `${name} is not installed`);
+  assert.ok(
+    !existsSync(join(appDir, 'node_modules', '.bin', 'node')),
+    'no node_modules/.bin/node shadowing the base image',
+  );
 });
 
 test('the image runs the Node.js version the project tests with, as a numeric non-root user', () => {
   const lockedNode = lock.packages['node_modules/node']?.version;
-  assert.equal(dockerfile.globalArgs.NODE_VERSION, lockedNode, 'Dockerfile NODE_VERSION = the `node` devDependency in package-lock.json');
+  assert.equal(
+    dockerfile.globalArgs.NODE_VERSION,
+    lockedNode,
+    'Dockerfile NODE_VERSION = the `node` devDependency in package-lock.json',
+  );
   assert.equal(process.versions.node, lockedNode, 'these tests run on that version too');
   const base = substitute(substitute(dockerfile.globalArgs.NODE_IMAGE!, dockerfile.globalArgs), dockerfile.globalArgs);
-  assert.match(base, /^node:24\.\d+\.\d+-(alpine|slim|bookworm-slim|trixie-slim)/, 'a pinned Node.js 24 (LTS) base image');
-  for (const built of dockerfile.stages) assert.equal(built.from, '${NODE_IMAGE}', `stage ${built.name} starts from the same base`);
+  assert.match(
+    base,
+    /^node:24\.\d+\.\d+-(alpine|slim|bookworm-slim|trixie-slim)/,
+    'a pinned Node.js 24 (LTS) base image',
+  );
+  for (const built of dockerfile.stages)
+    assert.equal(built.from, '${NODE_IMAGE}', `stage ${built.name} starts from the same base`);
 
   const user = runtime.instructions.filter((instruction) => instruction.keyword === 'USER').at(-1)?.args;
   assert.match(user ?? '', /^[1-9]\d*(:\d+)?$/, 'USER is a numeric, non-zero uid');
   assert.deepEqual(execForm(runtime, 'ENTRYPOINT'), ['node', '/app/bin/leaderhook.js']);
-  assert.equal(execForm(runtime, 'CMD'), undefined, 'no CMD: the pod args are the whole command line, as with leader-elector');
-  const labels = runtime.instructions.filter((instruction) => instruction.keyword === 'LABEL').map((instruction) => instruction.args).join(' ');
+  assert.equal(
+    execForm(runtime, 'CMD'),
+    undefined,
+    'no CMD: the pod args are the whole command line, as with leader-elector',
+  );
+  const labels = runtime.instructions
+    .filter((instruction) => instruction.keyword === 'LABEL')
+    .map((instruction) => instruction.args)
+    .join(' ');
   for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'created', 'base.name']) {
     assert.ok(labels.includes(`org.opencontainers.image.${key}=`), `OCI label ${key}`);
   }
 });
 
 test('--version answers from the runtime file set', async () => {
-  const out = await run(process.execPath, [...entrypoint(), '--version'], { cwd: '/', env: { ...runtimeEnv(), PATH: '/usr/bin:/bin' } });
+  const out = await run(process.execPath, [...entrypoint(), '--version'], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin' },
+  });
   assert.equal(out.trim(), `leaderhook ${pkg.version}`);
 });
 
@@ -173,12 +208,22 @@ test('with leader-elector style args it elects itself against the embedded Lease
   const port = await freePort();
   const child = new Child(process.execPath, [...entrypoint(), '--election=example', `--http=127.0.0.1:${port}`], {
     cwd: '/',
-    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', HOME: scratch, KUBECONFIG: kubeconfig, POD_NAME: 'example-pod-0', POD_NAMESPACE: 'default' },
+    env: {
+      ...runtimeEnv(),
+      PATH: '/usr/bin:/bin',
+      HOME: scratch,
+      KUBECONFIG: kubeconfig,
+      POD_NAME: 'example-pod-0',
+      POD_NAMESPACE: 'default',
+    },
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
   try {
-    const healthz = await waitFor('/healthz', async () => (await get(`${base}/healthz`))?.status === 200 || (!child.running && 'exited'));
+    const healthz = await waitFor(
+      '/healthz',
+      async () => (await get(`${base}/healthz`))?.status === 200 || (!child.running && 'exited'),
+    );
     assert.equal(healthz, true);
     const leader = await waitFor('a leader on GET /', async () => {
       const answer = await get(`${base}/`);

@@ -26,17 +26,29 @@ export function clientGoElectorPath(): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 
-export const NO_ELECTOR = 'the client-go elector is not built: run scripts/kube-up build-elector (or set LEADERHOOK_CLIENT_GO_ELECTOR)';
+export const NO_ELECTOR =
+  'the client-go elector is not built: run scripts/kube-up build-elector (or set LEADERHOOK_CLIENT_GO_ELECTOR)';
 
 export class GoElector extends ChildHandle {
   readonly id: string;
   readonly lines: Array<{ at: number; text: string }> = [];
 
   constructor(binary: string, cluster: Cluster, id: string, election: string) {
-    super(spawn(binary, [
-      `--kubeconfig=${cluster.replicaKubeconfig}`, `--namespace=${cluster.namespace}`, `--name=${election}`, `--id=${id}`,
-      '--lease-duration=2s', '--renew-deadline=1500ms', `--retry-period=${RETRY_MS}ms`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    super(
+      spawn(
+        binary,
+        [
+          `--kubeconfig=${cluster.replicaKubeconfig}`,
+          `--namespace=${cluster.namespace}`,
+          `--name=${election}`,
+          `--id=${id}`,
+          '--lease-duration=2s',
+          '--renew-deadline=1500ms',
+          `--retry-period=${RETRY_MS}ms`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
     this.id = id;
   }
 
@@ -76,7 +88,12 @@ function guard(replicas: () => Replica[], electors: () => GoElector[]): { stop()
   const loop = (async () => {
     while (running) {
       const views = await Promise.all(replicas().map((replica) => replica.leader()));
-      const leading = [...views.filter((view) => view?.isLeader).map((view) => view!.self), ...electors().filter((e) => e.leading).map((e) => e.id)];
+      const leading = [
+        ...views.filter((view) => view?.isLeader).map((view) => view!.self),
+        ...electors()
+          .filter((e) => e.leading)
+          .map((e) => e.id),
+      ];
       if (leading.length > 1) violations.push(leading.join(', '));
       await sleep(5);
     }
@@ -107,13 +124,21 @@ export async function clientGoInterop(cluster: Cluster, binary: string): Promise
     await waitFor('client-go to lead', () => go1.leading, 15_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${go1.describe()}`);
     });
-    check = guard(() => replicas, () => electors);
+    check = guard(
+      () => replicas,
+      () => electors,
+    );
     const lh = await startReplica(cluster, `${election}-lh`, election);
     replicas.push(lh);
-    await waitFor('leaderhook to name the client-go leader on GET /', async () => {
-      const body = (await (await fetch(`${lh.url}/`).catch(() => undefined))?.json().catch(() => undefined)) as { name?: string } | undefined;
-      return body?.name === go1.id;
-    }, 10_000);
+    await waitFor(
+      'leaderhook to name the client-go leader on GET /',
+      async () => {
+        const body = (await (await fetch(`${lh.url}/`).catch(() => undefined))?.json().catch(() => undefined)) as
+          { name?: string } | undefined;
+        return body?.name === go1.id;
+      },
+      10_000,
+    );
     await sleep(2500);
     assert.equal((await lh.leader())?.isLeader, false, 'leaderhook respects the lease client-go renews');
     assert.equal((await lh.leader())?.leader, go1.id);
@@ -143,7 +168,10 @@ export async function clientGoInterop(cluster: Cluster, binary: string): Promise
     assert.equal(await lh.exited, 0);
     await waitFor('client-go to take the released lock', () => go2.leading, 5000, 10);
     const goMs = (go2.startedAt() ?? performance.now()) - sentAt;
-    assert.ok(goMs < CLIENT_GO_MAX_RETRY_MS + 500, `client-go took leaderhook's released lock after ${Math.round(goMs)} ms`);
+    assert.ok(
+      goMs < CLIENT_GO_MAX_RETRY_MS + 500,
+      `client-go took leaderhook's released lock after ${Math.round(goMs)} ms`,
+    );
     spec = (await lease()).spec;
     assert.equal(spec?.holderIdentity, go2.id);
     assert.equal(spec?.leaseTransitions, 2);

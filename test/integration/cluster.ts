@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  AuthorizationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { startEmbeddedApi, type EmbeddedApi, type Verb } from '../../embedded-api/server.ts';
 
 export interface Rule {
@@ -70,7 +76,9 @@ export async function embeddedCluster(): Promise<Cluster> {
   const namespace = INTEGRATION_NAMESPACE;
   const allowed = (verb: Verb, resource: string, ns: string): boolean =>
     ns === namespace && rules.some((rule) => rule.resources.includes(resource) && rule.verbs.includes(verb));
-  const api: EmbeddedApi = await startEmbeddedApi({ tokens: { admin: { user: 'admin' }, replica: { user: SA_USER, allowed } } });
+  const api: EmbeddedApi = await startEmbeddedApi({
+    tokens: { admin: { user: 'admin' }, replica: { user: SA_USER, allowed } },
+  });
   const dir = scratch();
   const write = async (file: string, token: string) => {
     const path = join(dir, file);
@@ -138,7 +146,9 @@ export async function realCluster(): Promise<Cluster> {
   const namespace = INTEGRATION_NAMESPACE;
   const scratchDir = scratch();
   const unknownTokenKubeconfig = join(scratchDir, 'unknown.kubeconfig');
-  writeFileSync(unknownTokenKubeconfig, readFileSync(saKubeconfig, 'utf8').replace(/token: .*/, 'token: not-a-token'), { mode: 0o600 });
+  writeFileSync(unknownTokenKubeconfig, readFileSync(saKubeconfig, 'utf8').replace(/token: .*/, 'token: not-a-token'), {
+    mode: 0o600,
+  });
   const { coordination, core, rbac, authorization } = clients(adminKubeconfig);
 
   await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((error: { code?: number }) => {
@@ -147,20 +157,27 @@ export async function realCluster(): Promise<Cluster> {
   const role = 'leaderhook-integration';
   await rbac.deleteNamespacedRole({ name: role, namespace }).catch(() => undefined);
   await rbac.createNamespacedRole({ namespace, body: { metadata: { name: role }, rules: ELECTION_RULES } });
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: role },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
-      subjects: [{ kind: 'ServiceAccount', name: saName, namespace: saNamespace }],
-    },
-  }).catch((error: { code?: number }) => {
-    if (error.code !== 409) throw error;
-  });
+  await rbac
+    .createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: role },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+        subjects: [{ kind: 'ServiceAccount', name: saName, namespace: saNamespace }],
+      },
+    })
+    .catch((error: { code?: number }) => {
+      if (error.code !== 409) throw error;
+    });
 
   /** Until the authorizer (fed by an informer) answers as the rules say. */
   const settled = async (rules: Rule[]): Promise<void> => {
-    const probes = [['leases', 'create'], ['leases', 'update'], ['leases', 'get'], ['configmaps', 'create']] as const;
+    const probes = [
+      ['leases', 'create'],
+      ['leases', 'update'],
+      ['leases', 'get'],
+      ['configmaps', 'create'],
+    ] as const;
     const deadline = Date.now() + 10_000;
     for (;;) {
       let agree = true;
@@ -168,8 +185,15 @@ export async function realCluster(): Promise<Cluster> {
         const answer = await authorization.createSubjectAccessReview({
           body: {
             spec: {
-              user: SA_USER, groups: ['system:serviceaccounts', `system:serviceaccounts:${saNamespace}`, 'system:authenticated'],
-              resourceAttributes: { namespace, group: resource === 'leases' ? 'coordination.k8s.io' : '', resource, verb, name: 'x' },
+              user: SA_USER,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${saNamespace}`, 'system:authenticated'],
+              resourceAttributes: {
+                namespace,
+                group: resource === 'leases' ? 'coordination.k8s.io' : '',
+                resource,
+                verb,
+                name: 'x',
+              },
             },
           },
         });
@@ -187,7 +211,9 @@ export async function realCluster(): Promise<Cluster> {
   // SIGKILL, as a crash: a SIGTERM'd kube-apiserver waits up to its shutdown timeout for open watches to end.
   const restartApiServer = async () => {
     await kubeUp('kill-apiserver');
-    await kubeUp('start-apiserver', { LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout) });
+    await kubeUp('start-apiserver', {
+      LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout),
+    });
   };
 
   return {
@@ -203,7 +229,10 @@ export async function realCluster(): Promise<Cluster> {
       await settled(rules);
     },
     stopApiServer: () => kubeUp('kill-apiserver'),
-    startApiServer: () => kubeUp('start-apiserver', { LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout) }),
+    startApiServer: () =>
+      kubeUp('start-apiserver', {
+        LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout),
+      }),
     stopStore: () => kubeUp('stop-etcd'),
     startStore: () => kubeUp('start-etcd'),
     closeWatchesEvery: async (seconds) => {

@@ -15,12 +15,25 @@ const run = Date.now().toString(36);
 let counter = 0;
 const electionName = (what: string): string => `${what}-${run}-${++counter}`;
 
-export function startReplica(cluster: Cluster, id: string, election: string, extra: string[] = [], kubeconfig = cluster.replicaKubeconfig): Promise<Replica> {
-  return Replica.start({ id, kubeconfig, election, args: [`--election-namespace=${cluster.namespace}`, ...TIMINGS, ...extra] });
+export function startReplica(
+  cluster: Cluster,
+  id: string,
+  election: string,
+  extra: string[] = [],
+  kubeconfig = cluster.replicaKubeconfig,
+): Promise<Replica> {
+  return Replica.start({
+    id,
+    kubeconfig,
+    election,
+    args: [`--election-namespace=${cluster.namespace}`, ...TIMINGS, ...extra],
+  });
 }
 
 function startReplicas(cluster: Cluster, election: string, count: number, extra: string[] = []): Promise<Replica[]> {
-  return Promise.all(Array.from({ length: count }, (_, index) => startReplica(cluster, `${election}-${index + 1}`, election, extra)));
+  return Promise.all(
+    Array.from({ length: count }, (_, index) => startReplica(cluster, `${election}-${index + 1}`, election, extra)),
+  );
 }
 
 async function stopAll(replicas: Replica[]): Promise<void> {
@@ -39,7 +52,8 @@ export async function apiRequests(replica: Replica, verb: string, code?: string)
   return sum;
 }
 
-const logged = (replica: Replica, test: (message: string) => boolean) => replica.logs.find((line) => test(line.msg ?? ''));
+const logged = (replica: Replica, test: (message: string) => boolean) =>
+  replica.logs.find((line) => test(line.msg ?? ''));
 
 // ------------------------------------------------------------------------------------------------ scenarios ---
 
@@ -56,12 +70,22 @@ async function acquireRenewRelease(cluster: Cluster): Promise<void> {
     const renewed = await cluster.coordination.readNamespacedLease({ name: election, namespace: cluster.namespace });
     assert.equal(renewed.spec?.holderIdentity, replica.id);
     assert.notEqual(renewed.metadata?.resourceVersion, first.metadata?.resourceVersion, 'renewed');
-    assert.ok(new Date(renewed.spec.renewTime!).getTime() > new Date(first.spec.renewTime!).getTime(), 'renewTime moves on');
-    assert.equal(new Date(renewed.spec.acquireTime!).getTime(), new Date(first.spec.acquireTime!).getTime(), 'acquireTime stays');
+    assert.ok(
+      new Date(renewed.spec.renewTime!).getTime() > new Date(first.spec.renewTime!).getTime(),
+      'renewTime moves on',
+    );
+    assert.equal(
+      new Date(renewed.spec.acquireTime!).getTime(),
+      new Date(first.spec.acquireTime!).getTime(),
+      'acquireTime stays',
+    );
 
     replica.signal('SIGTERM');
     assert.equal(await replica.exited, 0);
-    assert.ok(logged(replica, (msg) => msg === 'released the lock'), 'logs the release');
+    assert.ok(
+      logged(replica, (msg) => msg === 'released the lock'),
+      'logs the release',
+    );
     const released = await cluster.coordination.readNamespacedLease({ name: election, namespace: cluster.namespace });
     assert.ok(!released.spec?.holderIdentity, `released: holder ${JSON.stringify(released.spec?.holderIdentity)}`);
     assert.equal(released.spec?.leaseTransitions ?? 0, 0);
@@ -98,7 +122,10 @@ async function threeReplicasFailover(cluster: Cluster): Promise<void> {
     assert.ok(crashMs < LEASE_MS + RETRY_MS + 1500, `SIGKILL failover took ${Math.round(crashMs)} ms`);
     assert.ok((await guard.stop()) > 20, 'sampled throughout');
     assert.equal((await live[0]!.leader())?.transitions, 2, 'leaseTransitions counts both holder changes');
-    const lease = await cluster.coordination.readNamespacedLease({ name: replicas[0]!.id.replace(/-1$/, ''), namespace: cluster.namespace });
+    const lease = await cluster.coordination.readNamespacedLease({
+      name: replicas[0]!.id.replace(/-1$/, ''),
+      namespace: cluster.namespace,
+    });
     assert.equal(lease.spec?.holderIdentity, third);
     assert.equal(lease.spec?.leaseTransitions, 2);
   } finally {
@@ -122,22 +149,50 @@ async function fiveRacing(cluster: Cluster): Promise<void> {
 type LegacyFormat = 'python-client' | 'leader-elector-0.4';
 
 /** A lock record written by another client, as it writes it. */
-function foreignRecord(format: LegacyFormat, holder: string, leaseSeconds: number): { text: string; transitions: number } {
+function foreignRecord(
+  format: LegacyFormat,
+  holder: string,
+  leaseSeconds: number,
+): { text: string; transitions: number } {
   const now = new Date();
   if (format === 'python-client') {
     // kubernetes-client/python's leader election: durations as strings, times without T/Z (see the fixture).
     const time = now.toISOString().replace('T', ' ').replace('Z', '000');
-    return { text: JSON.stringify({ holderIdentity: holder, leaseDurationSeconds: String(leaseSeconds), acquireTime: time, renewTime: time }).replaceAll('","', '", "').replaceAll('":', '": '), transitions: 0 };
+    return {
+      text: JSON.stringify({
+        holderIdentity: holder,
+        leaseDurationSeconds: String(leaseSeconds),
+        acquireTime: time,
+        renewTime: time,
+      })
+        .replaceAll('","', '", "')
+        .replaceAll('":', '": '),
+      transitions: 0,
+    };
   }
   // leader-elector 0.4 (client-go of 2016): RFC 3339 times with second precision, leaderTransitions.
   const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  return { text: JSON.stringify({ holderIdentity: holder, leaseDurationSeconds: leaseSeconds, acquireTime: time, renewTime: time, leaderTransitions: 4 }), transitions: 4 };
+  return {
+    text: JSON.stringify({
+      holderIdentity: holder,
+      leaseDurationSeconds: leaseSeconds,
+      acquireTime: time,
+      renewTime: time,
+      leaderTransitions: 4,
+    }),
+    transitions: 4,
+  };
 }
 
-async function readAnnotation(cluster: Cluster, kind: 'configmaps' | 'endpoints', name: string): Promise<Record<string, unknown>> {
-  const object = kind === 'configmaps'
-    ? await cluster.core.readNamespacedConfigMap({ name, namespace: cluster.namespace })
-    : await cluster.core.readNamespacedEndpoints({ name, namespace: cluster.namespace });
+async function readAnnotation(
+  cluster: Cluster,
+  kind: 'configmaps' | 'endpoints',
+  name: string,
+): Promise<Record<string, unknown>> {
+  const object =
+    kind === 'configmaps'
+      ? await cluster.core.readNamespacedConfigMap({ name, namespace: cluster.namespace })
+      : await cluster.core.readNamespacedEndpoints({ name, namespace: cluster.namespace });
   const text = object.metadata?.annotations?.[LEGACY_ANNOTATION];
   assert.ok(text, `${kind}/${name} carries ${LEGACY_ANNOTATION}`);
   return JSON.parse(text) as Record<string, unknown>;
@@ -159,15 +214,27 @@ async function legacyLock(cluster: Cluster, kind: 'configmaps' | 'endpoints', fo
   const a = await startReplica(cluster, `${election}-a`, election, [`--lock=${kind}`]);
   const replicas = [a];
   try {
-    await waitFor(`a to report ${foreign} as the leader`, async () => {
-      const view = await a.leader();
-      if (view?.isLeader) throw new Error(`took over a live ${format} lock at once`);
-      return view?.leader === foreign;
-    }, 10_000);
+    await waitFor(
+      `a to report ${foreign} as the leader`,
+      async () => {
+        const view = await a.leader();
+        if (view?.isLeader) throw new Error(`took over a live ${format} lock at once`);
+        return view?.leader === foreign;
+      },
+      10_000,
+    );
     assert.deepEqual(await (await fetch(`${a.url}/`)).json(), { name: foreign });
-    const tookAt = await waitFor('a to take over the expired lock', async () => ((await a.leader())?.isLeader ? performance.now() : undefined), 15_000, 25);
+    const tookAt = await waitFor(
+      'a to take over the expired lock',
+      async () => ((await a.leader())?.isLeader ? performance.now() : undefined),
+      15_000,
+      25,
+    );
     const waited = tookAt - startedAt;
-    assert.ok(waited >= 3000, `respected the ${format} record for its lease duration (took over after ${Math.round(waited)} ms)`);
+    assert.ok(
+      waited >= 3000,
+      `respected the ${format} record for its lease duration (took over after ${Math.round(waited)} ms)`,
+    );
     const taken = await readAnnotation(cluster, kind, election);
     assert.equal(taken.holderIdentity, a.id);
     assert.equal(taken.leaseDurationSeconds, 2);
@@ -189,7 +256,9 @@ async function legacyLock(cluster: Cluster, kind: 'configmaps' | 'endpoints', fo
 }
 
 const without = (rules: Rule[], resource: string, verb: string): Rule[] =>
-  rules.map((rule) => (rule.resources.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule));
+  rules.map((rule) =>
+    rule.resources.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule,
+  );
 
 async function forbidden(cluster: Cluster): Promise<void> {
   const election = electionName('rbac');
@@ -206,7 +275,11 @@ async function forbidden(cluster: Cluster): Promise<void> {
     assert.equal((await replica.leader())?.isLeader, false);
 
     await cluster.grant(ELECTION_RULES);
-    await waitFor('the replica to lead once RBAC allows it', async () => (await replica.leader())?.isLeader === true, 10_000);
+    await waitFor(
+      'the replica to lead once RBAC allows it',
+      async () => (await replica.leader())?.isLeader === true,
+      10_000,
+    );
   } finally {
     await replica.stop();
     await cluster.grant(ELECTION_RULES);
@@ -217,7 +290,14 @@ async function unauthorized(cluster: Cluster): Promise<void> {
   const election = electionName('authn');
   const replica = await startReplica(cluster, `${election}-a`, election, [], cluster.unknownTokenKubeconfig);
   try {
-    await waitFor('the 401 line', () => logged(replica, (msg) => msg.startsWith('the API server rejected our credentials (401 Unauthorized) on get resource "leases"')), 10_000);
+    await waitFor(
+      'the 401 line',
+      () =>
+        logged(replica, (msg) =>
+          msg.startsWith('the API server rejected our credentials (401 Unauthorized) on get resource "leases"'),
+        ),
+      10_000,
+    );
     await sleep(2500);
     assert.equal(replica.process.exitCode, null, 'keeps running');
     const refused = await apiRequests(replica, 'get', '401');
@@ -231,7 +311,12 @@ async function unauthorized(cluster: Cluster): Promise<void> {
 }
 
 /** An outage (API server or store) while three replicas run: the leader steps down, nobody leads twice, one leads after. */
-async function outage(cluster: Cluster, what: string, stop: () => Promise<void>, start: () => Promise<void>): Promise<void> {
+async function outage(
+  cluster: Cluster,
+  what: string,
+  stop: () => Promise<void>,
+  start: () => Promise<void>,
+): Promise<void> {
   const replicas = await startReplicas(cluster, electionName(what), 3);
   try {
     const first = await agreedLeader(replicas);
@@ -239,17 +324,29 @@ async function outage(cluster: Cluster, what: string, stop: () => Promise<void>,
     const leader = replicas.find((replica) => replica.id === first)!;
     await stop();
     try {
-      await waitFor('the leader to step down without the API', async () => (await leader.leader())?.isLeader === false, 10_000, 50);
+      await waitFor(
+        'the leader to step down without the API',
+        async () => (await leader.leader())?.isLeader === false,
+        10_000,
+        50,
+      );
       await sleep(LEASE_MS);
       const views = await Promise.all(replicas.map((replica) => replica.leader()));
-      assert.deepEqual(views.filter((view) => view?.isLeader), [], 'nobody leads while the API is down');
+      assert.deepEqual(
+        views.filter((view) => view?.isLeader),
+        [],
+        'nobody leads while the API is down',
+      );
     } finally {
       await start();
     }
     const after = await agreedLeader(replicas, undefined, 60_000);
     await guard.stop();
     assert.ok(replicas.some((replica) => logged(replica, (msg) => msg === 'became leader') && replica.id === after));
-    assert.ok(logged(leader, (msg) => msg === 'stopped leading'), 'the leader logged stopped leading');
+    assert.ok(
+      logged(leader, (msg) => msg === 'stopped leading'),
+      'the leader logged stopped leading',
+    );
   } finally {
     await stopAll(replicas);
   }
@@ -265,7 +362,10 @@ async function watchClosedByServer(cluster: Cluster): Promise<void> {
     const before = { get: await apiRequests(follower, 'get'), watch: await apiRequests(follower, 'watch') };
     await sleep(9000);
     const after = { get: await apiRequests(follower, 'get'), watch: await apiRequests(follower, 'watch') };
-    assert.ok(after.watch >= before.watch + 2, `the follower watched again after the server closed its watch (${before.watch} → ${after.watch})`);
+    assert.ok(
+      after.watch >= before.watch + 2,
+      `the follower watched again after the server closed its watch (${before.watch} → ${after.watch})`,
+    );
     assert.equal(after.get, before.get, 'the follower read nothing meanwhile');
     assert.equal(await agreedLeader(replicas), leaderId, 'leadership unchanged');
     // The follower's watch is live: a release is seen at once.
@@ -290,12 +390,39 @@ export const scenarios: Scenario[] = [
   { name: 'acquire, renew, release', run: acquireRenewRelease },
   { name: 'three replicas: one leader at a time through SIGTERM and SIGKILL failover', run: threeReplicasFailover },
   { name: 'five candidates racing', run: fiveRacing },
-  { name: '--lock=configmaps: a Python client record is respected until it expires, then taken over', run: (c) => legacyLock(c, 'configmaps', 'python-client') },
-  { name: '--lock=endpoints: a leader-elector 0.4 record is respected until it expires, then taken over', run: (c) => legacyLock(c, 'endpoints', 'leader-elector-0.4') },
-  { name: '--lock=configmaps: a leader-elector 0.4 record', run: (c) => legacyLock(c, 'configmaps', 'leader-elector-0.4') },
+  {
+    name: '--lock=configmaps: a Python client record is respected until it expires, then taken over',
+    run: (c) => legacyLock(c, 'configmaps', 'python-client'),
+  },
+  {
+    name: '--lock=endpoints: a leader-elector 0.4 record is respected until it expires, then taken over',
+    run: (c) => legacyLock(c, 'endpoints', 'leader-elector-0.4'),
+  },
+  {
+    name: '--lock=configmaps: a leader-elector 0.4 record',
+    run: (c) => legacyLock(c, 'configmaps', 'leader-elector-0.4'),
+  },
   { name: '403: the log names the missing verb, the replica retries and recovers once RBAC allows it', run: forbidden },
   { name: '401: one line, keeps retrying', run: unauthorized },
-  { name: 'the API server stopped and restarted while replicas run', run: (c) => outage(c, 'apiserver', () => c.stopApiServer(), () => c.startApiServer()) },
-  { name: 'the store (etcd) stopped and restarted while replicas run', run: (c) => outage(c, 'store', () => c.stopStore(), () => c.startStore()) },
+  {
+    name: 'the API server stopped and restarted while replicas run',
+    run: (c) =>
+      outage(
+        c,
+        'apiserver',
+        () => c.stopApiServer(),
+        () => c.startApiServer(),
+      ),
+  },
+  {
+    name: 'the store (etcd) stopped and restarted while replicas run',
+    run: (c) =>
+      outage(
+        c,
+        'store',
+        () => c.stopStore(),
+        () => c.startStore(),
+      ),
+  },
   { name: 'watches the server closes: followers watch again, with no reads', run: watchClosedByServer },
 ];

@@ -19,15 +19,21 @@ describe('readOrNull', () => {
 
   it('throws any other failure as a KubeApiError naming the verb, status, reason and message', async () => {
     const forbidden = apiException(403, 'Forbidden', 'pods "a" is forbidden');
-    await assert.rejects(readOrNull('get', () => Promise.reject(forbidden)), (error: unknown) => {
-      assert.ok(error instanceof KubeApiError);
-      assert.deepEqual(
-        { verb: error.verb, kind: error.kind, status: error.status, reason: error.reason, message: error.message },
-        { verb: 'get', kind: 'forbidden', status: 403, reason: 'Forbidden', message: 'pods "a" is forbidden' },
-      );
-      return true;
-    });
+    await assert.rejects(
+      readOrNull('get', () => Promise.reject(forbidden)),
+      (error: unknown) => {
+        assert.ok(error instanceof KubeApiError);
+        assert.deepEqual(
+          { verb: error.verb, kind: error.kind, status: error.status, reason: error.reason, message: error.message },
+          { verb: 'get', kind: 'forbidden', status: 403, reason: 'Forbidden', message: 'pods "a" is forbidden' },
+        );
+        return true;
+      },
+    );
     const refused = new Error('connect ECONNREFUSED 127.0.0.1:6443');
-    await assert.rejects(readOrNull('get', () => Promise.reject(refused)), { name: 'KubeApiError', kind: 'network' });
+    await assert.rejects(
+      readOrNull('get', () => Promise.reject(refused)),
+      { name: 'KubeApiError', kind: 'network' },
+    );
   });
 });

@@ -15,7 +15,16 @@ describe('--leader-label, --ready-only-when-leader, --events', () => {
     assert.deepEqual(parseLeaderLabel('role=leader'), { key: 'role', value: 'leader' });
     assert.deepEqual(parseLeaderLabel('leaderhook.io/leader=true'), { key: 'leaderhook.io/leader', value: 'true' });
     assert.deepEqual(parseLeaderLabel('k8s-elector/status=leader'), { key: 'k8s-elector/status', value: 'leader' });
-    for (const bad of ['role', '=leader', 'role=', 'Bad_Prefix/x=y', 'role=-x', `role=${'a'.repeat(64)}`, 'a/b/c=d', 'role=lea der']) {
+    for (const bad of [
+      'role',
+      '=leader',
+      'role=',
+      'Bad_Prefix/x=y',
+      'role=-x',
+      `role=${'a'.repeat(64)}`,
+      'a/b/c=d',
+      'role=lea der',
+    ]) {
       assert.equal(typeof parseLeaderLabel(bad), 'string', bad);
     }
   });
@@ -31,7 +40,11 @@ describe('--leader-label, --ready-only-when-leader, --events', () => {
     assert.equal(defaults.readyOnlyWhenLeader, false);
     assert.equal(configFrom(['--election=e', '--events=false']).events, false);
     assert.equal(configFrom(['--election=e', '--no-events']).events, false);
-    assert.deepEqual(configFrom(['--election=e'], { LEADERHOOK_LEADER_LABEL: 'a=b', LEADERHOOK_READY_ONLY_WHEN_LEADER: 'true' }).leaderLabel, { key: 'a', value: 'b' });
+    assert.deepEqual(
+      configFrom(['--election=e'], { LEADERHOOK_LEADER_LABEL: 'a=b', LEADERHOOK_READY_ONLY_WHEN_LEADER: 'true' })
+        .leaderLabel,
+      { key: 'a', value: 'b' },
+    );
 
     for (const [argv, env, subject] of [
       [['--election=e', '--leader-label=role'], {}, '--leader-label'],

@@ -28,28 +28,42 @@ after(() => api.close());
 /** Waits until exactly `expected` carries the label among `pods`; returns how long that took. */
 async function labelledExactly(expected: string[], pods: string[], timeoutMs: number): Promise<number> {
   const started = performance.now();
-  await waitFor(`pods labelled ${SELECTOR} to be [${expected.join(', ')}]`, async () => JSON.stringify(await kube.podsWith(SELECTOR, pods)) === JSON.stringify(expected), timeoutMs, 50);
+  await waitFor(
+    `pods labelled ${SELECTOR} to be [${expected.join(', ')}]`,
+    async () => JSON.stringify(await kube.podsWith(SELECTOR, pods)) === JSON.stringify(expected),
+    timeoutMs,
+    50,
+  );
   return performance.now() - started;
 }
 
 async function readiness(replicas: Replica[]): Promise<Record<string, number>> {
-  const entries = await Promise.all(replicas.map(async (replica) => [replica.id, (await probe(`${replica.url}/readyz`)).status] as const));
+  const entries = await Promise.all(
+    replicas.map(async (replica) => [replica.id, (await probe(`${replica.url}/readyz`)).status] as const),
+  );
   return Object.fromEntries(entries);
 }
 
 /** Waits until only `leader` answers /readyz with 200 and the rest with 503. */
 async function readyOnly(replicas: Replica[], leader: string): Promise<void> {
-  await waitFor(`only ${leader} to be ready`, async () => {
-    const statuses = await readiness(replicas);
-    return Object.entries(statuses).every(([id, status]) => status === (id === leader ? 200 : 503));
-  }, 5000, 50);
+  await waitFor(
+    `only ${leader} to be ready`,
+    async () => {
+      const statuses = await readiness(replicas);
+      return Object.entries(statuses).every(([id, status]) => status === (id === leader ? 200 : 503));
+    },
+    5000,
+    50,
+  );
 }
 
 describe('leader label and leader-only readiness (embedded API, real processes)', () => {
   it('the label and readiness follow the leader through SIGTERM, SIGKILL and restarts', async () => {
     const pods = ['route-1', 'route-2', 'route-3'];
     for (const pod of pods) await kube.createPod(pod);
-    const replicas = await Promise.all(pods.map((id) => Replica.start({ id, kubeconfig, election: 'route', args: ARGS })));
+    const replicas = await Promise.all(
+      pods.map((id) => Replica.start({ id, kubeconfig, election: 'route', args: ARGS })),
+    );
     const all = [...replicas];
     try {
       const first = await agreedLeader(replicas);
@@ -62,11 +76,18 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       const graceful = replicas.find((replica) => replica.id === first)!;
       graceful.signal('SIGTERM');
       assert.equal(await graceful.exited, 0);
-      await waitFor('the label removal on shutdown in the log', () => graceful.logs.some((line) => line.msg === 'removed the leader label from this pod'), 3000);
+      await waitFor(
+        'the label removal on shutdown in the log',
+        () => graceful.logs.some((line) => line.msg === 'removed the leader label from this pod'),
+        3000,
+      );
       let live = replicas.filter((replica) => replica !== graceful);
       const second = await agreedLeader(live, first);
       const handover = await labelledExactly([second], pods, 3000);
-      assert.ok(handover < 1500, `label moved ${Math.round(handover)} ms after the replicas agreed (renew deadline 1.5 s)`);
+      assert.ok(
+        handover < 1500,
+        `label moved ${Math.round(handover)} ms after the replicas agreed (renew deadline 1.5 s)`,
+      );
       await readyOnly(live, second);
 
       // SIGKILL: the killed leader's Pod keeps the label until the next leader removes it.
@@ -78,7 +99,14 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       const third = await agreedLeader(live, second);
       await labelledExactly([third], pods, 3000);
       const survivor = live.find((replica) => replica.id === third)!;
-      await waitFor("the previous leader's label removal in the log", () => survivor.logs.some((line) => line.msg === "removed the leader label from a previous leader's pod" && line.pod === second), 3000);
+      await waitFor(
+        "the previous leader's label removal in the log",
+        () =>
+          survivor.logs.some(
+            (line) => line.msg === "removed the leader label from a previous leader's pod" && line.pod === second,
+          ),
+        3000,
+      );
       await readyOnly(live, third);
 
       // A replica restarting with a label left on its Pod (a crash the new leader did not see) removes it.
@@ -89,7 +117,11 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       live = [...live, restarted];
       assert.equal(await agreedLeader(live), third);
       await labelledExactly([third], pods, 3000);
-      await waitFor('the restarted replica to log the removal', () => restarted.logs.some((line) => line.msg === 'removed the leader label from this pod'), 3000);
+      await waitFor(
+        'the restarted replica to log the removal',
+        () => restarted.logs.some((line) => line.msg === 'removed the leader label from this pod'),
+        3000,
+      );
       await readyOnly(live, third);
 
       // The killed leader restarts while its lease is still valid elsewhere: it stays a follower, unlabelled and unready.
@@ -126,10 +158,17 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
   });
 
   it('without --ready-only-when-leader every replica that has read the lock is ready', async () => {
-    const replicas = await Promise.all(['plain-1', 'plain-2'].map((id) => Replica.start({ id, kubeconfig, election: 'plain', args: TIMINGS })));
+    const replicas = await Promise.all(
+      ['plain-1', 'plain-2'].map((id) => Replica.start({ id, kubeconfig, election: 'plain', args: TIMINGS })),
+    );
     try {
       await agreedLeader(replicas);
-      await waitFor('both ready', async () => Object.values(await readiness(replicas)).every((status) => status === 200), 5000, 50);
+      await waitFor(
+        'both ready',
+        async () => Object.values(await readiness(replicas)).every((status) => status === 200),
+        5000,
+        50,
+      );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }

@@ -5,7 +5,14 @@ import type { LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 
 function appWith(state: Partial<LeadershipSnapshot>, readyOnlyWhenLeader: boolean) {
-  const snapshot = { election: 'demo', identity: 'pod-b', leader: 'pod-a', isLeader: false, ready: true, ...state } as LeadershipSnapshot;
+  const snapshot = {
+    election: 'demo',
+    identity: 'pod-b',
+    leader: 'pod-a',
+    isLeader: false,
+    ready: true,
+    ...state,
+  } as LeadershipSnapshot;
   return createHttpApp({
     leadership: { snapshot: () => snapshot, subscribe: () => () => {}, unhealthyReason: () => undefined },
     metrics: new Registry(),

@@ -33,7 +33,8 @@ class MemoryPods implements PodLabelApi {
     if (error) return Promise.reject(error);
     const pod = this.pods.get(name);
     if (!pod) return Promise.reject(new KubeApiError('patch', 'not-found', 'pods not found', 404, 'NotFound'));
-    if (resourceVersion && resourceVersion !== pod.resourceVersion) return Promise.reject(new KubeApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict'));
+    if (resourceVersion && resourceVersion !== pod.resourceVersion)
+      return Promise.reject(new KubeApiError('patch', 'conflict', 'the object has been modified', 409, 'Conflict'));
     for (const [key, value] of Object.entries(labels)) {
       if (value === null) delete pod.labels[key];
       else pod.labels[key] = value;
@@ -62,7 +63,8 @@ class Election {
 
   emit(type: LeadershipChange['type'], leader: string, previousLeader: string): void {
     this.state = { ready: true, isLeader: leader === 'self', leader };
-    for (const listener of this.listeners) listener({ type, leader, previousLeader, isLeader: leader === 'self', transitions: 0, at: new Date() });
+    for (const listener of this.listeners)
+      listener({ type, leader, previousLeader, isLeader: leader === 'self', transitions: 0, at: new Date() });
   }
 }
 
@@ -71,7 +73,12 @@ function setup() {
   const pods = new MemoryPods();
   const election = new Election();
   const warnings: string[] = [];
-  const log = { debug() {}, info() {}, warn: (_: unknown, message: string) => warnings.push(message), error() {} } as never;
+  const log = {
+    debug() {},
+    info() {},
+    warn: (_: unknown, message: string) => warnings.push(message),
+    error() {},
+  } as never;
   const reconciler = new LeaderLabelReconciler({
     api: pods,
     label: { key: KEY, value: 'leader' },
@@ -100,7 +107,10 @@ describe('leader label reconciler', () => {
     await clock.advance(1);
     assert.deepEqual(pods.labelled(), []);
     assert.equal(await reconciler.settle(100), true);
-    assert.ok(pods.calls.every((call) => call.startsWith('get') || call.startsWith('patch self')), 'only get and patch');
+    assert.ok(
+      pods.calls.every((call) => call.startsWith('get') || call.startsWith('patch self')),
+      'only get and patch',
+    );
   });
 
   it('waits for the first read of the lock, then removes a label left from before a restart', async () => {

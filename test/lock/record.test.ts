@@ -9,7 +9,9 @@ const fixtures = new URL('../fixtures/kube-api/', import.meta.url);
 
 describe('lock records', () => {
   it('reads the record the Python client writes: string duration, times without T or Z', () => {
-    const configMap = JSON.parse(readFileSync(new URL('configmap-annotation-lock-python-client.json', fixtures), 'utf8')) as V1ConfigMap;
+    const configMap = JSON.parse(
+      readFileSync(new URL('configmap-annotation-lock-python-client.json', fixtures), 'utf8'),
+    ) as V1ConfigMap;
     const record = parseAnnotationRecord(configMap.metadata?.annotations?.[LEADER_ANNOTATION] ?? '');
     assert.equal(record.holderIdentity, 'py1');
     assert.equal(record.leaseDurationSeconds, 15);
@@ -19,7 +21,8 @@ describe('lock records', () => {
   });
 
   it("reads leader-elector 0.4's record and writes one it can read back", () => {
-    const text = '{"holderIdentity":"pod-a","leaseDurationSeconds":10,"acquireTime":"2016-01-14T10:00:00Z","renewTime":"2016-01-14T10:00:05Z","leaderTransitions":2}';
+    const text =
+      '{"holderIdentity":"pod-a","leaseDurationSeconds":10,"acquireTime":"2016-01-14T10:00:00Z","renewTime":"2016-01-14T10:00:05Z","leaderTransitions":2}';
     const record = parseAnnotationRecord(text);
     assert.deepEqual(record, {
       holderIdentity: 'pod-a',
@@ -32,7 +35,13 @@ describe('lock records', () => {
   });
 
   it('never throws on garbage: an unreadable record counts as held until it expires', () => {
-    for (const text of ['', 'not json', '[]', 'null', '{"holderIdentity":{"x":1},"leaseDurationSeconds":"soon","renewTime":"yesterday"}']) {
+    for (const text of [
+      '',
+      'not json',
+      '[]',
+      'null',
+      '{"holderIdentity":{"x":1},"leaseDurationSeconds":"soon","renewTime":"yesterday"}',
+    ]) {
       const record = parseAnnotationRecord(text);
       assert.equal(typeof record.holderIdentity, 'string');
       assert.equal(record.leaseDurationSeconds, 0);

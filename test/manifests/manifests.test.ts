@@ -69,7 +69,10 @@ function seconds(text: string): number {
 
 async function validateSchema(object: KubeObject): Promise<void> {
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
-  const module = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${object.kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const module = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${object.kind}`)) as Record<
+    string,
+    new (data: unknown) => { validate(): void }
+  >;
   const Model = module[object.kind];
   assert.ok(Model, `kubernetes-models has ${object.apiVersion} ${object.kind}`);
   try {
@@ -110,19 +113,31 @@ for (const [variant, objects] of built) {
       { apiGroups: [group], resources: [resource], resourceNames: [election], verbs: ['get', 'watch', 'update'] },
       { apiGroups: [group], resources: [resource], verbs: ['create'] },
     ];
-    if (args.get('events') !== 'false') expected.push({ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] });
+    if (args.get('events') !== 'false')
+      expected.push({ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] });
     if (args.has('leader-label')) expected.push({ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] });
     assert.deepEqual(role.rules, expected);
     for (const rule of role.rules) {
       assert.ok(![...rule.verbs, ...rule.resources, ...rule.apiGroups].includes('*'), 'no wildcards');
-      assert.ok(!rule.verbs.some((verb) => ['list', 'delete', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(verb)));
+      assert.ok(
+        !rule.verbs.some((verb) =>
+          ['list', 'delete', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(verb),
+        ),
+      );
     }
 
-    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
-    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace }]);
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: role.metadata.name,
+    });
+    assert.deepEqual(binding.subjects, [
+      { kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace },
+    ]);
     assert.equal(deployment.spec?.template.spec?.serviceAccountName, account.metadata.name);
     assert.equal(objects.filter((object) => object.kind.startsWith('Cluster')).length, 0, 'nothing cluster-wide');
-    for (const object of objects) assert.equal(object.metadata.namespace, account.metadata.namespace, `${object.kind} in the one namespace`);
+    for (const object of objects)
+      assert.equal(object.metadata.namespace, account.metadata.namespace, `${object.kind} in the one namespace`);
   });
 
   test(`${variant}: the pods are hardened, probed and sized`, () => {
@@ -130,36 +145,76 @@ for (const [variant, objects] of built) {
     const pod = podSpec(deployment)!;
     assert.equal(deployment.spec?.replicas, 3);
     assert.equal(pod.automountServiceAccountToken, false, 'no token unless mounted explicitly');
-    assert.deepEqual(pod.securityContext && { runAsNonRoot: pod.securityContext.runAsNonRoot, seccompProfile: pod.securityContext.seccompProfile }, {
-      runAsNonRoot: true,
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
+    assert.deepEqual(
+      pod.securityContext && {
+        runAsNonRoot: pod.securityContext.runAsNonRoot,
+        seccompProfile: pod.securityContext.seccompProfile,
+      },
+      {
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+    );
     assert.ok((pod.securityContext?.runAsUser ?? 0) > 0, 'a non-root uid');
     for (const container of containersOf(objects)) {
-      assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }, container.name);
-      assert.ok(container.resources?.requests?.cpu && container.resources?.requests?.memory && container.resources?.limits?.memory, `${container.name} resources`);
+      assert.deepEqual(
+        container.securityContext,
+        { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        container.name,
+      );
+      assert.ok(
+        container.resources?.requests?.cpu &&
+          container.resources?.requests?.memory &&
+          container.resources?.limits?.memory,
+        `${container.name} resources`,
+      );
       const mounts = (container.volumeMounts ?? []).map((mount) => mount.mountPath);
       const token = mounts.includes('/var/run/secrets/kubernetes.io/serviceaccount');
-      assert.equal(token, container.name === 'leaderhook', `${container.name}: the API token is mounted into the sidecar only`);
+      assert.equal(
+        token,
+        container.name === 'leaderhook',
+        `${container.name}: the API token is mounted into the sidecar only`,
+      );
     }
     const tokenVolume = pod.volumes?.find((volume) => volume.name === 'kube-api-access');
-    assert.ok(tokenVolume?.projected?.sources?.some((source) => source.serviceAccountToken?.path === 'token' && (source.serviceAccountToken.expirationSeconds ?? Infinity) <= 3607));
+    assert.ok(
+      tokenVolume?.projected?.sources?.some(
+        (source) =>
+          source.serviceAccountToken?.path === 'token' &&
+          (source.serviceAccountToken.expirationSeconds ?? Infinity) <= 3607,
+      ),
+    );
 
     const leaderhook = sidecar(objects);
     const args = flags(leaderhook);
     assert.match(leaderhook.image ?? '', /leaderhook:\d+\.\d+\.\d+$/);
     assert.equal(args.get('http'), '0.0.0.0:4040');
     assert.equal(args.get('election-namespace'), '$(POD_NAMESPACE)');
-    const env = Object.fromEntries((leaderhook.env ?? []).map((entry) => [entry.name, entry.valueFrom?.fieldRef?.fieldPath]));
+    const env = Object.fromEntries(
+      (leaderhook.env ?? []).map((entry) => [entry.name, entry.valueFrom?.fieldRef?.fieldPath]),
+    );
     assert.deepEqual(env, { POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
     const port = leaderhook.ports?.find((entry) => entry.containerPort === 4040);
-    assert.deepEqual([leaderhook.livenessProbe?.httpGet?.path, leaderhook.livenessProbe?.httpGet?.port], ['/healthz', port!.name]);
-    assert.deepEqual([leaderhook.readinessProbe?.httpGet?.path, leaderhook.readinessProbe?.httpGet?.port], ['/readyz', port!.name]);
+    assert.deepEqual(
+      [leaderhook.livenessProbe?.httpGet?.path, leaderhook.livenessProbe?.httpGet?.port],
+      ['/healthz', port!.name],
+    );
+    assert.deepEqual(
+      [leaderhook.readinessProbe?.httpGet?.path, leaderhook.readinessProbe?.httpGet?.port],
+      ['/readyz', port!.name],
+    );
 
     // SIGTERM → release (up to the renew deadline) → drain (up to the drain timeout): both fit in the grace period.
-    const renewDeadline = args.has('renew-deadline') ? seconds(args.get('renew-deadline')!) : args.has('ttl') ? seconds(args.get('ttl')!) / 2 : 10;
+    const renewDeadline = args.has('renew-deadline')
+      ? seconds(args.get('renew-deadline')!)
+      : args.has('ttl')
+        ? seconds(args.get('ttl')!) / 2
+        : 10;
     const drain = args.has('drain-timeout') ? seconds(args.get('drain-timeout')!) : 5;
-    assert.ok((pod.terminationGracePeriodSeconds as number) >= renewDeadline + drain + 5, `grace ${String(pod.terminationGracePeriodSeconds)}s ≥ ${renewDeadline}s + ${drain}s + 5s`);
+    assert.ok(
+      (pod.terminationGracePeriodSeconds as number) >= renewDeadline + drain + 5,
+      `grace ${String(pod.terminationGracePeriodSeconds)}s ≥ ${renewDeadline}s + ${drain}s + 5s`,
+    );
 
     const pdb = one(objects, 'PodDisruptionBudget');
     assert.deepEqual(pdb.spec?.selector?.matchLabels, deployment.spec.selector.matchLabels);
@@ -172,13 +227,18 @@ for (const [variant, objects] of built) {
   test(`${variant}: every flag is one leaderhook knows, and every mounted ConfigMap is built`, () => {
     const known = new Set<string>(FLAGS.map((flag) => flag.name));
     for (const name of flags(sidecar(objects)).keys()) assert.ok(known.has(name), `--${name}`);
-    const configMaps = new Set(objects.filter((object) => object.kind === 'ConfigMap').map((object) => object.metadata.name));
+    const configMaps = new Set(
+      objects.filter((object) => object.kind === 'ConfigMap').map((object) => object.metadata.name),
+    );
     for (const volume of podSpec(one(objects, 'Deployment'))!.volumes ?? []) {
-      if (volume.configMap) assert.ok(configMaps.has(volume.configMap.name ?? ''), `ConfigMap ${volume.configMap.name} is built`);
+      if (volume.configMap)
+        assert.ok(configMaps.has(volume.configMap.name ?? ''), `ConfigMap ${volume.configMap.name} is built`);
     }
     const app = containersOf(objects).find((container) => container.name === 'app')!;
     const script = app.command!.at(-1)!.replace('/example/', '');
-    const code = objects.find((object) => object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.[script]);
+    const code = objects.find(
+      (object) => object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.[script],
+    );
     assert.ok(code, `the main container's ${script} is in a ConfigMap`);
   });
 }
@@ -199,7 +259,11 @@ test('the commented optional flags in the manifests are real flags too', () => {
 test('the example code in manifests/base/example is the examples/ code, byte for byte', () => {
   for (const file of readdirSync(join(MANIFESTS, 'base', 'example'))) {
     const name = file.replace(/\.mjs$/, '');
-    assert.equal(readFileSync(join(MANIFESTS, 'base', 'example', file), 'utf8'), readFileSync(join(ROOT, 'examples', name, 'server.mjs'), 'utf8'), file);
+    assert.equal(
+      readFileSync(join(MANIFESTS, 'base', 'example', file), 'utf8'),
+      readFileSync(join(ROOT, 'examples', name, 'server.mjs'), 'utf8'),
+      file,
+    );
   }
 });
 
@@ -215,8 +279,14 @@ test('overlays: legacy-endpoints uses the Endpoints lock, hooks pushes to the ma
   const targets = readConfigFile(join(MANIFESTS, 'overlays', 'hooks', 'targets.yaml'));
   assert.ok(targets.length >= 1);
   const mounts = sidecar(hooks).volumeMounts!.map((mount) => mount.mountPath);
-  for (const file of [args.get('config')!, ...targets.flatMap((target) => [target.urlFile, ...(target.secretFiles ?? [])])].filter(Boolean) as string[]) {
-    assert.ok(mounts.some((mount) => file.startsWith(`${mount}/`)), `${file} is on a mounted volume`);
+  for (const file of [
+    args.get('config')!,
+    ...targets.flatMap((target) => [target.urlFile, ...(target.secretFiles ?? [])]),
+  ].filter(Boolean) as string[]) {
+    assert.ok(
+      mounts.some((mount) => file.startsWith(`${mount}/`)),
+      `${file} is on a mounted volume`,
+    );
   }
   const secret = podSpec(one(hooks, 'Deployment'))!.volumes!.find((volume) => volume.secret);
   assert.equal(secret?.secret?.secretName, 'leaderhook-webhook');
@@ -235,7 +305,9 @@ function kubectl(): string | undefined {
 /** Objects keyed by kind/name with generated name suffixes removed, for comparing two builds. */
 function normalized(objects: KubeObject[]): Record<string, unknown> {
   const text = JSON.stringify(objects).replace(/(example-consumers|leaderhook-config)-[a-z0-9]{10}/g, '$1');
-  return Object.fromEntries((JSON.parse(text) as KubeObject[]).map((object) => [`${object.kind}/${object.metadata.name}`, object]));
+  return Object.fromEntries(
+    (JSON.parse(text) as KubeObject[]).map((object) => [`${object.kind}/${object.metadata.name}`, object]),
+  );
 }
 
 for (const [variant, dir] of Object.entries(VARIANTS)) {

@@ -20,7 +20,9 @@ const keyFile = file('routing-key', `${'k'.repeat(32)}\n`);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--election=demo', ...args], { timeout: 20_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--election=demo', ...args], {
+      timeout: 20_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -30,19 +32,63 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 describe('bad notifier configuration: exit 2 with one clear line', () => {
   const cases: Array<[string, string[], RegExp]> = [
-    ['a scope that does not exist', ['--config', file('scope.yaml', 'targets:\n  - url: http://a/x\n    scope: leaders\n')], /^leaderhook: --config .*scope\.yaml: targets\[0\]\.scope: scope must be self, leader, all, not "leaders"\n$/],
-    ['an inline secret', ['--config', file('inline.yaml', 'targets:\n  - url: http://a/x\n    secret: whsec_abc\n')], /targets\[0\]\.secret: secrets are never written inline.*secretFiles\n$/],
-    ['a credential in headers', ['--config', file('auth.json', '{"targets":[{"url":"http://a/x","headers":{"Authorization":"Bearer x"}}]}')], /targets\[0\]\.headers\.Authorization: looks like a credential.*headerFiles\n$/],
-    ['an unknown key', ['--config', file('unknown.yaml', 'targets:\n  - url: http://a/x\n    retries: 3\n')], /targets\[0\]: unknown key "retries"\n$/],
+    [
+      'a scope that does not exist',
+      ['--config', file('scope.yaml', 'targets:\n  - url: http://a/x\n    scope: leaders\n')],
+      /^leaderhook: --config .*scope\.yaml: targets\[0\]\.scope: scope must be self, leader, all, not "leaders"\n$/,
+    ],
+    [
+      'an inline secret',
+      ['--config', file('inline.yaml', 'targets:\n  - url: http://a/x\n    secret: whsec_abc\n')],
+      /targets\[0\]\.secret: secrets are never written inline.*secretFiles\n$/,
+    ],
+    [
+      'a credential in headers',
+      ['--config', file('auth.json', '{"targets":[{"url":"http://a/x","headers":{"Authorization":"Bearer x"}}]}')],
+      /targets\[0\]\.headers\.Authorization: looks like a credential.*headerFiles\n$/,
+    ],
+    [
+      'an unknown key',
+      ['--config', file('unknown.yaml', 'targets:\n  - url: http://a/x\n    retries: 3\n')],
+      /targets\[0\]: unknown key "retries"\n$/,
+    ],
     ['broken YAML', ['--config', file('broken.yaml', 'targets: [\n')], /not valid YAML or JSON/],
-    ['a missing config file', ['--config', join(dir, 'nope.yaml')], /--config .*nope\.yaml: cannot read the file \(ENOENT\)\n$/],
-    ['a non-http URL', ['--webhook', 'ftp://example.com/x'], /^leaderhook: --webhook ftp:\/\/example\.com\/…: must be an http:\/\/ or https:\/\/ URL, not ftp:\n$/],
-    ['credentials in a URL', ['--hook', 'http://user:pw@localhost:8080/x'], /^leaderhook: --hook http:\/\/localhost:8080\/…: must not carry credentials/],
-    ['a bad secret file', ['--webhook', 'http://a/x', '--webhook-secret-file', file('bad-secret', 'not-a-secret\n')], /^leaderhook: --webhook-secret-file: .*line 1: a secret must have the form whsec_<base64>\n$/],
-    ['a secret file without webhooks', ['--webhook-secret-file', secretFile], /signs the --webhook targets, but none is given/],
+    [
+      'a missing config file',
+      ['--config', join(dir, 'nope.yaml')],
+      /--config .*nope\.yaml: cannot read the file \(ENOENT\)\n$/,
+    ],
+    [
+      'a non-http URL',
+      ['--webhook', 'ftp://example.com/x'],
+      /^leaderhook: --webhook ftp:\/\/example\.com\/…: must be an http:\/\/ or https:\/\/ URL, not ftp:\n$/,
+    ],
+    [
+      'credentials in a URL',
+      ['--hook', 'http://user:pw@localhost:8080/x'],
+      /^leaderhook: --hook http:\/\/localhost:8080\/…: must not carry credentials/,
+    ],
+    [
+      'a bad secret file',
+      ['--webhook', 'http://a/x', '--webhook-secret-file', file('bad-secret', 'not-a-secret\n')],
+      /^leaderhook: --webhook-secret-file: .*line 1: a secret must have the form whsec_<base64>\n$/,
+    ],
+    [
+      'a secret file without webhooks',
+      ['--webhook-secret-file', secretFile],
+      /signs the --webhook targets, but none is given/,
+    ],
     ['a bad drain timeout', ['--drain-timeout', 'soon'], /^leaderhook: --drain-timeout: "soon" is not a duration/],
-    ['pagerduty without a routing key', ['--config', file('pd.yaml', 'targets:\n  - format: pagerduty\n')], /targets\[0\]\.routingKeyFile: is required for pagerduty/],
-    ['alertmanager at the wrong path', ['--config', file('am.yaml', 'targets:\n  - url: http://am:9093/\n    format: alertmanager\n')], /\/api\/v2\/alerts/],
+    [
+      'pagerduty without a routing key',
+      ['--config', file('pd.yaml', 'targets:\n  - format: pagerduty\n')],
+      /targets\[0\]\.routingKeyFile: is required for pagerduty/,
+    ],
+    [
+      'alertmanager at the wrong path',
+      ['--config', file('am.yaml', 'targets:\n  - url: http://am:9093/\n    format: alertmanager\n')],
+      /\/api\/v2\/alerts/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     test(name, async () => {
@@ -50,7 +96,10 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, message);
       assert.equal(result.stderr.trim().split('\n').length, 1);
-      assert.ok(!result.stderr.includes('whsec_abc') && !result.stderr.includes('Bearer') && !result.stderr.includes('pw@'), 'no secret echoed');
+      assert.ok(
+        !result.stderr.includes('whsec_abc') && !result.stderr.includes('Bearer') && !result.stderr.includes('pw@'),
+        'no secret echoed',
+      );
     });
   }
 });
@@ -78,7 +127,13 @@ describe('notifier configuration', () => {
       ].join('\n'),
     );
     const result = loadNotifyConfig(
-      { hook: ['http://localhost:8080/leader'], webhook: ['https://example.com/hooks'], 'webhook-secret-file': secretFile, config, 'state-file': '/tmp/x.json' },
+      {
+        hook: ['http://localhost:8080/leader'],
+        webhook: ['https://example.com/hooks'],
+        'webhook-secret-file': secretFile,
+        config,
+        'state-file': '/tmp/x.json',
+      },
       {},
     );
     const targets = result.targets.map((resolved) => resolved.target);
@@ -107,6 +162,9 @@ describe('notifier configuration', () => {
 
   test('duplicate names are refused', () => {
     const config = file('dup.yaml', 'targets:\n  - {name: a, url: "http://x/1"}\n  - {name: a, url: "http://x/2"}\n');
-    assert.throws(() => loadNotifyConfig({ config }, {}), (error: unknown) => error instanceof UsageError && /used twice/.test(error.message));
+    assert.throws(
+      () => loadNotifyConfig({ config }, {}),
+      (error: unknown) => error instanceof UsageError && /used twice/.test(error.message),
+    );
   });
 });

@@ -24,14 +24,21 @@ describe('delivery to a real receiver', () => {
     assert.equal(r.received.length, 3);
     assert.deepEqual(new Set(r.received.map((x) => x.headers['webhook-id'])), new Set([event.id]));
     assert.equal(r.received[2]?.headers['content-type'], 'application/json');
-    for (const request of r.received) assert.ok(Math.abs(Number(request.headers['webhook-timestamp']) - Date.now() / 1000) < 5);
-    assert.deepEqual(JSON.parse(r.received[2]?.body ?? ''), JSON.parse(JSON.stringify({ type: event.type, timestamp: event.time.toISOString(), data: event.data })));
+    for (const request of r.received)
+      assert.ok(Math.abs(Number(request.headers['webhook-timestamp']) - Date.now() / 1000) < 5);
+    assert.deepEqual(
+      JSON.parse(r.received[2]?.body ?? ''),
+      JSON.parse(JSON.stringify({ type: event.type, timestamp: event.time.toISOString(), data: event.data })),
+    );
     const failed = log.lines.filter((line) => line.msg.startsWith('delivery attempt failed'));
     assert.equal(failed.length, 2);
     assert.equal(failed[0]?.fields.reason, 'http-5xx');
     assert.equal(failed[0]?.fields.status, 500);
     assert.equal(await metricValue(registry, 'leaderhook_notify_attempts_total', { target: 'retry' }), 3);
-    assert.equal(await metricValue(registry, 'leaderhook_notify_failures_total', { target: 'retry', reason: 'http-5xx' }), 2);
+    assert.equal(
+      await metricValue(registry, 'leaderhook_notify_failures_total', { target: 'retry', reason: 'http-5xx' }),
+      2,
+    );
     assert.equal(await metricValue(registry, 'leaderhook_notify_delivered_total', { target: 'retry' }), 1);
     assert.equal(deliveries.list()[0]?.status, 'delivered');
     assert.equal(deliveries.list()[0]?.attempts, 3);
@@ -63,7 +70,11 @@ describe('delivery to a real receiver', () => {
 
   test('connection refused, then the receiver comes up: delivered', async () => {
     const port = await freePort();
-    const { queue, push, log } = testQueue(testTarget(`http://127.0.0.1:${port}/hook`, { retry: { attempts: 50, minDelayMs: 20, maxDelayMs: 100, maxElapsedMs: 10_000 } }));
+    const { queue, push, log } = testQueue(
+      testTarget(`http://127.0.0.1:${port}/hook`, {
+        retry: { attempts: 50, minDelayMs: 20, maxDelayMs: 100, maxElapsedMs: 10_000 },
+      }),
+    );
     push(testEvent(1));
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(log.lines.some((line) => line.fields.reason === 'connection-refused'));
@@ -82,37 +93,58 @@ describe('delivery to a real receiver', () => {
     await queue.idle();
     assert.equal(r.received.length, 1);
     assert.equal(queue.disabled, true);
-    assert.deepEqual(deliveries.list().map((d) => d.status), ['disabled', 'disabled', 'disabled']);
+    assert.deepEqual(
+      deliveries.list().map((d) => d.status),
+      ['disabled', 'disabled', 'disabled'],
+    );
     assert.equal(await metricValue(registry, 'leaderhook_notify_target_disabled', { target: 'gone' }), 1);
   });
 
   test('4xx is permanent, 3xx is not followed: given up at once, listed and counted, the next event goes on', async () => {
-    const r = await receiver({ script: [{ status: 400 }, { status: 302, headers: { location: 'http://127.0.0.1:1/elsewhere' } }] });
+    const r = await receiver({
+      script: [{ status: 400 }, { status: 302, headers: { location: 'http://127.0.0.1:1/elsewhere' } }],
+    });
     const { queue, push, registry, deliveries } = testQueue(testTarget(r.url, { name: 'perm' }));
     push(testEvent(1));
     push(testEvent(2));
     push(testEvent(3));
     await queue.idle();
     assert.equal(r.received.length, 3);
-    assert.deepEqual(deliveries.list().reverse().map((d) => [d.status, d.givenUpReason, d.lastStatusCode]), [
-      ['given-up', 'permanent', 400],
-      ['given-up', 'permanent', 302],
-      ['delivered', undefined, 200],
-    ]);
-    assert.equal(await metricValue(registry, 'leaderhook_notify_given_up_total', { target: 'perm', reason: 'permanent' }), 2);
+    assert.deepEqual(
+      deliveries
+        .list()
+        .reverse()
+        .map((d) => [d.status, d.givenUpReason, d.lastStatusCode]),
+      [
+        ['given-up', 'permanent', 400],
+        ['given-up', 'permanent', 302],
+        ['delivered', undefined, 200],
+      ],
+    );
+    assert.equal(
+      await metricValue(registry, 'leaderhook_notify_given_up_total', { target: 'perm', reason: 'permanent' }),
+      2,
+    );
   });
 
   test('retry budget exhausted: given up and counted', async () => {
     const r = await receiver({ fallback: { status: 502 } });
-    const { queue, push, registry } = testQueue(testTarget(r.url, { name: 'tired', retry: { attempts: 3, minDelayMs: 10, maxDelayMs: 20, maxElapsedMs: 5_000 } }));
+    const { queue, push, registry } = testQueue(
+      testTarget(r.url, { name: 'tired', retry: { attempts: 3, minDelayMs: 10, maxDelayMs: 20, maxElapsedMs: 5_000 } }),
+    );
     push(testEvent(1));
     await queue.idle();
     assert.equal(r.received.length, 3);
-    assert.equal(await metricValue(registry, 'leaderhook_notify_given_up_total', { target: 'tired', reason: 'retries-exhausted' }), 1);
+    assert.equal(
+      await metricValue(registry, 'leaderhook_notify_given_up_total', { target: 'tired', reason: 'retries-exhausted' }),
+      1,
+    );
   });
 
   test('ordering under retries: each event is retried to success before the next is sent', async () => {
-    const r = await receiver({ script: [{ status: 500 }, { status: 200 }, { status: 503 }, 'hang', { status: 200 }, { status: 429 }] });
+    const r = await receiver({
+      script: [{ status: 500 }, { status: 200 }, { status: 503 }, 'hang', { status: 200 }, { status: 429 }],
+    });
     const { queue, push } = testQueue(testTarget(r.url, { timeoutMs: 100 }));
     for (let i = 1; i <= 5; i++) push(testEvent(i));
     await queue.idle();
@@ -120,13 +152,19 @@ describe('delivery to a real receiver', () => {
     // Every event arrives, never before the one ahead of it has been answered 2xx.
     const delivered = [...new Set(order)];
     assert.deepEqual(delivered, [1, 2, 3, 4, 5]);
-    for (let i = 1; i < order.length; i++) assert.ok((order[i] as number) >= (order[i - 1] as number), `out of order: ${order.join(',')}`);
+    for (let i = 1; i < order.length; i++)
+      assert.ok((order[i] as number) >= (order[i - 1] as number), `out of order: ${order.join(',')}`);
   });
 
   test('state supersession: while the hook is down, newer states replace queued ones; it ends on the newest', async () => {
     const port = await freePort();
     const { queue, push, deliveries, registry } = testQueue(
-      testTarget(`http://127.0.0.1:${port}/hook`, { name: 'state', supersede: true, scope: 'self', retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 20, maxDelayMs: 50, maxElapsedMs: 10_000 } }),
+      testTarget(`http://127.0.0.1:${port}/hook`, {
+        name: 'state',
+        supersede: true,
+        scope: 'self',
+        retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 20, maxDelayMs: 50, maxElapsedMs: 10_000 },
+      }),
     );
     push(testEvent(1, 'leadership.started', 'me'));
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -138,7 +176,13 @@ describe('delivery to a real receiver', () => {
     assert.equal(bodies.at(-1)?.type, 'leader.changed');
     assert.equal(bodies.at(-1)?.data.leader, 'other');
     assert.equal(bodies.length, 1, `stale states were sent: ${bodies.map((b) => b.type).join(', ')}`);
-    assert.deepEqual(deliveries.list().reverse().map((d) => d.status), ['superseded', 'superseded', 'delivered']);
+    assert.deepEqual(
+      deliveries
+        .list()
+        .reverse()
+        .map((d) => d.status),
+      ['superseded', 'superseded', 'delivered'],
+    );
     assert.equal(await metricValue(registry, 'leaderhook_notify_superseded_total', { target: 'state' }), 2);
   });
 
@@ -149,7 +193,10 @@ describe('delivery to a real receiver', () => {
     push(testEvent(1, 'leader.changed', 'me'));
     push(testEvent(1, 'leadership.stopped', 'me'));
     await queue.idle();
-    assert.deepEqual(r.json().map((body) => body.type), ['leadership.started', 'leader.changed', 'leadership.stopped']);
+    assert.deepEqual(
+      r.json().map((body) => body.type),
+      ['leadership.started', 'leader.changed', 'leadership.stopped'],
+    );
     assert.ok(deliveries.list().every((d) => d.status === 'delivered'));
   });
 

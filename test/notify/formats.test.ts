@@ -23,7 +23,13 @@ interface PagerDutyEvent {
 
 describe('event ids', () => {
   test('stable: the same inputs give the same id; type, term, subject and occurrence each change it', () => {
-    const base = { namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' } as const;
+    const base = {
+      namespace: 'default',
+      election: 'demo',
+      transitions: 3,
+      type: 'leader.changed',
+      subject: 'pod-a',
+    } as const;
     assert.equal(eventId(base), eventId({ ...base }));
     assert.equal(eventId(base), eventId({ ...base, occurrence: 1 }));
     assert.match(eventId(base), /^lh1_[A-Za-z0-9_-]{27}$/);
@@ -37,7 +43,10 @@ describe('event ids', () => {
     ];
     assert.equal(new Set([eventId(base), ...variants]).size, variants.length + 1);
     // Pinned, so a change of the recipe is a deliberate one.
-    assert.equal(eventId(base), eventId({ namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' }));
+    assert.equal(
+      eventId(base),
+      eventId({ namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' }),
+    );
   });
 });
 
@@ -47,11 +56,22 @@ describe('formats', () => {
   test('json: {type, timestamp, data}', () => {
     const body = JSON.parse(renderJson(event).body) as WebhookBody;
     assert.deepEqual(Object.keys(body), ['type', 'timestamp', 'data']);
-    assert.deepEqual(Object.keys(body.data).sort(), ['election', 'isLeader', 'leader', 'lock', 'namespace', 'observer', 'previousLeader', 'transitions']);
+    assert.deepEqual(Object.keys(body.data).sort(), [
+      'election',
+      'isLeader',
+      'leader',
+      'lock',
+      'namespace',
+      'observer',
+      'previousLeader',
+      'transitions',
+    ]);
   });
 
   test('cloudevents binary mode, parsed by the CloudEvents SDK', () => {
-    const rendered = renderCloudEvent(event, { target: testTarget('http://x/', { format: 'cloudevents', mode: 'binary' }) });
+    const rendered = renderCloudEvent(event, {
+      target: testTarget('http://x/', { format: 'cloudevents', mode: 'binary' }),
+    });
     const parsed = HTTP.toEvent({ headers: rendered.headers, body: rendered.body });
     const ce = Array.isArray(parsed) ? parsed[0] : parsed;
     assert.ok(ce);
@@ -66,7 +86,9 @@ describe('formats', () => {
   });
 
   test('cloudevents structured mode, parsed by the CloudEvents SDK', () => {
-    const rendered = renderCloudEvent(event, { target: testTarget('http://x/', { format: 'cloudevents', mode: 'structured' }) });
+    const rendered = renderCloudEvent(event, {
+      target: testTarget('http://x/', { format: 'cloudevents', mode: 'structured' }),
+    });
     assert.match(rendered.headers['content-type'] ?? '', /^application\/cloudevents\+json/);
     const parsed = HTTP.toEvent({ headers: rendered.headers, body: rendered.body });
     const ce = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -77,8 +99,13 @@ describe('formats', () => {
   });
 
   test('slack: {text}', () => {
-    assert.deepEqual(JSON.parse(renderSlack(event).body), { text: ':white_check_mark: `default/demo` is led by *pod-b*' });
-    assert.match((JSON.parse(renderSlack(testEvent(5, 'leader.changed', '')).body) as { text: string }).text, /has no leader/);
+    assert.deepEqual(JSON.parse(renderSlack(event).body), {
+      text: ':white_check_mark: `default/demo` is led by *pod-b*',
+    });
+    assert.match(
+      (JSON.parse(renderSlack(testEvent(5, 'leader.changed', '')).body) as { text: string }).text,
+      /has no leader/,
+    );
   });
 
   test('alertmanager: firing LeaderhookNoLeader without a leader, resolved with one; other types send nothing', () => {
@@ -93,13 +120,21 @@ describe('formats', () => {
 
   test('pagerduty: trigger and resolve on one dedup_key per election', () => {
     const target = testTarget('https://events.pagerduty.com/v2/enqueue', { format: 'pagerduty', severity: 'critical' });
-    const trigger = JSON.parse(renderPagerDuty(testEvent(5, 'leader.changed', ''), { target, routingKey: () => 'R'.repeat(32) })?.body ?? '') as PagerDutyEvent;
+    const trigger = JSON.parse(
+      renderPagerDuty(testEvent(5, 'leader.changed', ''), { target, routingKey: () => 'R'.repeat(32) })?.body ?? '',
+    ) as PagerDutyEvent;
     assert.equal(trigger.event_action, 'trigger');
     assert.equal(trigger.routing_key, 'R'.repeat(32));
     assert.equal(trigger.dedup_key, 'leaderhook/default/demo');
     assert.equal(trigger.payload?.severity, 'critical');
     assert.ok(trigger.payload.summary && trigger.payload.source);
-    const resolve = JSON.parse(renderPagerDuty(event, { target, routingKey: () => 'R'.repeat(32) })?.body ?? '') as PagerDutyEvent;
-    assert.deepEqual(resolve, { routing_key: 'R'.repeat(32), event_action: 'resolve', dedup_key: 'leaderhook/default/demo' });
+    const resolve = JSON.parse(
+      renderPagerDuty(event, { target, routingKey: () => 'R'.repeat(32) })?.body ?? '',
+    ) as PagerDutyEvent;
+    assert.deepEqual(resolve, {
+      routing_key: 'R'.repeat(32),
+      event_action: 'resolve',
+      dedup_key: 'leaderhook/default/demo',
+    });
   });
 });

@@ -43,13 +43,26 @@ export function testTarget(url: string, overrides: Partial<Target> = {}): Target
   };
 }
 
-export function testEvent(transitions: number, type: EventType = 'leader.changed', leader = `pod-${transitions}`): NotifyEvent {
+export function testEvent(
+  transitions: number,
+  type: EventType = 'leader.changed',
+  leader = `pod-${transitions}`,
+): NotifyEvent {
   return {
     id: eventId({ namespace: 'default', election: 'demo', transitions, type, subject: leader }),
     type,
     subject: leader,
     time: new Date(),
-    data: { election: 'demo', namespace: 'default', lock: 'leases', leader, previousLeader: '', transitions, observer: 'pod-x', isLeader: false },
+    data: {
+      election: 'demo',
+      namespace: 'default',
+      lock: 'leases',
+      leader,
+      previousLeader: '',
+      transitions,
+      observer: 'pod-x',
+      isLeader: false,
+    },
   };
 }
 
@@ -75,8 +88,14 @@ export function testQueue(target: Target, options: { secrets?: SecretFiles } = {
   return { queue, push, log, registry, metrics, deliveries, settled };
 }
 
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = (await registry.getMetricsAsJSON()).find((entry) => entry.name === name);
   const values = (metric?.values ?? []) as Array<{ labels: Record<string, string | number>; value: number }>;
-  return values.filter((value) => Object.entries(labels).every(([key, want]) => String(value.labels[key]) === want)).reduce((sum, value) => sum + value.value, 0);
+  return values
+    .filter((value) => Object.entries(labels).every(([key, want]) => String(value.labels[key]) === want))
+    .reduce((sum, value) => sum + value.value, 0);
 }

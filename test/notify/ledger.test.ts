@@ -77,11 +77,7 @@ describe('the leader-scope ledger', () => {
     const cursor = ledger.track('audit', 'audit');
     const observed = { [CURSOR]: '5.1', [TERM]: '{"t":5,"h":"pod-b"}' };
     const led = ledger.start(6, observed);
-    assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), [
-      '5.2 pod-b<-',
-      '5.3 pod-b<-',
-      '5.4 pod-b<-',
-    ]);
+    assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), ['5.2 pod-b<-', '5.3 pod-b<-', '5.4 pod-b<-']);
   });
 
   it('a replica taking its own lock again in its term owes the earlier runs of that term first', () => {

@@ -82,7 +82,10 @@ function id(term: number, type: EventType, subject: string, occurrence = 1): str
 }
 
 function typesAndIds(received: Receiver): Array<[string, string]> {
-  return received.received.map((request) => [(JSON.parse(request.body) as WebhookBody).type, String(request.headers['webhook-id'])]);
+  return received.received.map((request) => [
+    (JSON.parse(request.body) as WebhookBody).type,
+    String(request.headers['webhook-id']),
+  ]);
 }
 
 describe('notifier: event ids from the canonical position', () => {

@@ -53,7 +53,13 @@ export class Receiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        this.received.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() });
+        this.received.push({
+          method: request.method ?? '',
+          url: request.url ?? '',
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          at: performance.now(),
+        });
         for (const wake of this.#waiters.splice(0)) wake();
         const behaviour = this.script.shift() ?? this.fallback;
         if (behaviour === 'hang') {

@@ -63,8 +63,13 @@ async function agreedLeader(replicas: Replica[], not?: string): Promise<{ leader
   });
 }
 
-function ids(election: string, term: number, holder: string): [[EventType, string], [EventType, string], [EventType, string], [EventType, string]] {
-  const id = (type: EventType, subject: string) => eventId({ namespace: 'default', election, transitions: term, type, subject });
+function ids(
+  election: string,
+  term: number,
+  holder: string,
+): [[EventType, string], [EventType, string], [EventType, string], [EventType, string]] {
+  const id = (type: EventType, subject: string) =>
+    eventId({ namespace: 'default', election, transitions: term, type, subject });
   return [
     ['leadership.started', id('leadership.started', holder)],
     ['leader.changed', id('leader.changed', holder)],
@@ -74,8 +79,13 @@ function ids(election: string, term: number, holder: string): [[EventType, strin
 }
 
 /** Distinct webhook-ids in order of first arrival; every copy of one id must be the same event. */
-function distinct(received: Received[]): Array<{ id: string; type: string; transitions: number; copies: number; observers: string[] }> {
-  const byId = new Map<string, { id: string; type: string; transitions: number; copies: number; observers: string[] }>();
+function distinct(
+  received: Received[],
+): Array<{ id: string; type: string; transitions: number; copies: number; observers: string[] }> {
+  const byId = new Map<
+    string,
+    { id: string; type: string; transitions: number; copies: number; observers: string[] }
+  >();
   for (const request of received) {
     const id = String(request.headers['webhook-id']);
     const body = JSON.parse(request.body) as { type: string; data: { transitions: number; observer: string } };
@@ -86,7 +96,13 @@ function distinct(received: Received[]): Array<{ id: string; type: string; trans
       seen.copies++;
       seen.observers.push(body.data.observer);
     } else {
-      byId.set(id, { id, type: body.type, transitions: body.data.transitions, copies: 1, observers: [body.data.observer] });
+      byId.set(id, {
+        id,
+        type: body.type,
+        transitions: body.data.transitions,
+        copies: 1,
+        observers: [body.data.observer],
+      });
     }
   }
   return [...byId.values()];
@@ -104,7 +120,12 @@ describe('notifications from replicas as separate processes', () => {
           id: `${election}-${index + 1}`,
           kubeconfig,
           election,
-          args: [...TIMINGS, `--config=${config}`, `--hook=${hook.url}`, `--state-file=${join(dir, `${election}-${index + 1}.json`)}`],
+          args: [
+            ...TIMINGS,
+            `--config=${config}`,
+            `--hook=${hook.url}`,
+            `--state-file=${join(dir, `${election}-${index + 1}.json`)}`,
+          ],
         }),
       ),
     );
@@ -121,7 +142,8 @@ describe('notifications from replicas as separate processes', () => {
         ],
         'the leader alone sent one message per transition',
       );
-      for (const request of audit.received) assert.doesNotThrow(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>));
+      for (const request of audit.received)
+        assert.doesNotThrow(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>));
 
       // Every replica's own hook heard its own view; the state files hold GET /leader's body.
       for (const [index, hook] of hooks.entries()) {
@@ -130,12 +152,19 @@ describe('notifications from replicas as separate processes', () => {
         assert.ok(types.includes('leader.changed'), `${self}'s hook heard of the leader`);
         assert.equal(types.includes('leadership.started'), self === first.leader);
         assert.equal(hook.json().at(-1)?.data.leader, first.leader);
-        const state = JSON.parse(readFileSync(join(dir, `${self}.json`), 'utf8')) as { leader: string; self: string; isLeader: boolean };
+        const state = JSON.parse(readFileSync(join(dir, `${self}.json`), 'utf8')) as {
+          leader: string;
+          self: string;
+          isLeader: boolean;
+        };
         assert.deepEqual([state.leader, state.self, state.isLeader], [first.leader, self, self === first.leader]);
       }
 
       const leader = replicas.find((replica) => replica.id === first.leader) as Replica;
-      const deliveries = (await (await fetch(`${leader.url}/deliveries`)).json()) as { targets: Array<{ name: string; url: string }>; deliveries: Array<{ target: string; status: string }> };
+      const deliveries = (await (await fetch(`${leader.url}/deliveries`)).json()) as {
+        targets: Array<{ name: string; url: string }>;
+        deliveries: Array<{ target: string; status: string }>;
+      };
       assert.deepEqual(
         deliveries.targets.map((target) => [target.name, target.url]),
         [
@@ -150,7 +179,10 @@ describe('notifications from replicas as separate processes', () => {
       const leaderHook = hooks[replicas.indexOf(leader)] as Receiver;
       leader.signal('SIGTERM');
       assert.equal(await leader.exited, 0);
-      const last = leaderHook.json().filter((body) => body.type === 'leadership.stopped').at(-1);
+      const last = leaderHook
+        .json()
+        .filter((body) => body.type === 'leadership.stopped')
+        .at(-1);
       assert.equal(last?.data.reason, 'released');
       const live = replicas.filter((replica) => replica !== leader);
       const second = await agreedLeader(live, first.leader);
@@ -166,8 +198,15 @@ describe('notifications from replicas as separate processes', () => {
       );
       // Copies only for the handover's stop events, which the releasing leader and its successor may both send.
       for (const event of events) {
-        assert.ok(event.copies === 1 || [stopped[1], changedOut[1]].includes(event.id), `${event.type} ${event.id} sent ${event.copies} times`);
-        for (const observer of event.observers) assert.ok([first.leader, second.leader].includes(observer), `a follower (${observer}) sent a leader-scope event`);
+        assert.ok(
+          event.copies === 1 || [stopped[1], changedOut[1]].includes(event.id),
+          `${event.type} ${event.id} sent ${event.copies} times`,
+        );
+        for (const observer of event.observers)
+          assert.ok(
+            [first.leader, second.leader].includes(observer),
+            `a follower (${observer}) sent a leader-scope event`,
+          );
       }
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
@@ -180,7 +219,9 @@ describe('notifications from replicas as separate processes', () => {
     const audit = await receiver({ fallback: { status: 503 } });
     const config = auditConfig(audit.url);
     const replicas = await Promise.all(
-      [1, 2, 3].map((index) => Replica.start({ id: `${election}-${index}`, kubeconfig, election, args: [...TIMINGS, `--config=${config}`] })),
+      [1, 2, 3].map((index) =>
+        Replica.start({ id: `${election}-${index}`, kubeconfig, election, args: [...TIMINGS, `--config=${config}`] }),
+      ),
     );
     try {
       const first = await agreedLeader(replicas);
@@ -192,18 +233,25 @@ describe('notifications from replicas as separate processes', () => {
       audit.fallback = { status: 200 };
       const live = replicas.filter((replica) => replica !== leader);
       const second = await agreedLeader(live, first.leader);
-      await waitFor('the recovered and the new events', () => distinct(audit.received.filter((_, i) => i > 0)).length >= 6 || undefined, 15_000);
+      await waitFor(
+        'the recovered and the new events',
+        () => distinct(audit.received.filter((_, i) => i > 0)).length >= 6 || undefined,
+        15_000,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const [started, changedIn, stopped, changedOut] = ids(election, first.transitions, first.leader);
       const [started2, changedIn2] = ids(election, second.transitions, second.leader);
-      assert.equal(unconfirmed, started[1], 'the first attempt was the first leader\'s start');
-      const recovered = distinct(audit.received.filter((request) => (JSON.parse(request.body) as WebhookBody).data.observer === second.leader));
+      assert.equal(unconfirmed, started[1], "the first attempt was the first leader's start");
+      const recovered = distinct(
+        audit.received.filter((request) => (JSON.parse(request.body) as WebhookBody).data.observer === second.leader),
+      );
       assert.deepEqual(
         recovered.map((event) => [event.type, event.id]),
         [started, changedIn, stopped, changedOut, started2, changedIn2],
-        'the new leader completed the crashed leader\'s term, then announced its own',
+        "the new leader completed the crashed leader's term, then announced its own",
       );
-      for (const request of audit.received) assert.doesNotThrow(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>));
+      for (const request of audit.received)
+        assert.doesNotThrow(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>));
       const survivor = live.find((replica) => replica.id === second.leader) as Replica;
       assert.ok(survivor.logs.some((line) => line.msg === 're-sending events a previous leader did not confirm'));
     } finally {

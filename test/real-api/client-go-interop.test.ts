@@ -10,7 +10,11 @@ const binary = clientGoElectorPath();
 
 for (const [name, make, skip] of [
   ['the embedded Lease API', embeddedCluster, binary ? false : NO_ELECTOR],
-  ['a real kube-apiserver', realCluster, !binary ? NO_ELECTOR : !process.env.LEADERHOOK_REAL_API && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)'],
+  [
+    'a real kube-apiserver',
+    realCluster,
+    !binary ? NO_ELECTOR : !process.env.LEADERHOOK_REAL_API && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)',
+  ],
 ] as const) {
   describe(`leaderhook and a client-go elector share one Lease on ${name}`, { skip }, () => {
     let cluster: Cluster;
@@ -18,6 +22,7 @@ for (const [name, make, skip] of [
       cluster = await make();
     });
     after(() => cluster?.close());
-    it('client-go leads, leaderhook follows; each takes the lock the other releases; never two leaders', () => clientGoInterop(cluster, binary!));
+    it('client-go leads, leaderhook follows; each takes the lock the other releases; never two leaders', () =>
+      clientGoInterop(cluster, binary!));
   });
 }

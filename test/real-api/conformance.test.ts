@@ -53,17 +53,26 @@ const T1 = '2026-11-23T21:01:00.000000Z';
 /** The sequence, as one server answers it. `variant` changes the names so both variants can run on one server. */
 async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<Step[]> {
   const steps: Step[] = [];
-  const opts: RawOptions = { token: server.admin, userAgent: variant === 'pretty' ? 'curl/7.88.1' : 'leaderhook-conformance/1' };
+  const opts: RawOptions = {
+    token: server.admin,
+    userAgent: variant === 'pretty' ? 'curl/7.88.1' : 'leaderhook-conformance/1',
+  };
   const name = `conf-${variant}-${run}`;
   const label = `conformance=${run}-${variant}`;
   const lease = (spec: object, meta: object = {}) =>
-    JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, labels: { conformance: `${run}-${variant}` }, ...meta }, spec });
+    JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, labels: { conformance: `${run}-${variant}` }, ...meta },
+      spec,
+    });
   const record = async (step: string, method: string, path: string, extra: RawOptions = {}) => {
     const answer = await raw(server.target, method, path, { ...opts, ...extra });
     steps.push({ step, status: answer.status, body: normalise(answer.text) });
     return answer;
   };
-  const rvOf = (text: string): string => (JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+  const rvOf = (text: string): string =>
+    (JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 
   await record('get missing', 'GET', `${LEASES}/${name}`);
   const created = await record('create', 'POST', LEASES, {
@@ -73,14 +82,24 @@ async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<
   await record('create again', 'POST', LEASES, { body: lease({ holderIdentity: 'a', leaseDurationSeconds: 15 }) });
   await record('get', 'GET', `${LEASES}/${name}`);
 
-  const watch = await rawWatch(server.target, `${LEASES}?watch=1&fieldSelector=metadata.name%3D${name}&resourceVersion=${createdRv}`, opts);
+  const watch = await rawWatch(
+    server.target,
+    `${LEASES}?watch=1&fieldSelector=metadata.name%3D${name}&resourceVersion=${createdRv}`,
+    opts,
+  );
   steps.push({ step: 'watch status', status: watch.status, body: '' });
 
   const spec1 = { holderIdentity: 'b', leaseDurationSeconds: 15, acquireTime: T1, renewTime: T1, leaseTransitions: 1 };
-  const updated = await record('update with the current resourceVersion', 'PUT', `${LEASES}/${name}`, { body: lease(spec1, { resourceVersion: createdRv }) });
+  const updated = await record('update with the current resourceVersion', 'PUT', `${LEASES}/${name}`, {
+    body: lease(spec1, { resourceVersion: createdRv }),
+  });
   const updatedRv = rvOf(updated.text);
-  await record('update with a stale resourceVersion', 'PUT', `${LEASES}/${name}`, { body: lease(spec1, { resourceVersion: createdRv }) });
-  await record('update without resourceVersion', 'PUT', `${LEASES}/${name}`, { body: lease({ ...spec1, holderIdentity: 'c' }) });
+  await record('update with a stale resourceVersion', 'PUT', `${LEASES}/${name}`, {
+    body: lease(spec1, { resourceVersion: createdRv }),
+  });
+  await record('update without resourceVersion', 'PUT', `${LEASES}/${name}`, {
+    body: lease({ ...spec1, holderIdentity: 'c' }),
+  });
   await record('update with a bad MicroTime', 'PUT', `${LEASES}/${name}`, {
     body: `{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"${name}","resourceVersion":"${updatedRv}"},"spec":{"holderIdentity":"b","renewTime":"yesterday"}}`,
   });
@@ -91,12 +110,24 @@ async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<
     body: lease({ ...spec1, renewTime: '2026-11-23T21:02:00Z' }, {}),
   });
   await record('update of a missing object (create on update)', 'PUT', `${LEASES}/${name}-missing`, {
-    body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: `${name}-missing`, labels: { conformance: `${run}-${variant}` } }, spec: { holderIdentity: 'z' } }),
+    body: JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: `${name}-missing`, labels: { conformance: `${run}-${variant}` } },
+      spec: { holderIdentity: 'z' },
+    }),
   });
   await record('update of a missing object with a resourceVersion', 'PUT', `${LEASES}/${name}-missing2`, {
-    body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: `${name}-missing2`, resourceVersion: '12' }, spec: { holderIdentity: 'z' } }),
+    body: JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: `${name}-missing2`, resourceVersion: '12' },
+      spec: { holderIdentity: 'z' },
+    }),
   });
-  await record('name mismatch', 'PUT', `${LEASES}/${name}`, { body: lease(spec1, { name: 'other', resourceVersion: updatedRv }) });
+  await record('name mismatch', 'PUT', `${LEASES}/${name}`, {
+    body: lease(spec1, { name: 'other', resourceVersion: updatedRv }),
+  });
   await record('list by label', 'GET', `${LEASES}?labelSelector=${encodeURIComponent(label)}`);
   await record('list by name', 'GET', `${LEASES}?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`);
   await record('list with an unsupported field', 'GET', `${LEASES}?fieldSelector=spec.holderIdentity%3Da`);
@@ -106,40 +137,82 @@ async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<
 
   const events = await watch.waitForLines(2).catch((error: Error) => [error.message]);
   watch.abort();
-  for (const [index, line] of events.entries()) steps.push({ step: `watch event ${index + 1}`, status: 0, body: normalise(line) });
+  for (const [index, line] of events.entries())
+    steps.push({ step: `watch event ${index + 1}`, status: 0, body: normalise(line) });
 
   await record('401', 'GET', `${LEASES}/${name}`, { token: 'not-a-token' });
   await record('403 get', 'GET', `${LEASES}/${name}`, { token: server.nobody });
   await record('403 list', 'GET', LEASES, { token: server.nobody });
-  await record('403 watch by name', 'GET', `${LEASES}?watch=1&fieldSelector=metadata.name%3D${name}`, { token: server.nobody });
+  await record('403 watch by name', 'GET', `${LEASES}?watch=1&fieldSelector=metadata.name%3D${name}`, {
+    token: server.nobody,
+  });
   await record('403 update', 'PUT', `${LEASES}/${name}`, { token: server.nobody, body: lease(spec1) });
   await record('403 create', 'POST', LEASES, { token: server.nobody, body: lease(spec1) });
 
   // The legacy annotation locks.
   const cm = `conf-cm-${variant}-${run}`;
-  const annotation = (holder: string) => ({ 'control-plane.alpha.kubernetes.io/leader': JSON.stringify({ holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: '2026-11-23T21:00:00Z', renewTime: '2026-11-23T21:00:00Z', leaderTransitions: 0 }) });
-  await record('configmap create', 'POST', CONFIGMAPS, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, annotations: annotation('a') } }) });
-  await record('configmap update without resourceVersion', 'PUT', `${CONFIGMAPS}/${cm}`, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, annotations: annotation('b') } }) });
-  await record('configmap update with a stale resourceVersion', 'PUT', `${CONFIGMAPS}/${cm}`, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, resourceVersion: '1', annotations: annotation('b') } }) });
+  const annotation = (holder: string) => ({
+    'control-plane.alpha.kubernetes.io/leader': JSON.stringify({
+      holderIdentity: holder,
+      leaseDurationSeconds: 15,
+      acquireTime: '2026-11-23T21:00:00Z',
+      renewTime: '2026-11-23T21:00:00Z',
+      leaderTransitions: 0,
+    }),
+  });
+  await record('configmap create', 'POST', CONFIGMAPS, {
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, annotations: annotation('a') } }),
+  });
+  await record('configmap update without resourceVersion', 'PUT', `${CONFIGMAPS}/${cm}`, {
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, annotations: annotation('b') } }),
+  });
+  await record('configmap update with a stale resourceVersion', 'PUT', `${CONFIGMAPS}/${cm}`, {
+    body: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: cm, resourceVersion: '1', annotations: annotation('b') },
+    }),
+  });
   await record('configmap list with an unsupported field', 'GET', `${CONFIGMAPS}?fieldSelector=data.x%3D1`);
   await record('configmap list by name', 'GET', `${CONFIGMAPS}?fieldSelector=metadata.name%3D${cm}`);
   await record('configmap delete', 'DELETE', `${CONFIGMAPS}/${cm}`);
   const ep = `conf-ep-${variant}-${run}`;
-  await record('endpoints create', 'POST', ENDPOINTS, { body: JSON.stringify({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: ep, annotations: annotation('a') } }) });
-  await record('endpoints update without resourceVersion', 'PUT', `${ENDPOINTS}/${ep}`, { body: JSON.stringify({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: ep, annotations: annotation('b') } }) });
+  await record('endpoints create', 'POST', ENDPOINTS, {
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: ep, annotations: annotation('a') } }),
+  });
+  await record('endpoints update without resourceVersion', 'PUT', `${ENDPOINTS}/${ep}`, {
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: ep, annotations: annotation('b') } }),
+  });
   await record('endpoints list with an unsupported field', 'GET', `${ENDPOINTS}?fieldSelector=subsets%3D1`);
   await record('endpoints delete', 'DELETE', `${ENDPOINTS}/${ep}`);
-  await record('pods by a field the real server selects on', 'GET', `/api/v1/namespaces/${namespace}/pods?fieldSelector=status.phase%3DNope,spec.nodeName%3Dnone`);
-  await record('pods by an unsupported field', 'GET', `/api/v1/namespaces/${namespace}/pods?fieldSelector=spec.nope%3D1`);
+  await record(
+    'pods by a field the real server selects on',
+    'GET',
+    `/api/v1/namespaces/${namespace}/pods?fieldSelector=status.phase%3DNope,spec.nodeName%3Dnone`,
+  );
+  await record(
+    'pods by an unsupported field',
+    'GET',
+    `/api/v1/namespaces/${namespace}/pods?fieldSelector=spec.nope%3D1`,
+  );
 
   // Events and their field selectors (kubectl get events --field-selector involvedObject.name=...).
   const ev = `conf-ev-${variant}-${run}`;
   await record('event create', 'POST', EVENTS, {
     body: JSON.stringify({
-      apiVersion: 'v1', kind: 'Event', metadata: { name: ev },
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: ev },
       involvedObject: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', namespace, name, uid: 'fixed-uid' },
-      reason: 'LeaderElection', message: 'a became leader', type: 'Normal', count: 1, source: { component: 'leaderhook' },
-      firstTimestamp: '2026-11-23T21:00:00Z', lastTimestamp: '2026-11-23T21:00:00Z', reportingComponent: 'leaderhook', reportingInstance: 'a',
+      reason: 'LeaderElection',
+      message: 'a became leader',
+      type: 'Normal',
+      count: 1,
+      source: { component: 'leaderhook' },
+      firstTimestamp: '2026-11-23T21:00:00Z',
+      lastTimestamp: '2026-11-23T21:00:00Z',
+      reportingComponent: 'leaderhook',
+      reportingInstance: 'a',
     }),
   });
   for (const selector of [
@@ -156,8 +229,17 @@ async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<
   ]) {
     await record(`events ?fieldSelector=${selector}`, 'GET', `${EVENTS}?fieldSelector=${encodeURIComponent(selector)}`);
   }
-  for (const selector of [`regarding.name=${name}`, `regarding.kind=Lease,regarding.name=${name},reason=LeaderElection,type=Normal`, `reportingController=leaderhook,regarding.name=${name}`, `involvedObject.name=${name}`]) {
-    await record(`events.k8s.io ?fieldSelector=${selector}`, 'GET', `${EVENTS_V1}?fieldSelector=${encodeURIComponent(selector)}`);
+  for (const selector of [
+    `regarding.name=${name}`,
+    `regarding.kind=Lease,regarding.name=${name},reason=LeaderElection,type=Normal`,
+    `reportingController=leaderhook,regarding.name=${name}`,
+    `involvedObject.name=${name}`,
+  ]) {
+    await record(
+      `events.k8s.io ?fieldSelector=${selector}`,
+      'GET',
+      `${EVENTS_V1}?fieldSelector=${encodeURIComponent(selector)}`,
+    );
   }
   await record('event delete', 'DELETE', `${EVENTS}/${ev}`);
   return steps;
@@ -180,32 +262,49 @@ function compare(real: Step[], embedded: Step[]): string[] {
   return differences;
 }
 
-describe('the embedded API answers as kube-apiserver 1.20.2 does', { skip: !enabled && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)' }, () => {
-  let real: Server;
-  let embedded: Server;
-  let api: EmbeddedApi;
+describe(
+  'the embedded API answers as kube-apiserver 1.20.2 does',
+  { skip: !enabled && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)' },
+  () => {
+    let real: Server;
+    let embedded: Server;
+    let api: EmbeddedApi;
 
-  before(async () => {
-    real = {
-      label: 'kube-apiserver',
-      target: { base: process.env.LEADERHOOK_KUBE_SERVER ?? 'https://127.0.0.1:6443', ca: readFileSync(process.env.LEADERHOOK_KUBE_CA ?? `${dir}/pki/ca.crt`) },
-      admin: process.env.LEADERHOOK_KUBE_ADMIN_TOKEN ?? '',
-      nobody: process.env.LEADERHOOK_KUBE_NOBODY_TOKEN ?? '',
-    };
-    assert.ok(real.admin && real.nobody, 'LEADERHOOK_KUBE_ADMIN_TOKEN and LEADERHOOK_KUBE_NOBODY_TOKEN (eval "$(scripts/kube-up env)")');
-    api = await startEmbeddedApi({ tokens: { admin: { user: 'admin' }, nobody: { user: 'nobody', allowed: () => false } } });
-    embedded = { label: 'embedded', target: { base: api.url }, admin: 'admin', nobody: 'nobody' };
-  });
-  after(() => api?.close());
-
-  for (const variant of ['compact', 'pretty'] as const) {
-    it(`the same request sequence gives the same answers (${variant} JSON)`, async () => {
-      const realSteps = await sequence(real, variant);
-      const embeddedSteps = await sequence(embedded, variant);
-      assert.ok(realSteps.length > 40);
-      const differences = compare(realSteps, embeddedSteps);
-      if (process.env.LEADERHOOK_CONFORMANCE_REPORT) writeFileSync(`${process.env.LEADERHOOK_CONFORMANCE_REPORT}.${variant}`, differences.join('\n'));
-      assert.deepEqual(differences, [], `differences between kube-apiserver and the embedded API:\n${differences.join('\n')}`);
+    before(async () => {
+      real = {
+        label: 'kube-apiserver',
+        target: {
+          base: process.env.LEADERHOOK_KUBE_SERVER ?? 'https://127.0.0.1:6443',
+          ca: readFileSync(process.env.LEADERHOOK_KUBE_CA ?? `${dir}/pki/ca.crt`),
+        },
+        admin: process.env.LEADERHOOK_KUBE_ADMIN_TOKEN ?? '',
+        nobody: process.env.LEADERHOOK_KUBE_NOBODY_TOKEN ?? '',
+      };
+      assert.ok(
+        real.admin && real.nobody,
+        'LEADERHOOK_KUBE_ADMIN_TOKEN and LEADERHOOK_KUBE_NOBODY_TOKEN (eval "$(scripts/kube-up env)")',
+      );
+      api = await startEmbeddedApi({
+        tokens: { admin: { user: 'admin' }, nobody: { user: 'nobody', allowed: () => false } },
+      });
+      embedded = { label: 'embedded', target: { base: api.url }, admin: 'admin', nobody: 'nobody' };
     });
-  }
-});
+    after(() => api?.close());
+
+    for (const variant of ['compact', 'pretty'] as const) {
+      it(`the same request sequence gives the same answers (${variant} JSON)`, async () => {
+        const realSteps = await sequence(real, variant);
+        const embeddedSteps = await sequence(embedded, variant);
+        assert.ok(realSteps.length > 40);
+        const differences = compare(realSteps, embeddedSteps);
+        if (process.env.LEADERHOOK_CONFORMANCE_REPORT)
+          writeFileSync(`${process.env.LEADERHOOK_CONFORMANCE_REPORT}.${variant}`, differences.join('\n'));
+        assert.deepEqual(
+          differences,
+          [],
+          `differences between kube-apiserver and the embedded API:\n${differences.join('\n')}`,
+        );
+      });
+    }
+  },
+);

@@ -5,11 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import { realCluster, type Cluster } from '../integration/cluster.ts';
 import { scenarios } from '../integration/scenarios.ts';
 
-describe('integration scenarios on a real kube-apiserver', { skip: !process.env.LEADERHOOK_REAL_API && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)' }, () => {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await realCluster();
-  });
-  after(() => cluster?.close());
-  for (const scenario of scenarios) it(scenario.name, () => scenario.run(cluster));
-});
+describe(
+  'integration scenarios on a real kube-apiserver',
+  { skip: !process.env.LEADERHOOK_REAL_API && 'set LEADERHOOK_REAL_API=1 (after scripts/kube-up)' },
+  () => {
+    let cluster: Cluster;
+    before(async () => {
+      cluster = await realCluster();
+    });
+    after(() => cluster?.close());
+    for (const scenario of scenarios) it(scenario.name, () => scenario.run(cluster));
+  },
+);

@@ -23,7 +23,11 @@ before(async () => {
 after(() => api.close());
 
 async function startReplicas(election: string, count: number, args: string[] = TIMINGS): Promise<Replica[]> {
-  return Promise.all(Array.from({ length: count }, (_, index) => Replica.start({ id: `${election}-${index + 1}`, kubeconfig, election, args })));
+  return Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      Replica.start({ id: `${election}-${index + 1}`, kubeconfig, election, args }),
+    ),
+  );
 }
 
 /** Waits until every live replica answers with the same leader, and returns it. */
@@ -96,9 +100,14 @@ describe('replicas as separate processes', () => {
       // The leader renews from its cached object and the follower lives on its watch: nobody reads the lock.
       const gets = api.requests.slice(from).filter((request) => request.verb === 'get' && request.name === 'quiet');
       assert.equal(gets.length, 0, `no reads of the lock while watches hold (saw ${gets.length})`);
-      const updates = api.requests.slice(from).filter((request) => request.verb === 'update' && request.name === 'quiet');
+      const updates = api.requests
+        .slice(from)
+        .filter((request) => request.verb === 'update' && request.name === 'quiet');
       assert.ok(updates.length >= 3, 'the leader kept renewing meanwhile');
-      assert.ok(updates.length <= 6, `the leader renews once per retry period, not more (saw ${updates.length} in 4 periods)`);
+      assert.ok(
+        updates.length <= 6,
+        `the leader renews once per retry period, not more (saw ${updates.length} in 4 periods)`,
+      );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }

@@ -166,7 +166,10 @@ describe('--state-file as the only output, in a leaderhook process', () => {
     );
     const withHook = await loadedWith('state-and-hook', ['--hook=http://127.0.0.1:9/hook']);
     for (const pattern of DELIVERY_STACK.filter((pattern) => !/cloudevents/.test(pattern.source))) {
-      assert.ok(withHook.some((url) => pattern.test(url)), `a hook target loads ${pattern.source}`);
+      assert.ok(
+        withHook.some((url) => pattern.test(url)),
+        `a hook target loads ${pattern.source}`,
+      );
     }
   });
 });

@@ -66,7 +66,10 @@ export function parseDockerfile(text: string): Dockerfile {
 
 /** Replaces `${NAME}` and `$NAME` with the given values (unknown names are left as they are). */
 export function substitute(text: string, values: Record<string, string>): string {
-  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) => values[(braced ?? bare)!] ?? whole);
+  return text.replace(
+    /\$\{(\w+)\}|\$(\w+)/g,
+    (whole, braced: string | undefined, bare: string | undefined) => values[(braced ?? bare)!] ?? whole,
+  );
 }
 
 export function stage(dockerfile: Dockerfile, name: string): Stage {
@@ -79,7 +82,8 @@ export function copies(stage: Stage): CopyInstruction[] {
   return stage.instructions
     .filter((instruction) => instruction.keyword === 'COPY')
     .map((instruction) => {
-      if (instruction.args.startsWith('[')) throw new Error(`COPY in JSON form is not supported here: ${instruction.args}`);
+      if (instruction.args.startsWith('['))
+        throw new Error(`COPY in JSON form is not supported here: ${instruction.args}`);
       const words = instruction.args.split(/\s+/);
       let from: string | undefined;
       const paths: string[] = [];
@@ -95,7 +99,9 @@ export function copies(stage: Stage): CopyInstruction[] {
 
 /** The last `WORKDIR` of a stage (absolute paths only). */
 export function workdir(stage: Stage): string {
-  const dirs = stage.instructions.filter((instruction) => instruction.keyword === 'WORKDIR').map((instruction) => instruction.args);
+  const dirs = stage.instructions
+    .filter((instruction) => instruction.keyword === 'WORKDIR')
+    .map((instruction) => instruction.args);
   const last = dirs.at(-1) ?? '/';
   if (!last.startsWith('/')) throw new Error(`relative WORKDIR ${last} is not supported here`);
   return last;
@@ -106,6 +112,7 @@ export function execForm(stage: Stage, keyword: string): string[] | undefined {
   const instruction = stage.instructions.filter((candidate) => candidate.keyword === keyword).at(-1);
   if (!instruction) return undefined;
   const value: unknown = JSON.parse(instruction.args);
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${keyword} is not in exec form`);
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string'))
+    throw new Error(`${keyword} is not in exec form`);
   return value;
 }

@@ -15,16 +15,24 @@ export class KubeObjects {
   async createPod(name: string, labels: Record<string, string> = {}): Promise<void> {
     await this.api.createNamespacedPod({
       namespace: this.namespace,
-      body: { metadata: { name, labels: { app: 'leaderhook-test', ...labels } }, spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.9' }] } },
+      body: {
+        metadata: { name, labels: { app: 'leaderhook-test', ...labels } },
+        spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.9' }] },
+      },
     });
   }
 
   async deletePod(name: string): Promise<void> {
-    await this.api.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+    await this.api
+      .deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: 0 })
+      .catch(() => undefined);
   }
 
   async setLabels(name: string, labels: Record<string, string | null>): Promise<void> {
-    await this.api.patchNamespacedPod({ name, namespace: this.namespace, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await this.api.patchNamespacedPod(
+      { name, namespace: this.namespace, body: { metadata: { labels } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   /** Names of the Pods matching `selector`, as `kubectl get pods -l selector` shows them. */
@@ -36,7 +44,10 @@ export class KubeObjects {
 
   /** `kubectl get events --field-selector involvedObject.name=<name>`. */
   async eventsAbout(name: string): Promise<CoreV1Event[]> {
-    const list = await this.api.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${name}` });
+    const list = await this.api.listNamespacedEvent({
+      namespace: this.namespace,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
     return list.items;
   }
 }

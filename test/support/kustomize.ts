@@ -18,10 +18,26 @@ export type KubeObject = {
   [key: string]: unknown;
 };
 
-const KNOWN_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'images', 'configMapGenerator', 'patches']);
+const KNOWN_KEYS = new Set([
+  'apiVersion',
+  'kind',
+  'namespace',
+  'labels',
+  'resources',
+  'images',
+  'configMapGenerator',
+  'patches',
+]);
 
 /** Kinds that are not namespaced, among those kustomize could meet here. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'StorageClass',
+]);
 
 /** Strategic merge: list fields merged by a key (as in the Kubernetes types' patchMergeKey); others are replaced. */
 const MERGE_KEYS: Record<string, string> = {
@@ -34,10 +50,12 @@ const MERGE_KEYS: Record<string, string> = {
 };
 
 export function readYamlDocuments(file: string): KubeObject[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((document) => {
-    if (document.errors.length) throw new Error(`${file}: ${document.errors[0]!.message}`);
-    return document.toJS() as KubeObject;
-  }).filter((object) => object !== null);
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((document) => {
+      if (document.errors.length) throw new Error(`${file}: ${document.errors[0]!.message}`);
+      return document.toJS() as KubeObject;
+    })
+    .filter((object) => object !== null);
 }
 
 /** Builds the kustomization in `dir` (a directory holding kustomization.yaml). */
@@ -58,23 +76,31 @@ export function build(dir: string): KubeObject[] {
 
   const renames = new Map<string, string>();
   for (const generator of (kustomization.configMapGenerator as Array<Record<string, unknown>> | undefined) ?? []) {
-    for (const key of Object.keys(generator)) if (key !== 'name' && key !== 'files') throw new Error(`${file}: configMapGenerator.${key} is not supported`);
+    for (const key of Object.keys(generator))
+      if (key !== 'name' && key !== 'files') throw new Error(`${file}: configMapGenerator.${key} is not supported`);
     const data: Record<string, string> = {};
     for (const entry of generator.files as string[]) {
       const [key, path] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [basename(entry), entry];
       data[key] = readFileSync(resolve(root, path), 'utf8');
     }
     const name = generator.name as string;
-    const hashed = `${name}-${createHash('sha256').update(JSON.stringify({ kind: 'ConfigMap', name, data })).digest('hex').slice(0, 10)}`;
+    const hashed = `${name}-${createHash('sha256')
+      .update(JSON.stringify({ kind: 'ConfigMap', name, data }))
+      .digest('hex')
+      .slice(0, 10)}`;
     renames.set(name, hashed);
     objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: hashed }, data });
   }
 
   for (const patch of (kustomization.patches as Array<Record<string, unknown>> | undefined) ?? []) {
-    if (Object.keys(patch).some((key) => key !== 'path')) throw new Error(`${file}: only patches with a path are supported`);
+    if (Object.keys(patch).some((key) => key !== 'path'))
+      throw new Error(`${file}: only patches with a path are supported`);
     for (const partial of readYamlDocuments(resolve(root, patch.path as string))) {
-      const target = objects.find((object) => object.kind === partial.kind && object.metadata.name === partial.metadata.name);
-      if (!target) throw new Error(`${file}: patch ${String(patch.path)} matches no ${partial.kind} ${partial.metadata.name}`);
+      const target = objects.find(
+        (object) => object.kind === partial.kind && object.metadata.name === partial.metadata.name,
+      );
+      if (!target)
+        throw new Error(`${file}: patch ${String(patch.path)} matches no ${partial.kind} ${partial.metadata.name}`);
       const merged = strategicMerge(target, partial) as KubeObject;
       objects.splice(objects.indexOf(target), 1, merged);
     }
@@ -86,8 +112,10 @@ export function build(dir: string): KubeObject[] {
   if (namespace) setNamespace(objects, namespace);
 
   for (const set of (kustomization.labels as Array<Record<string, unknown>> | undefined) ?? []) {
-    if (set.includeSelectors !== false || set.includeTemplates) throw new Error(`${file}: labels are supported with includeSelectors: false only`);
-    for (const object of objects) object.metadata.labels = { ...object.metadata.labels, ...(set.pairs as Record<string, string>) };
+    if (set.includeSelectors !== false || set.includeTemplates)
+      throw new Error(`${file}: labels are supported with includeSelectors: false only`);
+    for (const object of objects)
+      object.metadata.labels = { ...object.metadata.labels, ...(set.pairs as Record<string, string>) };
   }
 
   for (const image of (kustomization.images as Array<Record<string, string>> | undefined) ?? []) {
@@ -102,7 +130,9 @@ export function build(dir: string): KubeObject[] {
 
 /** kustomize's namespace transformer: every namespaced object, and the ServiceAccount subjects of bindings. */
 export function setNamespace(objects: KubeObject[], namespace: string): void {
-  const accounts = new Set(objects.filter((object) => object.kind === 'ServiceAccount').map((object) => object.metadata.name));
+  const accounts = new Set(
+    objects.filter((object) => object.kind === 'ServiceAccount').map((object) => object.metadata.name),
+  );
   for (const object of objects) {
     if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = namespace;
     if (object.kind === 'RoleBinding' || object.kind === 'ClusterRoleBinding') {
@@ -131,7 +161,10 @@ function renameConfigMapReferences(object: KubeObject, renames: Map<string, stri
   const pod = podSpec(object);
   if (!pod) return;
   for (const volume of pod.volumes ?? []) {
-    for (const reference of [volume.configMap, ...(volume.projected?.sources ?? []).map((source) => source.configMap)]) {
+    for (const reference of [
+      volume.configMap,
+      ...(volume.projected?.sources ?? []).map((source) => source.configMap),
+    ]) {
       const renamed = reference?.name === undefined ? undefined : renames.get(reference.name);
       if (reference && renamed !== undefined) reference.name = renamed;
     }
@@ -143,11 +176,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export function strategicMerge(base: unknown, patch: unknown, field = ''): unknown {
-  if (isObject(patch) && Object.keys(patch).some((key) => key.startsWith('$'))) throw new Error(`patch directive in ${field} is not supported`);
+  if (isObject(patch) && Object.keys(patch).some((key) => key.startsWith('$')))
+    throw new Error(`patch directive in ${field} is not supported`);
   if (isObject(base) && isObject(patch)) {
     const merged: Record<string, unknown> = { ...base };
     for (const [key, value] of Object.entries(patch)) {
-      merged[key] = value === null ? undefined : key in base ? strategicMerge(base[key], value, key) : structuredClone(value);
+      merged[key] =
+        value === null ? undefined : key in base ? strategicMerge(base[key], value, key) : structuredClone(value);
       if (merged[key] === undefined) delete merged[key];
     }
     return merged;

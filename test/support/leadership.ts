@@ -5,14 +5,18 @@ import { waitFor, type Replica } from './replica.ts';
 
 /** Waits until every replica names the same leader (not `not`), and exactly that one says it leads. */
 export async function agreedLeader(replicas: Replica[], not?: string, timeoutMs = 20_000): Promise<string> {
-  return waitFor('the replicas to agree on a leader', async () => {
-    const views = await Promise.all(replicas.map((replica) => replica.leader()));
-    const leader = views[0]?.leader;
-    if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
-    const leading = views.filter((view) => view?.isLeader).map((view) => view?.self);
-    if (leading.length !== 1 || leading[0] !== leader) return undefined;
-    return leader;
-  }, timeoutMs);
+  return waitFor(
+    'the replicas to agree on a leader',
+    async () => {
+      const views = await Promise.all(replicas.map((replica) => replica.leader()));
+      const leader = views[0]?.leader;
+      if (!leader || leader === not || !views.every((view) => view?.leader === leader)) return undefined;
+      const leading = views.filter((view) => view?.isLeader).map((view) => view?.self);
+      if (leading.length !== 1 || leading[0] !== leader) return undefined;
+      return leader;
+    },
+    timeoutMs,
+  );
 }
 
 /** Samples every replica's /leader continuously; stop() fails if two ever said `isLeader: true` at once. */

@@ -40,7 +40,8 @@ export class MemoryStore {
         answer(() => {
           this.#enter('update');
           if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
-          if (previous.resourceVersion !== this.stored.resourceVersion) throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
+          if (previous.resourceVersion !== this.stored.resourceVersion)
+            throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
           return this.#store(record, annotations);
         }),
       watch: (_resourceVersion: string, handlers: WatchHandlers) =>
@@ -86,7 +87,8 @@ export class MemoryStore {
     const observation = this.#observe(this.stored);
     // Like a real server, the watch event arrives after the write's answer.
     setImmediate(() => {
-      for (const watcher of this.#watchers) watcher.onEvent({ type: 'changed', observation: this.#observe(this.stored as Stored) });
+      for (const watcher of this.#watchers)
+        watcher.onEvent({ type: 'changed', observation: this.#observe(this.stored as Stored) });
     });
     return observation;
   }
@@ -97,13 +99,24 @@ export class MemoryStore {
       record: { ...record },
       resourceVersion: stored.resourceVersion,
       annotations: { ...stored.annotations },
-      rawRecord: JSON.stringify([record.holderIdentity, record.leaseDurationSeconds, record.acquireTime?.toISOString(), record.renewTime?.toISOString(), record.leaderTransitions]),
+      rawRecord: JSON.stringify([
+        record.holderIdentity,
+        record.leaseDurationSeconds,
+        record.acquireTime?.toISOString(),
+        record.renewTime?.toISOString(),
+        record.leaderTransitions,
+      ]),
       object: {},
     };
   }
 }
 
-export function record(holderIdentity: string, renewTime: Date, leaderTransitions = 0, leaseDurationSeconds = 15): LeaderElectionRecord {
+export function record(
+  holderIdentity: string,
+  renewTime: Date,
+  leaderTransitions = 0,
+  leaseDurationSeconds = 15,
+): LeaderElectionRecord {
   return { holderIdentity, leaseDurationSeconds, acquireTime: renewTime, renewTime, leaderTransitions };
 }
 

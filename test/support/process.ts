@@ -11,7 +11,11 @@ export function envWithThisNode(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
 const execFileAsync = promisify(execFile);
 
 /** Runs a command to completion; on failure the error names the command and carries its output. */
-export async function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<string> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<string> {
   try {
     const { stdout } = await execFileAsync(command, args, {
       cwd: options.cwd,
@@ -22,7 +26,10 @@ export async function run(command: string, args: string[], options: { cwd: strin
     return stdout;
   } catch (error) {
     const failure = error as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${options.cwd}: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`, { cause: error });
+    throw new Error(
+      `${command} ${args.join(' ')} failed in ${options.cwd}: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`,
+      { cause: error },
+    );
   }
 }
 

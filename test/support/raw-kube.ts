@@ -24,12 +24,25 @@ export interface RawOptions {
   timeoutMs?: number;
 }
 
-function send(target: RawTarget, method: string, path: string, options: RawOptions, onResponse: (response: IncomingMessage) => void, onError: (error: Error) => void): () => void {
+function send(
+  target: RawTarget,
+  method: string,
+  path: string,
+  options: RawOptions,
+  onResponse: (response: IncomingMessage) => void,
+  onError: (error: Error) => void,
+): () => void {
   const url = new URL(path, target.base);
-  const headers: Record<string, string> = { 'user-agent': options.userAgent ?? 'leaderhook-conformance/1', accept: 'application/json' };
+  const headers: Record<string, string> = {
+    'user-agent': options.userAgent ?? 'leaderhook-conformance/1',
+    accept: 'application/json',
+  };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const request = url.protocol === 'https:' ? httpsRequest(url, { method, headers, ca: target.ca }, onResponse) : httpRequest(url, { method, headers }, onResponse);
+  const request =
+    url.protocol === 'https:'
+      ? httpsRequest(url, { method, headers, ca: target.ca }, onResponse)
+      : httpRequest(url, { method, headers }, onResponse);
   request.on('error', onError);
   request.setTimeout(options.timeoutMs ?? 15_000, () => request.destroy(new Error(`${method} ${path}: timed out`)));
   request.end(options.body);
@@ -38,12 +51,25 @@ function send(target: RawTarget, method: string, path: string, options: RawOptio
 
 export function raw(target: RawTarget, method: string, path: string, options: RawOptions = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    send(target, method, path, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), contentType: response.headers['content-type'] }));
-      response.on('error', reject);
-    }, reject);
+    send(
+      target,
+      method,
+      path,
+      options,
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            contentType: response.headers['content-type'],
+          }),
+        );
+        response.on('error', reject);
+      },
+      reject,
+    );
   });
 }
 
@@ -58,49 +84,57 @@ export interface RawWatch {
 
 export function rawWatch(target: RawTarget, path: string, options: RawOptions = {}): Promise<RawWatch> {
   return new Promise((resolve, reject) => {
-    const abort = send(target, 'GET', path, { ...options, timeoutMs: options.timeoutMs ?? 600_000 }, (response) => {
-      const lines: string[] = [];
-      let buffered = '';
-      let done = false;
-      const waiters: Array<() => void> = [];
-      const notify = () => {
-        for (const waiter of waiters.splice(0)) waiter();
-      };
-      const ended = new Promise<void>((end) => {
-        response.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          const parts = buffered.split('\n');
-          buffered = parts.pop() ?? '';
-          lines.push(...parts.filter((part) => part !== ''));
-          notify();
-        });
-        const finish = () => {
-          done = true;
-          notify();
-          end();
+    const abort = send(
+      target,
+      'GET',
+      path,
+      { ...options, timeoutMs: options.timeoutMs ?? 600_000 },
+      (response) => {
+        const lines: string[] = [];
+        let buffered = '';
+        let done = false;
+        const waiters: Array<() => void> = [];
+        const notify = () => {
+          for (const waiter of waiters.splice(0)) waiter();
         };
-        response.on('end', finish);
-        response.on('close', finish);
-        response.on('error', finish);
-      });
-      resolve({
-        status: response.statusCode ?? 0,
-        lines,
-        ended,
-        abort,
-        waitForLines: async (n, timeoutMs = 10_000) => {
-          const deadline = Date.now() + timeoutMs;
-          while (lines.length < n) {
-            if (done) throw new Error(`watch ended after ${lines.length} line(s), wanted ${n}: ${lines.join(' | ')}`);
-            if (Date.now() > deadline) throw new Error(`watch: ${lines.length} line(s) after ${timeoutMs} ms, wanted ${n}`);
-            await new Promise<void>((wake) => {
-              waiters.push(wake);
-              setTimeout(wake, 100);
-            });
-          }
-          return lines.slice(0, n);
-        },
-      });
-    }, reject);
+        const ended = new Promise<void>((end) => {
+          response.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('utf8');
+            const parts = buffered.split('\n');
+            buffered = parts.pop() ?? '';
+            lines.push(...parts.filter((part) => part !== ''));
+            notify();
+          });
+          const finish = () => {
+            done = true;
+            notify();
+            end();
+          };
+          response.on('end', finish);
+          response.on('close', finish);
+          response.on('error', finish);
+        });
+        resolve({
+          status: response.statusCode ?? 0,
+          lines,
+          ended,
+          abort,
+          waitForLines: async (n, timeoutMs = 10_000) => {
+            const deadline = Date.now() + timeoutMs;
+            while (lines.length < n) {
+              if (done) throw new Error(`watch ended after ${lines.length} line(s), wanted ${n}: ${lines.join(' | ')}`);
+              if (Date.now() > deadline)
+                throw new Error(`watch: ${lines.length} line(s) after ${timeoutMs} ms, wanted ${n}`);
+              await new Promise<void>((wake) => {
+                waiters.push(wake);
+                setTimeout(wake, 100);
+              });
+            }
+            return lines.slice(0, n);
+          },
+        });
+      },
+      reject,
+    );
   });
 }

@@ -1,5 +1,9 @@
 /** Reads a Server-Sent Events stream and calls `onEvent` with each event's name and data. */
-export async function readEvents(url: string, onEvent: (event: string, data: string) => void, signal: AbortSignal): Promise<void> {
+export async function readEvents(
+  url: string,
+  onEvent: (event: string, data: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
   const response = await fetch(url, { signal });
   if (!response.body) throw new Error(`no body from ${url}`);
   const decoder = new TextDecoder();

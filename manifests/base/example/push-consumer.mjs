@@ -32,7 +32,8 @@ function apply(data, at, source) {
   if (data.transitions < state.transitions || (data.transitions === state.transitions && at < state.at)) return;
   const wasLeader = state.isLeader;
   Object.assign(state, { leader: data.leader, isLeader: data.isLeader, transitions: data.transitions, at, source });
-  if (state.isLeader && !wasLeader) console.log(`became leader (transitions ${state.transitions}): starting leader-only work`);
+  if (state.isLeader && !wasLeader)
+    console.log(`became leader (transitions ${state.transitions}): starting leader-only work`);
   if (!state.isLeader && wasLeader) console.log('stopped leading: stopping leader-only work');
   console.log(`leader is now ${JSON.stringify(state.leader)} (via ${source})`);
 }
@@ -44,7 +45,9 @@ function verify(headers, body) {
   const signatures = String(headers['webhook-signature'] || '').split(' ');
   if (!id || !timestamp || Math.abs(Date.now() / 1000 - Number(timestamp)) > TOLERANCE_S) return false;
   for (const secret of SECRETS) {
-    const expected = Buffer.from(`v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`);
+    const expected = Buffer.from(
+      `v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`,
+    );
     for (const signature of signatures) {
       const given = Buffer.from(signature);
       if (given.length === expected.length && timingSafeEqual(given, expected)) return true;

@@ -12,7 +12,6 @@ function cloudEvents(): CloudEventsSdk {
   return sdk;
 }
 
-
 /** `source`: the lock object's API path, e.g. `/apis/coordination.k8s.io/v1/namespaces/default/leases/my-app`. */
 function cloudEventSource(event: NotifyEvent): string {
   const { lock, namespace, election } = event.data;
@@ -38,9 +37,14 @@ function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
   const { CloudEvent, HTTP } = cloudEvents();
-  const cloudEvent = new CloudEvent({ ...cloudEventAttributes(event), datacontenttype: 'application/json', data: event.data });
+  const cloudEvent = new CloudEvent({
+    ...cloudEventAttributes(event),
+    datacontenttype: 'application/json',
+    data: event.data,
+  });
   const message = target.mode === 'structured' ? HTTP.structured(cloudEvent) : HTTP.binary(cloudEvent);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(message.headers))
+    if (value !== undefined) headers[name.toLowerCase()] = String(value);
   return { body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body), headers };
 }

@@ -22,7 +22,10 @@ export function renderPagerDuty(event: NotifyEvent, { target, routingKey }: Form
         event_action: 'trigger',
         dedup_key,
         payload: {
-          summary: `${describeElection(event)} has no leader${previousLeader ? ` (was ${previousLeader})` : ''}`.slice(0, 1024),
+          summary: `${describeElection(event)} has no leader${previousLeader ? ` (was ${previousLeader})` : ''}`.slice(
+            0,
+            1024,
+          ),
           source: describeElection(event),
           severity: target.severity ?? 'error',
           timestamp: event.time.toISOString(),
