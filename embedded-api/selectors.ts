@@ -77,7 +77,9 @@ const path = (obj: JsonObject, dotted: string): string => {
   return typeof v === 'string' ? v : '';
 };
 
-/** runtime.DefaultMetaV1FieldSelectorConversion: types without a conversion of their own (Lease, ConfigMap, Endpoints). */
+/**
+ * runtime.DefaultMetaV1FieldSelectorConversion: types without a conversion of their own (Lease, ConfigMap, Endpoints).
+ */
 const META_ONLY: FieldLabels = {
   convert(label) {
     if (label === 'metadata.name' || label === 'metadata.namespace') return label;

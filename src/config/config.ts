@@ -83,7 +83,9 @@ const schema = z.object({
   events: z.boolean().optional(),
 });
 
-/** Validates raw flag values into a Config; the first problem becomes a UsageError naming the flag as the user gave it. */
+/**
+ * Validates raw flag values into a Config; the first problem becomes a UsageError naming the flag as the user gave it.
+ */
 export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJS.ProcessEnv): Config {
   const result = schema.safeParse(values);
   if (!result.success) {

@@ -30,7 +30,8 @@ export interface LeaderLabelReconcilerOptions {
  * - this replica's Pod carries the label while it leads and not otherwise (also after a restart that left it labelled);
  * - a replica that becomes leader removes the label from the Pods of the leaders it saw before, when they still exist.
  * Only `get` and JSON merge `patch` on pods are used; a label with the same key and another value is never removed.
- * All work runs off the elector's listener, one call at a time, retried with back-off; it never throws into the election.
+ * All work runs off the elector's listener, one call at a time, retried with back-off; it never throws into the
+ * election.
  */
 export class LeaderLabelReconciler {
   readonly #api: PodLabelApi;
@@ -84,7 +85,10 @@ export class LeaderLabelReconciler {
     };
   }
 
-  /** Follows `feed`; the first reconcile waits until the election has read the lock, so a restarting leader keeps its label. */
+  /**
+   * Follows `feed`; the first reconcile waits until the election has read the lock, so a restarting leader keeps its
+   * label.
+   */
   start(feed: LeadershipFeed): void {
     this.#feed = feed;
     this.#unsubscribe = feed.subscribe((change) => this.#onChange(change));

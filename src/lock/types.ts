@@ -66,7 +66,9 @@ export type WatchEvent =
 
 export interface WatchHandlers {
   onEvent(event: WatchEvent): void;
-  /** The stream ended (closed by the server or the client library, or failed); the caller decides when to watch again. */
+  /**
+   * The stream ended (closed by the server or the client library, or failed); the caller decides when to watch again.
+   */
   onEnd(error: unknown): void;
 }
 

@@ -49,7 +49,8 @@ export interface EventIdParts {
 
 /**
  * The event id recipe (version 1):
- *   `lh1_` + base64url(SHA-256(`leaderhook/v1` LF namespace LF election LF transitions LF type LF subject [LF occurrence]))[0..27]
+ *   `lh1_` + base64url(SHA-256(`leaderhook/v1` LF namespace LF election LF transitions LF type LF subject
+ *                              [LF occurrence]))[0..27]
  * with `occurrence` only when above 1. Nothing in it depends on the sender, the attempt or the clock, so every replica
  * and every retry computes the same id; it contains no `.`, as Standard Webhooks requires of `webhook-id`.
  * Two `leader.changed` events of one term (to X, then to "" when X goes) differ by their subject.

@@ -1,4 +1,7 @@
-/** `Retry-After` as milliseconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); `undefined` when absent or unreadable. */
+/**
+ * `Retry-After` as milliseconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); `undefined` when absent or
+ * unreadable.
+ */
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value)?.trim();
   if (!text) return undefined;

@@ -107,7 +107,8 @@ export class TargetQueue<P = unknown> {
   /**
    * Supersession, for state hooks: once the event at the head has failed an attempt (the receiver is down or still
    * starting), it and everything queued behind it except the newest are dropped, so the receiver gets the current state
-   * as soon as it answers, never a backlog of stale ones. While the receiver answers, every event is delivered in order.
+   * as soon as it answers, never a backlog of stale ones. While the receiver answers, every event is delivered in
+   * order.
    */
   #supersedeStale(): void {
     if (!this.target.supersede || this.#entries.length < 2) return;

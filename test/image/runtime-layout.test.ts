@@ -58,12 +58,14 @@ async function replay(source: Stage, root: string): Promise<void> {
       case 'RUN': {
         const command = instruction.args;
         if (/^npm ci\b/.test(command) && !/\s--omit=dev\b/.test(command)) {
-          // The build stage's full install: `npm run build` below uses the project's own install from the same lockfile.
+          // The build stage's full install: `npm run build` below uses the project's own install from the same
+          // lockfile.
         } else if (/^npm ci\b/.test(command)) {
           // The production install, from the lockfile. --prefer-offline: use the npm cache when it has the packages.
           await run('npm', [...command.split(/\s+/).slice(1), '--prefer-offline'], { cwd: join(root, cwd) });
         } else if (command === 'npm run build') {
-          // The compiled output: the project's own build (its dev dependencies are those of the same lockfile), into the stage.
+          // The compiled output: the project's own build (its dev dependencies are those of the same lockfile), into
+          // the stage.
           await run('npm', ['run', 'build', '--', '--outDir', join(root, cwd, 'dist')], { cwd: ROOT });
         } else {
           throw new Error(`stage ${source.name}: the test does not know how to reproduce RUN ${command}`);

@@ -310,7 +310,9 @@ async function unauthorized(cluster: Cluster): Promise<void> {
   }
 }
 
-/** An outage (API server or store) while three replicas run: the leader steps down, nobody leads twice, one leads after. */
+/**
+ * An outage (API server or store) while three replicas run: the leader steps down, nobody leads twice, one leads after.
+ */
 async function outage(
   cluster: Cluster,
   what: string,

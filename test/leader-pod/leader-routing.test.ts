@@ -124,7 +124,8 @@ describe('leader label and leader-only readiness (embedded API, real processes)'
       );
       await readyOnly(live, third);
 
-      // The killed leader restarts while its lease is still valid elsewhere: it stays a follower, unlabelled and unready.
+      // The killed leader restarts while its lease is still valid elsewhere: it stays a follower, unlabelled and
+      // unready.
       const back = await Replica.start({ id: second, kubeconfig, election: 'route', args: ARGS });
       all.push(back);
       live = [...live, back];

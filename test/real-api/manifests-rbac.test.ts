@@ -132,7 +132,9 @@ async function tokenFor(serviceAccount: string): Promise<string> {
 type RuleKey = string;
 type ResourceRule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
 
-/** `kubectl auth can-i --list` for a token: the namespace's resource rules, one key per (group, resource, name, verb). */
+/**
+ * `kubectl auth can-i --list` for a token: the namespace's resource rules, one key per (group, resource, name, verb).
+ */
 async function rulesOf(token: string): Promise<Set<RuleKey>> {
   const answer = await kube<{ status: { incomplete: boolean; resourceRules: ResourceRule[] } }>(
     'POST',

@@ -7,7 +7,8 @@ const NO_LEADER_ALERT = 'LeaderhookNoLeader';
  * Alertmanager's `POST /api/v2/alerts`: one alert, `LeaderhookNoLeader{namespace, election}`, firing when the election
  * is seen without a leader and resolved (`endsAt` = now) when one is elected. Only `leader.changed` maps to it.
  * A firing alert is sent without `endsAt`, so Alertmanager resolves it by itself after its `resolve_timeout` (5m by
- * default) unless a leader is elected first; a longer outage is a Prometheus rule's job (`sum(leaderhook_is_leader) == 0`).
+ * default) unless a leader is elected first; a longer outage is a Prometheus rule's job
+ * (`sum(leaderhook_is_leader) == 0`).
  */
 export function renderAlertmanager(event: NotifyEvent): Rendered | null {
   if (event.type !== 'leader.changed') return null;

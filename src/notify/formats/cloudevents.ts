@@ -6,7 +6,9 @@ import type { FormatContext, Rendered } from './format.ts';
 type CloudEventsSdk = typeof import('cloudevents');
 let sdk: CloudEventsSdk | undefined;
 
-/** The SDK (with its schema validator) costs ~15 MB: load it on first use, i.e. only when a target wants CloudEvents. */
+/**
+ * The SDK (with its schema validator) costs ~15 MB: load it on first use, i.e. only when a target wants CloudEvents.
+ */
 function cloudEvents(): CloudEventsSdk {
   sdk ??= createRequire(import.meta.url)('cloudevents') as CloudEventsSdk;
   return sdk;
@@ -18,7 +20,9 @@ function cloudEventSource(event: NotifyEvent): string {
   return lockPath(lock, namespace, election);
 }
 
-/** The CloudEvents attributes (1.0): `type` is `io.leaderhook.` + the event type; `subject` is who the change is about. */
+/**
+ * The CloudEvents attributes (1.0): `type` is `io.leaderhook.` + the event type; `subject` is who the change is about.
+ */
 function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
   const subject = event.subject;
   return {
@@ -33,7 +37,8 @@ function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
 
 /**
  * CloudEvents 1.0 over HTTP, rendered by the CloudEvents SDK. Binary mode (default): the body is `data` as JSON, each
- * attribute a `ce-` header. Structured mode: `application/cloudevents+json` with every attribute and `data` in the body.
+ * attribute a `ce-` header. Structured mode: `application/cloudevents+json` with every attribute and `data` in the
+ * body.
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
   const { CloudEvent, HTTP } = cloudEvents();
