@@ -4,17 +4,46 @@ export interface Clock {
   now(): number;
   /** Wall-clock time, written into lock records and events, never used to judge expiry. */
   date(): Date;
-  /** Calls `callback` after `ms`; returns a function that cancels it. */
+  /**
+   * Calls `callback` after `ms` (any non-negative number, however large; never for `Infinity`); returns a function
+   * that cancels it.
+   */
   setTimer(ms: number, callback: () => void): () => void;
+}
+
+/**
+ * The longest delay one Node.js timer holds (2^31 − 1 ms, about 24.8 days). Node turns a longer one into a 1 ms timer,
+ * so a lease duration written by another client (e.g. `leaseDurationSeconds: 2147483647`) would make a loop spin.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A timer for any delay: one that Node cannot hold is armed for `MAX_TIMER_MS` and re-armed for the rest, so it fires
+ * once, at the right time; `Infinity` never fires. `schedule` is `setTimeout` (a parameter for tests).
+ */
+export function longTimer(
+  ms: number,
+  callback: () => void,
+  schedule: (callback: () => void, ms: number) => unknown = setTimeout,
+  cancel: (timer: unknown) => void = (timer) => clearTimeout(timer as NodeJS.Timeout),
+): () => void {
+  let timer: unknown;
+  const arm = (left: number) => {
+    if (!(left < Number.POSITIVE_INFINITY)) return;
+    const step = Math.min(Math.max(0, left), MAX_TIMER_MS);
+    timer = schedule(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : callback()), step);
+  };
+  arm(Number.isNaN(ms) ? 0 : ms);
+  return () => {
+    if (timer !== undefined) cancel(timer);
+    timer = undefined;
+  };
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
   date: () => new Date(),
-  setTimer(ms, callback) {
-    const timer = setTimeout(callback, Math.max(0, ms));
-    return () => clearTimeout(timer);
-  },
+  setTimer: (ms, callback) => longTimer(ms, callback),
 };
 
 /**
