@@ -177,6 +177,8 @@ export function typedDecode(body: Buffer, schema: StructSchema): { value: JsonOb
 class TypedDecoder {
   readonly r: Reader;
   error: string | undefined;
+  /** Decoding stopped early after an error (see the time types in `value`). */
+  halted = false;
   constructor(buf: Buffer) {
     this.r = new Reader(buf);
   }
@@ -189,6 +191,34 @@ class TypedDecoder {
     const parsing = buf.toString('utf8', peekStart, Math.min(head + 10, buf.length));
     const context = buf.toString('utf8', Math.max(0, head - 50), Math.min(head + 50, buf.length));
     this.error = `${op}: ${msg}, error found in #${head - peekStart} byte of ...|${parsing}|..., bigger context ...|${context}|...`;
+  }
+
+  /**
+   * json-iterator's ReadInt32 over its readUint32: the magnitude is read as a uint32 whose overflow check only catches
+   * a wrap that makes the value smaller (so 5000000000 silently becomes 705032704, as kube-apiserver stores it); a
+   * magnitude beyond int32 is then `ReadInt32: overflow: N`.
+   */
+  readInt32(text: string, start: number): number | undefined {
+    const negative = text.startsWith('-');
+    let value = 0;
+    for (const digit of negative ? text.slice(1) : text) {
+      const next = value * 10 + (digit.charCodeAt(0) - 48);
+      if (value > 429_496_728) {
+        const wrapped = next >>> 0;
+        if (wrapped < value) {
+          this.report('readUint32', 'overflow', start + text.length);
+          return undefined;
+        }
+        value = wrapped;
+      } else {
+        value = next;
+      }
+    }
+    if (value > (negative ? 2_147_483_648 : 2_147_483_647)) {
+      this.report('ReadInt32', `overflow: ${value}`, start + text.length);
+      return undefined;
+    }
+    return negative ? -value : value;
   }
 
   /** Decodes one value of `type`; returns `undefined` for a Go nil/zero the encoder would omit. */
@@ -222,6 +252,7 @@ class TypedDecoder {
             this.report('assertInteger', 'can not decode float as int', start + text.length);
             return undefined;
           }
+          if (type.t === 'int32' && typeof n === 'number') return this.readInt32(text, start);
           return n;
         }
         this.report(type.t === 'int32' ? 'readUint32' : 'readUint64', 'unexpected character: \ufffd', start + 1);
@@ -239,6 +270,12 @@ class TypedDecoder {
       }
       case 'microtime':
       case 'time': {
+        // After an earlier error json-iterator's unmarshalerDecoder consumes nothing, so every enclosing struct stops
+        // at the next token (not a comma): the field names added end here.
+        if (this.error !== undefined) {
+          this.halted = true;
+          return undefined;
+        }
         const v = r.value();
         if (v === null) return undefined;
         if (typeof v !== 'string') {
@@ -347,6 +384,7 @@ class TypedDecoder {
             this.error = `${field.go}: ${this.error}`;
             if (field.embeddedIn !== undefined) this.error = `${field.embeddedIn}: ${this.error}`;
           }
+          if (this.halted) break;
         }
         const next = r.peek();
         r.pos++;

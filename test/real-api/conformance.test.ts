@@ -106,6 +106,19 @@ async function sequence(server: Server, variant: 'compact' | 'pretty'): Promise<
   await record('update with a second-precision time', 'PUT', `${LEASES}/${name}`, {
     body: lease({ ...spec1, renewTime: '2026-11-23T21:02:00Z' }, { resourceVersion: updatedRv }),
   });
+  // int32 fields beyond their range: json-iterator's decode error, a 400 (a client must never write these).
+  await record('update with leaseTransitions beyond int32', 'PUT', `${LEASES}/${name}`, {
+    body: lease({ ...spec1, leaseTransitions: 2_147_483_648 }, { resourceVersion: updatedRv }),
+  });
+  await record('update with leaseDurationSeconds beyond int32', 'PUT', `${LEASES}/${name}`, {
+    body: lease({ ...spec1, leaseDurationSeconds: 3_000_000_000 }, { resourceVersion: updatedRv }),
+  });
+  await record('update with leaseDurationSeconds beyond uint32', 'PUT', `${LEASES}/${name}`, {
+    body: lease({ ...spec1, leaseDurationSeconds: 5_000_000_000 }, { resourceVersion: updatedRv }),
+  });
+  await record('update with leaseTransitions below int32', 'PUT', `${LEASES}/${name}`, {
+    body: lease({ ...spec1, leaseTransitions: -2_147_483_649 }, { resourceVersion: updatedRv }),
+  });
   await record('update with the same bytes (no new revision)', 'PUT', `${LEASES}/${name}`, {
     body: lease({ ...spec1, renewTime: '2026-11-23T21:02:00Z' }, {}),
   });
