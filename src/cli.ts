@@ -17,6 +17,7 @@ import { lockReference } from './lock/types.ts';
 import { createLogger } from './log/logger.ts';
 import { ElectionMetrics } from './metrics/election-metrics.ts';
 import { instrumentLock } from './metrics/instrumented-lock.ts';
+import type { Notifier } from './notify/notifier.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
 import { StateFile } from './state-file/state-file.ts';
 
@@ -71,10 +72,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     log,
     ...config.timings,
     onSlowPath: () => metrics.slowPathTaken(),
+    onIdentityClash: () => metrics.identityClash(),
+    // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
+    ...(config.stopBeforeRelease
+      ? { beforeRelease: async (signal: AbortSignal) => notifier?.localHooksSettled(signal) }
+      : {}),
   });
   elector.subscribe((change) => metrics.record(change));
   // Loaded only when used: the delivery stack (got and friends) costs ~11 MB of memory in every pod.
-  const notifier = notifyConfig.targets.length
+  const notifier: Notifier | undefined = notifyConfig.targets.length
     ? new (await import('./notify/notifier.ts')).Notifier({
         election: elector,
         targets: notifyConfig.targets,
@@ -141,7 +147,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal }, 'shutting down: releasing the lock');
+    log.info({ signal }, 'shutting down: stopping leadership, then releasing the lock');
     await elector.stop({ release: true });
     // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
     // Pending notifications, the final leadership.stopped included, and the state file drain within --drain-timeout.

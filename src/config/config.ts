@@ -24,6 +24,8 @@ export interface Config {
   readyOnlyWhenLeader: boolean;
   /** Record Kubernetes Events on the lock object. */
   events: boolean;
+  /** On SIGTERM, local hooks acknowledge leadership.stopped before the lock is released. */
+  stopBeforeRelease: boolean;
 }
 
 const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
@@ -81,6 +83,7 @@ const schema = z.object({
     .optional(),
   'ready-only-when-leader': z.boolean().optional(),
   events: z.boolean().optional(),
+  'stop-before-release': z.boolean().optional(),
 });
 
 /**
@@ -106,6 +109,7 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     leaderLabel: flags['leader-label'],
     readyOnlyWhenLeader: flags['ready-only-when-leader'] ?? false,
     events: flags.events ?? true,
+    stopBeforeRelease: flags['stop-before-release'] ?? true,
   };
 }
 

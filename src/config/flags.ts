@@ -83,6 +83,12 @@ export const FLAGS = [
       'record Kubernetes Events on the lock object for every transition (default true; --events=false to turn off)',
   },
   {
+    name: 'stop-before-release',
+    type: 'boolean',
+    description:
+      'on SIGTERM the leader tells its --hook targets leadership.stopped and waits for their 2xx before releasing the lock, bounded by the renew deadline (default true)',
+  },
+  {
     name: 'hook',
     type: 'list',
     value: 'URL',

@@ -20,7 +20,22 @@ export interface ElectorOptions extends ElectionTimings {
   random?: () => number;
   /** Called when a renew had to read the lock first (client-go's slow path, `leader_election_slowpath_total`). */
   onSlowPath?: () => void;
+  /** Called each time a record naming this identity appears that this process did not write (see `Elector`). */
+  onIdentityClash?: () => void;
+  /**
+   * Stop before release: `stop({ release: true })` calls it after every listener has heard `stopped` (reason
+   * `shutdown`) and before the lock is released, so local hooks can acknowledge that the main container stopped its
+   * leader work before anyone else can start. Not awaited past last renew + renew deadline − retry period (its
+   * `signal` aborts then), which leaves a retry period for the release.
+   */
+  beforeRelease?: (signal: AbortSignal) => Promise<void>;
 }
+
+/** `leaseTransitions` is an int32 in the API: the count saturates there instead of asking for a 400 forever. */
+export const MAX_LEASE_TRANSITIONS = 2 ** 31 - 1;
+
+/** How many of its own records a process remembers, to tell them from records written under its identity by others. */
+const REMEMBERED_OWN_RECORDS = 64;
 
 /**
  * How far past the renew deadline a leader, or a stuck election step, may go before `unhealthyReason` says so:
@@ -31,11 +46,21 @@ const HEALTH_GRACE_MS = 20_000;
 /**
  * The election, with client-go's tryAcquireOrRenew semantics:
  * - the observed record and the local monotonic time it was observed are kept; another machine's clock is never used;
- * - a lock is taken only when free, or when its record has not changed for a full lease duration as observed here;
+ * - a lock is taken only when free, or when its record has not changed for a full lease duration as observed here and
+ *   a read sent after that found it unchanged (client-go reads in every attempt): "no leader" is never a guess;
  * - every write is a compare-and-swap on the object's resourceVersion;
- * - the leader renews every retry period and steps down when it cannot renew within the renew deadline, then competes
- *   again; a leader that was paused steps down before acting on its stale belief.
- * Unlike client-go, followers watch the lock instead of polling it, so a released lock is taken at once.
+ * - the leader renews every retry period; it stops leading at its last successful renew + renew deadline at the
+ *   latest, from a timer on the monotonic clock, whatever is in flight (at the first instant it runs again after a
+ *   pause), then competes again;
+ * - on stop it stops leading first, then (after `beforeRelease`) hands the lock back as a former leader.
+ * Unlike client-go:
+ * - followers watch the lock instead of polling it, so a released lock is taken at once; a watch that missed an update
+ *   (found by the read at expiry) is opened again;
+ * - a record naming this identity counts as this process's own only if this process wrote it. Another process with the
+ *   same identity (hostNetwork pods sharing a hostname) is an identity clash: logged, counted, and never led through;
+ *   a record left by an earlier run of this replica is taken over like any other holder's, after it expires, as a new
+ *   term (leaseTransitions + 1), so event ids of the two runs never collide;
+ * - leaseTransitions saturates at the int32 limit.
  */
 export class Elector {
   readonly #lock: Lock;
@@ -49,6 +74,8 @@ export class Elector {
   readonly #changes: Fanout<LeadershipChange>;
   readonly #watcher: LockWatcher;
   readonly #onSlowPath: (() => void) | undefined;
+  readonly #onIdentityClash: (() => void) | undefined;
+  readonly #beforeRelease: ((signal: AbortSignal) => Promise<void>) | undefined;
   /** What the election needs of the API, for the line that says what to grant when a call is refused. */
   readonly #access: ApiAccess;
 
@@ -59,7 +86,15 @@ export class Elector {
   readonly #deferredEvents: Array<() => boolean> = [];
 
   #leading = false;
-  #lastRenew = 0;
+  /** Monotonic send time of the newest write of ours that the API confirmed. */
+  #lastRenew = Number.NEGATIVE_INFINITY;
+  #cancelDeadline: () => void = () => {};
+  /** The records this process sent, newest last (a write refused with a conflict is forgotten). */
+  readonly #ownRecords: LeaderElectionRecord[] = [];
+  /** The last record naming this identity that this process did not write. */
+  #foreignSelfKey: string | undefined;
+  /** Until then (monotonic), another process is known to use this identity: do not lead. */
+  #clashUntil = Number.NEGATIVE_INFINITY;
   #reportedLeader = '';
   #failures = 0;
   #ownAnnotations: Record<string, string> = {};
@@ -87,6 +122,8 @@ export class Elector {
     this.#observed = new ObservedLock(this.#clock, options.leaseDurationMs);
     this.#random = options.random ?? Math.random;
     this.#onSlowPath = options.onSlowPath;
+    this.#onIdentityClash = options.onIdentityClash;
+    this.#beforeRelease = options.beforeRelease;
     const { kind, namespace, name } = this.#lock;
     const { group } = LOCK_RESOURCES[kind];
     this.#access = { resource: kind, group, namespace, name, meanwhile: 'retrying with back-off' };
@@ -98,7 +135,7 @@ export class Elector {
       log: this.#log,
       retryPeriodMs: this.#timings.retryPeriodMs,
       resourceVersion: () => this.#observed.resourceVersion,
-      onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch')),
+      onObservation: (observation) => this.#onWatchEvent(() => this.#applyObservation(observation, 'watch').applied),
       onDeleted: (resourceVersion) => this.#onWatchEvent(() => this.#applyDeleted(resourceVersion)),
       onGap: () => {
         this.#stale = true;
@@ -141,6 +178,15 @@ export class Elector {
   }
 
   /**
+   * The monotonic instant (`performance.now()` milliseconds with the system clock) by which this replica stops
+   * leading unless it renews: its last successful renew + renew deadline; `undefined` while it does not lead.
+   * `stopped` is emitted at that instant at the latest, from a timer (after a pause, at the first instant it runs).
+   */
+  leadingUntil(): number | undefined {
+    return this.#checkStillLeading() ? this.#lastRenew + this.#timings.renewDeadlineMs : undefined;
+  }
+
+  /**
    * Why the kubelet should restart this replica, or `undefined`: a leader that has not renewed for longer than the
    * renew deadline plus a grace period (client-go's HealthzAdaptor), or an election step stuck for as long.
    */
@@ -172,17 +218,24 @@ export class Elector {
   }
 
   /**
-   * Stops competing. With `release` the leader hands the lock back as client-go's ReleaseOnCancel does (empty holder,
-   * one-second lease), so another replica takes it at once.
+   * Stops competing. A leader first stops leading (every listener hears `stopped`, reason `shutdown`), so nobody can
+   * start leading while it still says it leads. With `release` it then waits for `beforeRelease` (bounded by last
+   * renew + renew deadline − retry period) and hands the lock back as client-go's ReleaseOnCancel does (empty holder,
+   * one-second lease) so another replica takes it at once, retrying as a former leader until its lease would have run
+   * out anyway.
    */
   async stop({ release }: { release: boolean }): Promise<void> {
     this.#stopping = true;
     this.#wakeUp();
     this.#watcher.stop();
-    await this.#running;
+    const ledUntil = this.leadingUntil();
+    this.#stepDown('shutdown');
+    const acknowledged =
+      release && ledUntil !== undefined ? this.#acknowledge(ledUntil - this.#timings.retryPeriodMs) : undefined;
+    // A request in flight ends within the lock's request timeout.
+    await Promise.all([this.#running, acknowledged]);
     this.#running = undefined;
-    if (!this.#leading) return;
-    if (!(release && (await this.#release()))) this.#stepDown('shutdown');
+    if (release && this.#ours()) await this.#release();
   }
 
   async #loop(): Promise<void> {
@@ -205,17 +258,24 @@ export class Elector {
   /** One round of tryAcquireOrRenew; returns how long to wait before the next one (a watch event may cut it short). */
   async #step(): Promise<number> {
     const { retryPeriodMs } = this.#timings;
-    this.#reportLeader();
     if (this.#leading) {
       if (!this.#checkStillLeading()) return 0;
       await this.#renew();
-      if (!this.#checkStillLeading()) return 0;
-      return retryPeriodMs;
+      return this.#checkStillLeading() ? retryPeriodMs : 0;
     }
-    if (this.#stale || !this.#watcher.healthy) {
-      if (!(await this.#read())) return this.#failureDelay();
+    this.#reportLeader();
+    // The holder's lease ran out as observed here: read before believing it (the watch may have gone silent).
+    const confirming = this.#observed.needsConfirmation(this.#ours());
+    if (this.#stale || !this.#watcher.healthy || confirming) {
+      const { ok, changed } = await this.#read();
+      if (!ok) return this.#failureDelay();
+      if (confirming && changed && this.#watcher.healthy) {
+        this.#log.debug({ lock: this.#describeLock() }, 'the watch missed an update of the lock; watching again');
+        this.#watcher.restart();
+      }
     }
-    if (this.#observed.acquirableBy(this.#identity)) {
+    if (this.#clashing()) return this.#followerDelay();
+    if (this.#observed.acquirable(this.#ours())) {
       await this.#acquire();
       if (this.#leading) return retryPeriodMs;
       if (this.#failures > 0) return this.#failureDelay();
@@ -228,7 +288,11 @@ export class Elector {
     const { retryPeriodMs } = this.#timings;
     const polling =
       this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
-    const expiresIn = this.#observed.expiresAt(this.#identity) - this.#clock.now();
+    const now = this.#clock.now();
+    const expiresIn =
+      (this.#clashing()
+        ? Math.max(this.#clashUntil, this.#observed.expiresAt(false))
+        : this.#observed.expiresAt(this.#ours())) - now;
     // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
     const untilExpiry = Number.isFinite(expiresIn)
       ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10)
@@ -241,16 +305,21 @@ export class Elector {
     return backoff(this.#failures, retryPeriodMs, Math.max(leaseDurationMs, retryPeriodMs), this.#random);
   }
 
-  async #read(): Promise<boolean> {
+  /** Reads the lock; `changed`: the record differs from the one known before. */
+  async #read(): Promise<{ ok: boolean; changed: boolean }> {
+    const sentAt = this.#clock.now();
     try {
       const observation = await this.#call(() => this.#lock.get());
-      if (observation === null) this.#applyDeleted('');
-      else this.#applyObservation(observation, 'read');
+      const existed = this.#observed.observation !== null;
+      const changed =
+        observation === null
+          ? this.#applyDeleted('') && existed
+          : this.#applyObservation(observation, 'read', sentAt).changed;
       this.#stale = false;
-      return true;
+      return { ok: true, changed };
     } catch (error) {
       this.#onApiError('get', error);
-      return false;
+      return { ok: false, changed: false };
     }
   }
 
@@ -258,15 +327,17 @@ export class Elector {
     const previous = this.#observed.observation;
     const old = previous?.record ?? null;
     const now = this.#clock.date();
-    const own = old?.holderIdentity === this.#identity;
+    const own = this.#ours();
     const record: LeaderElectionRecord = {
       holderIdentity: this.#identity,
       leaseDurationSeconds: this.#leaseDurationSeconds,
-      acquireTime: own && old.acquireTime ? old.acquireTime : now,
+      acquireTime: own && old?.acquireTime ? old.acquireTime : now,
       renewTime: now,
-      leaderTransitions: own ? old.leaderTransitions : old ? old.leaderTransitions + 1 : 0,
+      leaderTransitions:
+        own && old ? old.leaderTransitions : old ? Math.min(old.leaderTransitions + 1, MAX_LEASE_TRANSITIONS) : 0,
     };
     const sentAt = this.#clock.now();
+    this.#rememberOwn(record);
     const verb = previous ? 'update' : 'create';
     try {
       const written = await this.#write(() =>
@@ -275,9 +346,10 @@ export class Elector {
           : this.#lock.create(record, this.#ownAnnotations),
       );
       this.#applyObservation(written, 'write');
-      this.#lastRenew = sentAt;
+      this.#renewed(sentAt);
       this.#becomeLeader();
     } catch (error) {
+      this.#forgetOwn(record, error);
       this.#onApiError(verb, error);
     }
   }
@@ -285,7 +357,7 @@ export class Elector {
   async #renew(): Promise<void> {
     const previous = this.#observed.observation;
     const old = previous?.record;
-    if (!previous || !old || old.holderIdentity !== this.#identity) {
+    if (!previous || !old || !this.#ours()) {
       this.#stepDown('lost');
       return;
     }
@@ -293,13 +365,13 @@ export class Elector {
       await this.#writeRenewal(previous, old);
     } catch (error) {
       this.#onApiError('update', error);
-      if (!(error instanceof KubeApiError && error.kind === 'conflict') || this.#stopping) return;
+      if (!(error instanceof KubeApiError && error.kind === 'conflict') || this.#stopping || !this.#leading) return;
       // Somebody else wrote: read what they wrote; if they took the lock we step down (in #applyObservation), else
       // renew on it at once — client-go's slow path: the cached object was stale but the lock is still ours.
-      if (!(await this.#read()) || !this.#leading) return;
+      if (!(await this.#read()).ok || !this.#leading) return;
       const current = this.#observed.observation;
       const record = current?.record;
-      if (!current || !record || record.holderIdentity !== this.#identity) return;
+      if (!current || !record || !this.#ours()) return;
       this.#onSlowPath?.();
       try {
         await this.#writeRenewal(current, record);
@@ -316,16 +388,67 @@ export class Elector {
       renewTime: this.#clock.date(),
     };
     const sentAt = this.#clock.now();
-    this.#applyObservation(await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations)), 'write');
-    this.#lastRenew = sentAt;
+    this.#rememberOwn(record);
+    let written: LockObservation;
+    try {
+      written = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
+    } catch (error) {
+      this.#forgetOwn(record, error);
+      throw error;
+    }
+    this.#applyObservation(written, 'write');
+    this.#renewed(sentAt);
   }
 
-  async #release(): Promise<boolean> {
-    const deadline = this.#clock.now() + this.#timings.renewDeadlineMs;
-    while (this.#clock.now() < deadline) {
+  /** A write of ours sent at `sentAt` succeeded: the renew deadline runs from there. */
+  #renewed(sentAt: number): void {
+    if (sentAt > this.#lastRenew) this.#lastRenew = sentAt;
+    if (!this.#leading) return;
+    this.#cancelDeadline();
+    this.#cancelDeadline = this.#clock.setTimer(
+      this.#lastRenew + this.#timings.renewDeadlineMs - this.#clock.now(),
+      () => this.#checkStillLeading(),
+    );
+  }
+
+  /** Waits for `beforeRelease` until `until` (monotonic) at the latest. */
+  async #acknowledge(until: number): Promise<void> {
+    const beforeRelease = this.#beforeRelease;
+    const leftMs = until - this.#clock.now();
+    if (!beforeRelease || leftMs <= 0) return;
+    const controller = new AbortController();
+    const cancel = this.#clock.setTimer(leftMs, () => controller.abort(new Error('the release cannot wait longer')));
+    const aborted = new Promise<void>((resolve) =>
+      controller.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    try {
+      await Promise.race([
+        beforeRelease(controller.signal).catch((error: unknown) =>
+          this.#log.warn({ err: error }, 'waiting for the local hooks before the release failed'),
+        ),
+        aborted,
+      ]);
+    } finally {
+      cancel();
+    }
+    if (controller.signal.aborted) {
+      this.#log.warn(
+        { waitedMs: Math.round(leftMs) },
+        'the local hooks did not acknowledge leadership.stopped before the release had to go ahead',
+      );
+    }
+  }
+
+  /**
+   * Hands the lock back (client-go's ReleaseOnCancel record), as a former leader: retries until our lease would have
+   * run out for everyone anyway (last renew + lease duration); compare-and-swap never hands back a lock someone took.
+   */
+  async #release(): Promise<void> {
+    const deadline = this.#lastRenew + this.#timings.leaseDurationMs;
+    for (let attempt = 0; attempt === 0 || this.#clock.now() < deadline; attempt++) {
       const previous = this.#observed.observation;
       const old = previous?.record;
-      if (!previous || !old || old.holderIdentity !== this.#identity) return false;
+      if (!previous || !old || !this.#ours()) return;
       const now = this.#clock.date();
       const record: LeaderElectionRecord = {
         holderIdentity: '',
@@ -337,29 +460,24 @@ export class Elector {
       try {
         const released = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
-        this.#stepDown('released');
         this.#applyObservation(released, 'write');
-        return true;
+        return;
       } catch (error) {
         this.#onApiError('update', error);
         if (!(error instanceof KubeApiError && error.kind === 'conflict')) {
-          await this.#sleeper.sleep(Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()));
+          await this.#sleeper.sleep(Math.max(0, Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now())));
         }
-        if (!(await this.#read())) continue;
+        await this.#read();
       }
     }
-    this.#log.warn(
-      { lock: this.#describeLock() },
-      'could not release the lock within the renew deadline; it expires after the lease duration',
-    );
-    return false;
+    this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock; it expires after the lease duration');
   }
 
   /** The step-down rule for a leader that stopped renewing, also checked before answering as leader. */
   #checkStillLeading(): boolean {
     if (!this.#leading) return false;
     const since = this.#clock.now() - this.#lastRenew;
-    if (since <= this.#timings.renewDeadlineMs) return true;
+    if (since < this.#timings.renewDeadlineMs) return true;
     this.#log.warn(
       { sinceLastRenewMs: Math.round(since), renewDeadlineMs: this.#timings.renewDeadlineMs },
       'failed to renew the lease within the renew deadline; stepping down',
@@ -370,8 +488,16 @@ export class Elector {
   }
 
   #becomeLeader(): void {
-    if (this.#leading) return;
+    // A write that took longer than the renew deadline is no base to lead on; nor is a stopping or clashing process.
+    if (
+      this.#leading ||
+      this.#stopping ||
+      this.#clashing() ||
+      this.#clock.now() - this.#lastRenew >= this.#timings.renewDeadlineMs
+    )
+      return;
     this.#leading = true;
+    this.#renewed(this.#lastRenew);
     this.#log.info({ identity: this.#identity, transitions: this.#transitions() }, 'became leader');
     this.#emit('started');
     this.#reportLeader();
@@ -380,6 +506,7 @@ export class Elector {
   #stepDown(reason: StopReason): void {
     if (!this.#leading) return;
     this.#leading = false;
+    this.#cancelDeadline();
     this.#log.info({ identity: this.#identity, reason }, 'stopped leading');
     this.#emit('stopped', reason);
     this.#reportLeader();
@@ -389,12 +516,15 @@ export class Elector {
     return this.#observed.record?.leaderTransitions ?? 0;
   }
 
-  /** The leader as known here: ourselves while leading, else the holder while its lease has not run out. */
+  /**
+   * The leader as known here: ourselves while leading, else the holder until its lease has run out as observed here
+   * and a read has confirmed it (a record of ours we no longer lead on names nobody).
+   */
   #currentLeader(): string {
     if (this.#leading) return this.#identity;
     const holder = this.#observed.record?.holderIdentity ?? '';
-    if (holder === '' || holder === this.#identity) return '';
-    return this.#clock.now() < this.#observed.expiresAt(this.#identity) ? holder : '';
+    if (holder === '' || this.#ours()) return '';
+    return this.#observed.expired(false) ? '' : holder;
   }
 
   #reportLeader(): void {
@@ -419,15 +549,75 @@ export class Elector {
     });
   }
 
-  /** Returns false when the observation was already applied (e.g. the watch echo of our own write). */
-  #applyObservation(observation: LockObservation, source: 'read' | 'write' | 'watch'): boolean {
-    if (!this.#observed.apply(observation, source === 'watch')) return false;
-    const holder = observation.record?.holderIdentity ?? '';
-    if (this.#leading && holder !== this.#identity) this.#stepDown('lost');
+  /** `applied` is false for an observation already applied (e.g. the watch echo of our own write). */
+  #applyObservation(
+    observation: LockObservation,
+    source: 'read' | 'write' | 'watch',
+    readSentAt?: number,
+  ): { applied: boolean; changed: boolean } {
+    const result = this.#observed.apply(observation, source, readSentAt);
+    if (!result.applied) return result;
+    const record = observation.record;
+    if (record?.holderIdentity === this.#identity && !this.#ours()) this.#foreignSelf(record);
+    if (this.#leading && !this.#ours()) this.#stepDown('lost');
     this.#reportLeader();
-    return true;
+    return result;
   }
 
+  /** The lock's record names this identity and this process wrote it. */
+  #ours(): boolean {
+    const record = this.#observed.record;
+    return (
+      record !== null &&
+      record.holderIdentity === this.#identity &&
+      this.#ownRecords.some((own) => sameRecord(own, record))
+    );
+  }
+
+  #rememberOwn(record: LeaderElectionRecord): void {
+    this.#ownRecords.push(record);
+    if (this.#ownRecords.length > REMEMBERED_OWN_RECORDS) this.#ownRecords.shift();
+  }
+
+  /** A write refused with a conflict was not applied: its record is not ours (another process may write the same). */
+  #forgetOwn(record: LeaderElectionRecord, error: unknown): void {
+    if (!(error instanceof KubeApiError && error.kind === 'conflict')) return;
+    const index = this.#ownRecords.lastIndexOf(record);
+    if (index >= 0) this.#ownRecords.splice(index, 1);
+  }
+
+  #clashing(): boolean {
+    return this.#clock.now() < this.#clashUntil;
+  }
+
+  /**
+   * A record naming this identity that this process did not write. The first one, before this process wrote any,
+   * may be an earlier run's (a restart): taken over once it expires. Any further one means another live process
+   * writes under this identity.
+   */
+  #foreignSelf(record: LeaderElectionRecord): void {
+    const key = JSON.stringify([record.leaderTransitions, record.acquireTime?.getTime(), record.renewTime?.getTime()]);
+    if (key === this.#foreignSelfKey) return;
+    const inherited = this.#foreignSelfKey === undefined && this.#ownRecords.length === 0;
+    this.#foreignSelfKey = key;
+    if (inherited) {
+      this.#log.warn(
+        { identity: this.#identity, lock: this.#describeLock() },
+        'the lock names this identity, but this process did not write it (an earlier run, or another process with the same identity): waiting for it to expire as any holder',
+      );
+      return;
+    }
+    const ongoing = this.#clashing();
+    this.#clashUntil = this.#clock.now() + this.#timings.leaseDurationMs;
+    this.#onIdentityClash?.();
+    if (ongoing) return;
+    this.#log.error(
+      { identity: this.#identity, lock: this.#describeLock() },
+      `another process writes the lock under this replica's identity "${this.#identity}": identities must be unique. Set --id (or POD_NAME from the downward API) to the pod name; the hostname fallback collides when pods share a node's network (hostNetwork). Not leading while the clash lasts`,
+    );
+  }
+
+  /** Returns false for a deletion already applied. */
   #applyDeleted(resourceVersion: string): boolean {
     if (!this.#observed.applyDeleted(resourceVersion)) return false;
     if (this.#leading) this.#stepDown('lost');
@@ -500,4 +690,20 @@ export class Elector {
   #wakeUp(): void {
     this.#sleeper.wake();
   }
+}
+
+/**
+ * Whether an observed record is one this process sent: same holder and count, same times — to the millisecond where
+ * the lock keeps them (Lease MicroTime), to the second where it keeps whole seconds (the annotation locks).
+ */
+function sameRecord(sent: LeaderElectionRecord, observed: LeaderElectionRecord): boolean {
+  if (sent.holderIdentity !== observed.holderIdentity || sent.leaderTransitions !== observed.leaderTransitions)
+    return false;
+  const same = (a: Date | null, b: Date | null) => {
+    if (!a || !b) return a === b;
+    return b.getTime() % 1000 === 0
+      ? Math.floor(a.getTime() / 1000) === b.getTime() / 1000
+      : a.getTime() === b.getTime();
+  };
+  return same(sent.acquireTime, observed.acquireTime) && same(sent.renewTime, observed.renewTime);
 }

@@ -3,7 +3,7 @@ import type { LockKind } from '../lock/types.ts';
 /**
  * One leadership change, as every consumer (HTTP, metrics, notifier) receives it.
  * - `started`: this replica became leader;
- * - `stopped`: this replica stopped leading (lost the lock, released it, or could not renew in time);
+ * - `stopped`: this replica stopped leading (lost the lock, could not renew in time, or shuts down);
  * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`).
  */
 type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
@@ -11,8 +11,7 @@ type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
 export type StopReason =
   | 'lost' // another replica holds the lock
   | 'renew-deadline' // no successful renew within the renew deadline (API down, or this process was paused)
-  | 'released' // clean shutdown: the lock was handed back
-  | 'shutdown'; // shutdown without a confirmed release
+  | 'shutdown'; // stop(): reported before the lock is released, so nobody else starts while this replica still leads
 
 export interface LeadershipChange {
   type: LeadershipChangeType;

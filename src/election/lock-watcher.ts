@@ -36,6 +36,8 @@ export class LockWatcher {
   #failures = 0;
   #healthy = false;
   #stopped = true;
+  /** Each stream opened counts one up: events and ends of a stream superseded by `restart()` are ignored. */
+  #generation = 0;
 
   constructor(options: LockWatcherOptions) {
     this.#options = options;
@@ -51,6 +53,19 @@ export class LockWatcher {
     void this.#open();
   }
 
+  /**
+   * Drops the open stream and watches again from the newest version seen: for a stream that went silent without
+   * ending (no FIN or RST reached us), which the owner noticed as a read found a change the stream never delivered.
+   */
+  restart(): void {
+    if (this.#stopped) return;
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
+    this.#stopWatch?.();
+    this.#stopWatch = undefined;
+    void this.#open();
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#healthy = false;
@@ -62,18 +77,21 @@ export class LockWatcher {
   async #open(): Promise<void> {
     const { lock, clock, log } = this.#options;
     const openedAt = clock.now();
+    const generation = ++this.#generation;
+    const superseded = () => generation !== this.#generation;
     let ended = false;
     let events = 0;
     try {
       const stop = await lock.watch(this.#options.resourceVersion(), {
         onEvent: (event) => {
-          if (this.#stopped) return;
+          if (this.#stopped || superseded()) return;
           events++;
           if (event.type === 'changed') this.#options.onObservation(event.observation);
           else this.#options.onDeleted(event.resourceVersion);
         },
         onEnd: (error) => {
           ended = true;
+          if (superseded()) return;
           this.#stopWatch = undefined;
           if (this.#stopped) {
             this.#healthy = false;
@@ -95,7 +113,7 @@ export class LockWatcher {
           this.#retry(delay);
         },
       });
-      if (this.#stopped) {
+      if (this.#stopped || superseded()) {
         stop();
         return;
       }
@@ -104,6 +122,7 @@ export class LockWatcher {
         this.#healthy = true;
       }
     } catch (error) {
+      if (superseded()) return;
       this.#failures++;
       const wasHealthy = this.#healthy;
       this.#healthy = false;

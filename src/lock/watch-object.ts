@@ -2,6 +2,9 @@ import type { V1ObjectMeta, Watch } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import type { LockObservation, WatchHandlers } from './types.ts';
 
+/** client-go's reflector minWatchTimeout. */
+const WATCH_TIMEOUT_SECONDS = 300;
+
 interface WatchStatus {
   code?: number;
   reason?: string;
@@ -23,7 +26,13 @@ export async function watchObject(
     ended = true;
     handlers.onEnd(error);
   };
-  const query: Record<string, string | boolean> = { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: true };
+  const query: Record<string, string | boolean | number> = {
+    fieldSelector: `metadata.name=${name}`,
+    allowWatchBookmarks: true,
+    // Bounded on the server side too, as client-go's reflector does (a random 5 to 10 minutes): the server ends the
+    // stream cleanly and it is opened again from the last resourceVersion.
+    timeoutSeconds: Math.floor(WATCH_TIMEOUT_SECONDS * (1 + Math.random())),
+  };
   if (resourceVersion) query.resourceVersion = resourceVersion;
   const controller = await watch.watch(
     collectionPath,

@@ -12,6 +12,7 @@ export class ElectionMetrics {
   readonly apiLatency: Histogram<'verb'>;
   readonly masterStatus: Gauge<'name'>;
   readonly slowPath: Counter<'name'>;
+  readonly identityClashes: Counter<'election'>;
 
   constructor(election: string) {
     this.#election = election;
@@ -60,6 +61,13 @@ export class ElectionMetrics {
       labelNames: ['name'],
       registers,
     });
+    this.identityClashes = new Counter({
+      name: 'leaderhook_identity_clashes_total',
+      help: "Lock records naming this replica's identity that another process wrote (two processes share one identity)",
+      labelNames: ['election'],
+      registers,
+    });
+    this.identityClashes.inc({ election }, 0);
     this.isLeader.set({ election: election }, 0);
     this.masterStatus.set({ name: election }, 0);
     this.slowPath.inc({ name: election }, 0);
@@ -73,6 +81,10 @@ export class ElectionMetrics {
 
   renewed(at: Date): void {
     this.lastRenew.set({ election: this.#election }, at.getTime() / 1000);
+  }
+
+  identityClash(): void {
+    this.identityClashes.inc({ election: this.#election });
   }
 
   slowPathTaken(): void {

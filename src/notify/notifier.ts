@@ -150,6 +150,20 @@ export class Notifier {
     return left;
   }
 
+  /**
+   * Stop before release: resolves once every local hook (`self` target) has settled what is queued for it now — the
+   * `leadership.stopped` of a shutdown included — with a 2xx, a final failure, or a refused connection (nothing
+   * listens, so nothing is there to wait for); or when `signal` aborts. Other targets are not waited for.
+   */
+  async localHooksSettled(signal: AbortSignal): Promise<void> {
+    const hooks = this.#lanes.filter((lane) => lane.resolved.target.scope === 'self');
+    const aborted = new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([Promise.all(hooks.map((lane) => lane.queue.settledOrRefused())), aborted]);
+  }
+
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;

@@ -66,6 +66,8 @@ export class TargetQueue<P = unknown> {
   #disabled = false;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
+  /** Woken after every attempt and when the queue empties. */
+  #progressWaiters: Array<() => void> = [];
 
   constructor(options: TargetQueueOptions<P>) {
     this.target = options.target;
@@ -124,6 +126,16 @@ export class TargetQueue<P = unknown> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /**
+   * Resolves once everything queued now has settled (delivered, given up, superseded), or the event at the head was
+   * refused a connection (nothing listens at the target, so nothing is there to wait for).
+   */
+  async settledOrRefused(): Promise<void> {
+    while (this.#entries.length > 0 && this.#entries[0]?.record.lastError !== 'connection-refused') {
+      await new Promise<void>((resolve) => this.#progressWaiters.push(resolve));
+    }
+  }
+
   /** Shutdown past the drain bound: abort what is in flight and give up on everything queued. */
   abandon(): void {
     this.#closed = true;
@@ -146,6 +158,7 @@ export class TargetQueue<P = unknown> {
     }
     this.#running = false;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    for (const resolve of this.#progressWaiters.splice(0)) resolve();
   }
 
   async #deliver(entry: Entry<P>): Promise<[SettledOutcome, string?]> {
@@ -189,6 +202,7 @@ export class TargetQueue<P = unknown> {
                 : retryDelay;
             this.#logFailure(entry, error.result, retrying ? wait : undefined);
             if (retrying) entry.record.status = 'retrying';
+            for (const resolve of this.#progressWaiters.splice(0)) resolve();
             this.#supersedeStale();
             // p-retry waits `retryDelay` next; a longer Retry-After adds the difference first.
             if (retrying && wait > retryDelay) await sleep(wait - retryDelay, undefined, { signal: entry.stop.signal });

@@ -175,17 +175,169 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
-  it('releases the lock on stop as client-go does: empty holder, one-second lease, transitions kept', async () => {
+  it('on stop, a leader reports stopped (reason shutdown) first, then releases as client-go does: empty holder, one-second lease, transitions kept', async () => {
     const { store, clock, elector, changes } = setup();
     store.writeAsOther({ ...record('', clock.date(), 5), leaseDurationSeconds: 1 });
     elector.start();
     await clock.advance(0);
     assert.equal(store.stored?.record.leaderTransitions, 6);
+    let holderWhenStopped: string | undefined;
+    elector.subscribe((change) => {
+      if (change.type === 'stopped') holderWhenStopped = store.stored?.record.holderIdentity;
+    });
     await elector.stop({ release: true });
+    assert.equal(holderWhenStopped, 'me', 'stopped is reported while the lock is still held, before the release');
     assert.equal(store.stored?.record.holderIdentity, '');
     assert.equal(store.stored?.record.leaseDurationSeconds, 1);
     assert.equal(store.stored?.record.leaderTransitions, 6);
-    assert.equal(changes.at(-2)?.reason, 'released');
+    assert.equal(changes.find((change) => change.type === 'stopped')?.reason, 'shutdown');
+  });
+
+  it('stop before release: beforeRelease runs after stopped and before the release write; past last renew + renew deadline − retry period the release goes ahead', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const order: string[] = [];
+    let signal: AbortSignal | undefined;
+    const elector = new Elector({
+      lock: store.lock(),
+      identity: 'me',
+      log: memoryLog().log,
+      clock,
+      random: () => 0.5,
+      ...timings,
+      beforeRelease: (abort) => {
+        signal = abort;
+        order.push(`beforeRelease (holder ${store.stored?.record.holderIdentity})`);
+        return new Promise(() => {}); // the hook never answers
+      },
+    });
+    elector.subscribe((change) => {
+      if (change.type === 'stopped') order.push('stopped');
+    });
+    elector.start();
+    await clock.advance(0);
+    await clock.advance(1_000); // last renew at 0: the release must go ahead by 0 + 10 s − 2 s
+    const stopping = elector.stop({ release: true });
+    await clock.advance(6_900);
+    assert.equal(store.stored?.record.holderIdentity, 'me', 'still waiting for the hook');
+    assert.equal(signal?.aborted, false);
+    await clock.advance(200);
+    await stopping;
+    assert.equal(signal?.aborted, true);
+    assert.deepEqual(order, ['stopped', 'beforeRelease (holder me)']);
+    assert.equal(store.stored?.record.holderIdentity, '', 'released at last renew + renew deadline − retry period');
+  });
+
+  it('a renew that hangs: stopped is reported from a timer at last renew + renew deadline, not when the request ends', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    assert.equal(elector.leadingUntil(), 10_000);
+    store.hanging.add('update');
+    await clock.advance(9_999);
+    assert.equal(changes.filter((change) => change.type === 'stopped').length, 0);
+    await clock.advance(1);
+    const stopped = changes.find((change) => change.type === 'stopped');
+    assert.equal(stopped?.reason, 'renew-deadline');
+    assert.equal(stopped?.at.getTime(), clock.date().getTime(), 'at exactly last renew + renew deadline');
+    assert.equal(elector.leadingUntil(), undefined);
+    store.hanging.clear();
+    await elector.stop({ release: false });
+  });
+
+  it('a follower whose watch misses the renewals reads at the expiry it computed, keeps naming the leader, and watches again', async () => {
+    const { store, clock, elector, changes } = setup();
+    store.writeAsOther(record('other', clock.date()));
+    elector.start();
+    await clock.advance(0);
+    const watches = store.count('watch');
+    store.silenceWatches();
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(2_000);
+      store.writeAsOther(record('other', clock.date()));
+    }
+    assert.ok(store.count('get') >= 2, 'read at the expiry');
+    assert.ok(store.count('watch') > watches, 'watched again after the read found a change the watch never delivered');
+    assert.equal(store.count('update') + store.count('create'), 0, 'no doomed write');
+    assert.deepEqual(
+      changes.filter((change) => change.type === 'leader-changed').map((change) => change.leader),
+      ['other'],
+      'never "no leader"',
+    );
+    await elector.stop({ release: false });
+  });
+
+  it('a crashed holder: "no leader" only after a read at its expiry found the record unchanged; then takes the lock', async () => {
+    const { store, clock, elector, changes } = setup();
+    store.writeAsOther(record('other', clock.date(), 3));
+    elector.start();
+    await clock.advance(0);
+    const reads = store.count('get');
+    let readsWhenNoLeader = -1;
+    elector.subscribe((change) => {
+      if (change.type === 'leader-changed' && change.leader === '') readsWhenNoLeader = store.count('get');
+    });
+    await clock.advance(15_200);
+    assert.equal(readsWhenNoLeader, reads + 1, 'one read between the expiry and the report');
+    assert.equal(store.stored?.record.holderIdentity, 'me');
+    assert.equal(store.stored?.record.leaderTransitions, 4);
+    assert.ok(changes.some((change) => change.type === 'started'));
+    await elector.stop({ release: false });
+  });
+
+  it('another process writing under this identity: one error naming the identity and the fix, counted, never leads through it', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const { log, lines } = memoryLog();
+    let clashes = 0;
+    const elector = new Elector({
+      lock: store.lock(),
+      identity: 'me',
+      log,
+      clock,
+      random: () => 0.5,
+      ...timings,
+      onIdentityClash: () => clashes++,
+    });
+    const changes: LeadershipChange[] = [];
+    elector.subscribe((change) => changes.push(change));
+    store.writeAsOther(record('me', clock.date(), 2)); // the other process leads as "me"
+    elector.start();
+    await clock.advance(0);
+    for (let i = 0; i < 15; i++) {
+      await clock.advance(2_000);
+      store.writeAsOther(record('me', clock.date(), 2));
+    }
+    assert.equal(changes.filter((change) => change.type === 'started').length, 0, 'never leads');
+    assert.ok(clashes >= 10, `counted (${clashes})`);
+    const errors = lines.filter((line) => line.level === 'error');
+    assert.equal(errors.length, 1, 'one error line while the clash lasts');
+    assert.match(errors[0]!.message, /identity "me".*--id.*hostNetwork/);
+    assert.equal(elector.snapshot().leader, 'me', 'the lock names "me", held by the other process');
+    assert.equal(elector.snapshot().isLeader, false);
+    await elector.stop({ release: false });
+  });
+
+  it('a record left by an earlier run under this identity is taken over after it expires, as a new term', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('me', clock.date(), 7));
+    elector.start();
+    await clock.advance(14_000);
+    assert.equal(elector.snapshot().isLeader, false, 'waits for it to expire like any holder');
+    await clock.advance(1_300);
+    assert.equal(elector.snapshot().isLeader, true);
+    assert.equal(store.stored?.record.leaderTransitions, 8, 'a new term: event ids of the two runs never collide');
+    await elector.stop({ release: false });
+  });
+
+  it('leaseTransitions at the int32 limit: the takeover keeps 2147483647 instead of writing a value the API refuses', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther({ ...record('', clock.date(), 2_147_483_647), leaseDurationSeconds: 1 });
+    elector.start();
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me');
+    assert.equal(store.stored?.record.leaderTransitions, 2_147_483_647);
+    await elector.stop({ release: false });
   });
 
   it('watches again when the server closes the stream, and polls while it cannot watch', async () => {

@@ -216,3 +216,32 @@ describe('delivery to a real receiver', () => {
     assert.equal(a.settled[0]?.reason, 'shutdown');
   });
 });
+
+describe('stop before release: waiting for a local hook', () => {
+  test('settledOrRefused waits for the 2xx of what is queued now, and not for a hook nobody listens on', async () => {
+    const slow = await Receiver.start({ script: [{ status: 200, delayMs: 300 }] });
+    try {
+      const { queue, push } = testQueue(testTarget(slow.url, { scope: 'self' }));
+      push(testEvent(1, 'leadership.stopped'));
+      const startedAt = performance.now();
+      await queue.settledOrRefused();
+      assert.ok(performance.now() - startedAt >= 250, 'waited for the answer');
+      assert.equal(queue.depth, 0);
+    } finally {
+      await slow.close();
+    }
+
+    const { queue, push } = testQueue(
+      testTarget(`http://127.0.0.1:${await freePort()}/hook`, {
+        scope: 'self',
+        retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 100, maxDelayMs: 2_000, maxElapsedMs: 60_000 },
+      }),
+    );
+    push(testEvent(2, 'leadership.stopped'));
+    const refusedAt = performance.now();
+    await queue.settledOrRefused();
+    assert.ok(performance.now() - refusedAt < 1_000, 'a refused connection is not waited for');
+    assert.equal(queue.depth, 1, 'the event itself is still retried');
+    queue.abandon();
+  });
+});

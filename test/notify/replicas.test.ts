@@ -175,7 +175,7 @@ describe('notifications from replicas as separate processes', () => {
       assert.ok(deliveries.deliveries.some((entry) => entry.target === 'audit' && entry.status === 'delivered'));
       assert.ok(!JSON.stringify(deliveries).includes(secret.slice(6, 20)));
 
-      // SIGTERM: the release produces leadership.stopped, which reaches the leader's own hook before it exits.
+      // SIGTERM: leadership.stopped (reason shutdown) reaches the leader's own hook before it releases and exits.
       const leaderHook = hooks[replicas.indexOf(leader)] as Receiver;
       leader.signal('SIGTERM');
       assert.equal(await leader.exited, 0);
@@ -183,7 +183,7 @@ describe('notifications from replicas as separate processes', () => {
         .json()
         .filter((body) => body.type === 'leadership.stopped')
         .at(-1);
-      assert.equal(last?.data.reason, 'released');
+      assert.equal(last?.data.reason, 'shutdown');
       const live = replicas.filter((replica) => replica !== leader);
       const second = await agreedLeader(live, first.leader);
       assert.equal(second.transitions, first.transitions + 1);

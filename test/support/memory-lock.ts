@@ -19,6 +19,14 @@ export class MemoryStore {
   /** Errors to throw from the next calls of a verb, in order. */
   readonly failures = new Map<string, KubeApiError[]>();
   watchRefused: KubeApiError | undefined;
+  /** Verbs whose calls never answer (a partition), until taken out of the set; then they fail as timed out. */
+  readonly hanging = new Set<string>();
+  readonly #silenced = new Set<WatchHandlers>();
+
+  /** Open watch streams stop delivering, without ending (a NAT entry dropped); new ones deliver. */
+  silenceWatches(): void {
+    for (const watcher of this.#watchers) this.#silenced.add(watcher);
+  }
 
   lock(namespace = 'default', name = 'demo'): Lock {
     return {
@@ -26,27 +34,23 @@ export class MemoryStore {
       namespace,
       name,
       get: () =>
-        answer(() => {
-          this.#enter('get');
+        this.#answer('get', () => {
           return this.stored ? this.#observe(this.stored) : null;
         }),
       create: (record, annotations) =>
-        answer(() => {
-          this.#enter('create');
+        this.#answer('create', () => {
           if (this.stored) throw new KubeApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
           return this.#store(record, annotations);
         }),
       update: (previous, record, annotations) =>
-        answer(() => {
-          this.#enter('update');
+        this.#answer('update', () => {
           if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
           if (previous.resourceVersion !== this.stored.resourceVersion)
             throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
           return this.#store(record, annotations);
         }),
       watch: (_resourceVersion: string, handlers: WatchHandlers) =>
-        answer(() => {
-          this.#enter('watch');
+        this.#answer('watch', () => {
           if (this.watchRefused) throw this.watchRefused;
           this.#watchers.add(handlers);
           return () => this.#watchers.delete(handlers);
@@ -75,11 +79,16 @@ export class MemoryStore {
     return this.calls.filter((call) => call === verb).length;
   }
 
-  #enter(verb: string): void {
+  /** Records the call, throws a queued failure, or hangs while the verb is in `hanging`; else answers `call()`. */
+  async #answer<T>(verb: string, call: () => T): Promise<T> {
     this.calls.push(verb);
-    const queued = this.failures.get(verb);
-    const failure = queued?.shift();
+    const failure = this.failures.get(verb)?.shift();
     if (failure) throw failure;
+    if (this.hanging.has(verb)) {
+      while (this.hanging.has(verb)) await new Promise((resolve) => setImmediate(resolve));
+      throw new KubeApiError(verb, 'network', 'The operation was aborted due to timeout', undefined);
+    }
+    return call();
   }
 
   #store(record: LeaderElectionRecord, annotations: Record<string, string>): LockObservation {
@@ -87,8 +96,10 @@ export class MemoryStore {
     const observation = this.#observe(this.stored);
     // Like a real server, the watch event arrives after the write's answer.
     setImmediate(() => {
-      for (const watcher of this.#watchers)
-        watcher.onEvent({ type: 'changed', observation: this.#observe(this.stored as Stored) });
+      for (const watcher of this.#watchers) {
+        if (!this.#silenced.has(watcher))
+          watcher.onEvent({ type: 'changed', observation: this.#observe(this.stored as Stored) });
+      }
     });
     return observation;
   }
@@ -128,9 +139,4 @@ export function memoryLog() {
     else lines.push({ level, message: message ?? '', fields: fields as Record<string, unknown> });
   };
   return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never };
-}
-
-/** Runs `call` as an API call answers: a promise that rejects when the call throws. */
-function answer<T>(call: () => T): Promise<T> {
-  return new Promise((resolve) => resolve(call()));
 }
