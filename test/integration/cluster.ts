@@ -48,10 +48,11 @@ export interface Cluster {
   stopStore(): Promise<void>;
   startStore(): Promise<void>;
   /**
-   * Makes the server end every watch within about `seconds` from now on (real: kube-apiserver restarted with
-   * that --min-request-timeout; embedded: watches closed on a timer). `undefined` restores the default.
+   * Makes the server end every watch cleanly about every `seconds` from now on; `undefined` stops it. Only the
+   * embedded API can: kube-apiserver ends a watch at the client's `timeoutSeconds`, which leaderhook always sends
+   * (5–10 minutes), so its --min-request-timeout no longer applies.
    */
-  closeWatchesEvery(seconds: number | undefined): Promise<void>;
+  closeWatchesEvery?(seconds: number | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -207,15 +208,6 @@ export async function realCluster(): Promise<Cluster> {
     }
   };
 
-  let minRequestTimeout: number | undefined;
-  // SIGKILL, as a crash: a SIGTERM'd kube-apiserver waits up to its shutdown timeout for open watches to end.
-  const restartApiServer = async () => {
-    await kubeUp('kill-apiserver');
-    await kubeUp('start-apiserver', {
-      LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout),
-    });
-  };
-
   return {
     name: 'kube-apiserver',
     namespace,
@@ -229,22 +221,10 @@ export async function realCluster(): Promise<Cluster> {
       await settled(rules);
     },
     stopApiServer: () => kubeUp('kill-apiserver'),
-    startApiServer: () =>
-      kubeUp('start-apiserver', {
-        LEADERHOOK_KUBE_MIN_REQUEST_TIMEOUT: minRequestTimeout === undefined ? '' : String(minRequestTimeout),
-      }),
+    startApiServer: () => kubeUp('start-apiserver'),
     stopStore: () => kubeUp('stop-etcd'),
     startStore: () => kubeUp('start-etcd'),
-    closeWatchesEvery: async (seconds) => {
-      if (seconds === minRequestTimeout) return;
-      minRequestTimeout = seconds;
-      await restartApiServer();
-    },
     close: async () => {
-      if (minRequestTimeout !== undefined) {
-        minRequestTimeout = undefined;
-        await restartApiServer();
-      }
       await rbac.deleteNamespacedRoleBinding({ name: role, namespace }).catch(() => undefined);
       await rbac.deleteNamespacedRole({ name: role, namespace }).catch(() => undefined);
     },

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { agreedLeader, guardOneLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 import { ELECTION_RULES, type Cluster, type Rule } from './cluster.ts';
+import { faultScenarios } from './fault-scenarios.ts';
 
 export const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
 const LEASE_MS = 2000;
@@ -355,7 +356,7 @@ async function outage(
 }
 
 async function watchClosedByServer(cluster: Cluster): Promise<void> {
-  await cluster.closeWatchesEvery(2);
+  await cluster.closeWatchesEvery?.(2);
   const replicas = await startReplicas(cluster, electionName('rewatch'), 2);
   try {
     const leaderId = await agreedLeader(replicas);
@@ -379,12 +380,14 @@ async function watchClosedByServer(cluster: Cluster): Promise<void> {
     assert.ok(performance.now() - sentAt < 1500, 'handover at once');
   } finally {
     await stopAll(replicas);
-    await cluster.closeWatchesEvery(undefined);
+    await cluster.closeWatchesEvery?.(undefined);
   }
 }
 
 export interface Scenario {
   name: string;
+  /** Why this scenario cannot run on `cluster`, if it cannot. */
+  skip?(cluster: Cluster): string | undefined;
   run(cluster: Cluster): Promise<void>;
 }
 
@@ -426,5 +429,13 @@ export const scenarios: Scenario[] = [
         () => c.startStore(),
       ),
   },
-  { name: 'watches the server closes: followers watch again, with no reads', run: watchClosedByServer },
+  {
+    name: 'watches the server closes: followers watch again, with no reads',
+    run: watchClosedByServer,
+    skip: (cluster) =>
+      cluster.closeWatchesEvery
+        ? undefined
+        : `${cluster.name} ends watches only at the timeoutSeconds leaderhook sends (5–10 minutes)`,
+  },
+  ...faultScenarios,
 ];

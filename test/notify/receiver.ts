@@ -16,8 +16,8 @@ export interface WebhookBody {
   data: Record<string, unknown>;
 }
 
-/** What to do with one request: answer with a status (and headers), or hang without answering. */
-export type Behaviour = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+/** What to do with one request: answer with a status (and headers), after `delayMs` if given, or hang. */
+export type Behaviour = { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
 
 /**
  * A real HTTP receiver on loopback. Requests are answered from `script` in order, then with `fallback`; everything
@@ -67,8 +67,12 @@ export class Receiver {
           response.on('close', () => this.#hanging.delete(response));
           return;
         }
-        response.writeHead(behaviour.status, behaviour.headers ?? {});
-        response.end(behaviour.body ?? '');
+        const reply = () => {
+          response.writeHead(behaviour.status, behaviour.headers ?? {});
+          response.end(behaviour.body ?? '');
+        };
+        if (behaviour.delayMs) setTimeout(reply, behaviour.delayMs);
+        else reply();
       });
     });
     server.keepAliveTimeout = 60_000;

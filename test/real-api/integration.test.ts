@@ -14,6 +14,12 @@ describe(
       cluster = await realCluster();
     });
     after(() => cluster?.close());
-    for (const scenario of scenarios) it(scenario.name, () => scenario.run(cluster));
+    for (const scenario of scenarios) {
+      it(scenario.name, (t) => {
+        const reason = scenario.skip?.(cluster);
+        if (reason) return t.skip(reason);
+        return scenario.run(cluster);
+      });
+    }
   },
 );
