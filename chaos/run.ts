@@ -71,14 +71,13 @@ let report: SoakReport;
 try {
   report = await runSoak({
     cluster,
-    transitions: count('transitions', values.transitions),
+    run: { transitions: count('transitions', values.transitions), ...(weights ? { weights } : {}) },
     replicas: count('replicas', values.replicas),
     seed,
     leaseMs: count('lease-duration-ms', values['lease-duration-ms']),
     renewDeadlineMs: count('renew-deadline-ms', values['renew-deadline-ms']),
     retryMs: count('retry-period-ms', values['retry-period-ms']),
     log: (line) => console.log(line),
-    ...(weights ? { weights } : {}),
   });
 } finally {
   await cluster.close();

@@ -5,8 +5,8 @@ export interface Clock {
   /** Wall-clock time, written into lock records and events, never used to judge expiry. */
   date(): Date;
   /**
-   * Calls `callback` after `ms` (any non-negative number, however large; never for `Infinity`); returns a function
-   * that cancels it.
+   * Calls `callback` once `now()` has advanced by `ms` (any non-negative number, however large; never for `Infinity`),
+   * never before; returns a function that cancels it.
    */
   setTimer(ms: number, callback: () => void): () => void;
 }
@@ -18,22 +18,32 @@ export interface Clock {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * A timer for any delay: one that Node cannot hold is armed for `MAX_TIMER_MS` and re-armed for the rest, so it fires
- * once, at the right time; `Infinity` never fires. `schedule` is `setTimeout` (a parameter for tests).
+ * A timer for any delay that never fires before its time on `now`'s clock: Node.js may run a timer up to a
+ * millisecond early as `performance.now()` counts (its timers keep whole milliseconds of a loop time taken before the
+ * callbacks), and a delay it cannot hold is armed for `MAX_TIMER_MS`; either way the timer is re-armed for what is
+ * left, so it fires once, at or after `now() + ms`. `Infinity` never fires. `schedule`, `cancel` and `now` are
+ * `setTimeout`, `clearTimeout` and `performance.now` (parameters for tests).
  */
 export function longTimer(
   ms: number,
   callback: () => void,
   schedule: (callback: () => void, ms: number) => unknown = setTimeout,
   cancel: (timer: unknown) => void = (timer) => clearTimeout(timer as NodeJS.Timeout),
+  now: () => number = () => performance.now(),
 ): () => void {
   let timer: unknown;
-  const arm = (left: number) => {
-    if (!(left < Number.POSITIVE_INFINITY)) return;
-    const step = Math.min(Math.max(0, left), MAX_TIMER_MS);
-    timer = schedule(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : callback()), step);
+  const dueAt = now() + (Number.isNaN(ms) ? 0 : Math.max(0, ms));
+  const arm = () => {
+    const left = dueAt - now();
+    if (left <= 0) {
+      timer = undefined;
+      callback();
+      return;
+    }
+    // Node turns a fraction into a whole millisecond (and never waits less than 1 ms).
+    timer = schedule(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
   };
-  arm(Number.isNaN(ms) ? 0 : ms);
+  if (dueAt < Number.POSITIVE_INFINITY) timer = schedule(arm, Math.min(Math.ceil(dueAt - now()), MAX_TIMER_MS));
   return () => {
     if (timer !== undefined) cancel(timer);
     timer = undefined;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Cluster } from '../integration/cluster.ts';
 import { Receiver } from '../notify/receiver.ts';
 import { FaultProxy, kubeconfigServer, proxiedKubeconfig } from '../support/fault-proxy.ts';
-import { Replica } from '../support/replica.ts';
+import { Replica, type LogLine } from '../support/replica.ts';
 
 export const FAULT_KINDS = [
   'sigterm',
@@ -35,23 +35,23 @@ export type BackgroundKind = (typeof BACKGROUND_KINDS)[number];
 
 export interface SoakOptions {
   cluster: Cluster;
-  /** Stop once this many leadership transitions (leadership.started at any hook) were seen. */
-  transitions: number;
+  /**
+   * Stop once this many leadership transitions (leadership.started at any hook) were seen, each round's fault drawn
+   * at random (`weights`: relative weights of the kinds; by default sigterm 3, api-restart 1, the others 2); or run
+   * exactly the rounds of `faults`, in order.
+   */
+  run: { transitions: number; weights?: Partial<Record<FaultKind, number>> } | { faults: readonly FaultKind[] };
   replicas: number;
   seed: number;
   leaseMs: number;
   renewDeadlineMs: number;
   retryMs: number;
-  /** Relative weights of the fault kinds (default: all equal; api-restart rarer). */
-  weights?: Partial<Record<FaultKind, number>>;
   /** Progress lines. */
   log?: (line: string) => void;
-  /** Give up after this long whatever the count. */
-  maxDurationMs?: number;
 }
 
 export interface Violation {
-  invariant: 'one-leader' | 'hook-order' | 'lost-notice' | 'webhook-id' | 'no-leader';
+  invariant: 'one-leader' | 'hook-order' | 'lost-notice' | 'webhook-id' | 'no-leader' | 'crash';
   detail: string;
 }
 
@@ -88,9 +88,13 @@ interface Slot {
   kubeconfig: string;
   hook: Receiver;
   replica: Replica | undefined;
+  /** Log lines (warnings and above) of the slot's earlier processes. */
+  pastLogs: LogLine[];
   /** The current process has answered on HTTP (a restarted one takes a moment to start). */
   up: boolean;
   paused: boolean;
+  /** A fault ends the current process (a signal that makes it exit): its exit is no crash. */
+  ending: boolean;
 }
 
 function seededRandom(seed: number): () => number {
@@ -135,7 +139,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     'partition-then-sigterm': 2,
     'silent-watch': 2,
     'api-restart': 1,
-    ...options.weights,
+    ...('weights' in options.run ? options.run.weights : {}),
   };
   const pickKind = (): FaultKind => {
     const total = FAULT_KINDS.reduce((sum, kind) => sum + weights[kind], 0);
@@ -169,13 +173,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       kubeconfig,
       hook: await Receiver.start(),
       replica: undefined,
+      pastLogs: [],
       up: false,
       paused: false,
+      ending: false,
     });
   }
 
+  const violations: Violation[] = [];
+  const violation = (invariant: Violation['invariant'], detail: string) => {
+    violations.push({ invariant, detail });
+    log(`VIOLATION ${invariant}: ${detail}`);
+  };
+
+  let running = true;
   const launch = async (slot: Slot): Promise<void> => {
-    slot.replica = await Replica.start({
+    const replica = await Replica.start({
       id: slot.id,
       kubeconfig: slot.kubeconfig,
       election,
@@ -188,20 +201,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         '--log-level=warn',
       ],
     });
+    slot.replica = replica;
     slot.paused = false;
     slot.up = false;
+    slot.ending = false;
+    // A process that exits although no fault ended it crashed: that is a finding, and the slot runs a new one.
+    void replica.exited.then(async (code) => {
+      if (!running || slot.replica !== replica || slot.ending) return;
+      const last = [...replica.stderr.slice(-5), ...replica.logs.slice(-5).map((line) => JSON.stringify(line))];
+      violation('crash', `${slot.id} exited with ${code} although no fault ended it: ${last.join(' | ')}`);
+      slot.pastLogs.push(...replica.logs);
+      await launch(slot);
+    });
+  };
+  /** Signals the slot's process with a signal that ends it, then starts a new one once it has exited. */
+  const end = (slot: Slot, signal: NodeJS.Signals): void => {
+    slot.ending = true;
+    slot.replica?.signal(signal);
   };
   const restart = async (slot: Slot): Promise<void> => {
     await slot.replica?.exited;
+    slot.pastLogs.push(...(slot.replica?.logs ?? []));
     await launch(slot);
   };
   await Promise.all(slots.map(launch));
-
-  const violations: Violation[] = [];
-  const violation = (invariant: Violation['invariant'], detail: string) => {
-    violations.push({ invariant, detail });
-    log(`VIOLATION ${invariant}: ${detail}`);
-  };
 
   // Sampling every replica: never two answering isLeader in one round.
   let sampling = true;
@@ -209,9 +232,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const sampler = (async () => {
     while (sampling) {
       const live = slots.filter((slot) => slot.replica && !slot.paused);
-      const views = await Promise.all(
-        live.map(async (slot) => ({ slot, view: await leaderView(slot.replica as Replica) })),
-      );
+      const views = await Promise.all(live.map(async (slot) => ({ slot, view: await leaderView(slot) })));
       for (const { slot, view } of views) if (view) slot.up = true;
       const leading = views.filter(({ view }) => view?.isLeader).map(({ slot }) => slot.id);
       if (leading.length > 1)
@@ -227,7 +248,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
       const live = slots.filter((slot) => slot.replica && slot.up && !slot.paused);
-      const views = await Promise.all(live.map((slot) => leaderView(slot.replica as Replica)));
+      const views = await Promise.all(live.map((slot) => leaderView(slot)));
       const leaders = live.filter((_, index) => views[index]?.isLeader);
       // Every replica that is up agrees (a restarted one joins once it answers), with at least two followers up.
       if (
@@ -247,11 +268,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const roundMs: Record<string, number[]> = {};
   /** Terms whose leader could not reach its hook when it ended (SIGKILL, SIGSTOP): exempt from hook-order. */
   const unreachableEnds: Array<{ replica: string; from: number; to: number }> = [];
-  const maxDuration = options.maxDurationMs ?? Number.POSITIVE_INFINITY;
   let rounds = 0;
 
   try {
-    while (hookStarts().length - 1 < options.transitions && performance.now() - startedAt < maxDuration) {
+    const planned = 'faults' in options.run ? options.run.faults : undefined;
+    const goal = 'transitions' in options.run ? options.run.transitions : Number.POSITIVE_INFINITY;
+    const more = () => (planned ? rounds < planned.length : hookStarts().length - 1 < goal);
+    while (more()) {
       const roundStartedAt = performance.now();
       const leader = await currentLeader(30_000 + options.leaseMs * 4);
       if (!leader) {
@@ -269,8 +292,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         }
         continue;
       }
+      const kind = planned ? (planned[rounds] as FaultKind) : pickKind();
       rounds++;
-      const kind = pickKind();
       const followers = slots.filter((slot) => slot !== leader && slot.replica && slot.up && !slot.paused);
       const backgroundKind: BackgroundKind =
         followers.length && kind !== 'silent-watch' ? pick(BACKGROUND_KINDS) : 'none';
@@ -294,22 +317,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       };
       switch (kind) {
         case 'sigterm':
-          replica.signal('SIGTERM');
+          end(leader, 'SIGTERM');
           void restart(leader);
           break;
         case 'sigkill':
           unreachableEnds.push({ replica: leader.id, from: injectedAt, to: Number.POSITIVE_INFINITY });
-          replica.signal('SIGKILL');
+          end(leader, 'SIGKILL');
           void restart(leader);
           break;
         case 'sigstop': {
-          const end = { replica: leader.id, from: injectedAt, to: Number.POSITIVE_INFINITY };
-          unreachableEnds.push(end);
+          const pause = { replica: leader.id, from: injectedAt, to: Number.POSITIVE_INFINITY };
+          unreachableEnds.push(pause);
           leader.paused = true;
           replica.signal('SIGSTOP');
           await holdUntilStarted(options.leaseMs + 200);
           replica.signal('SIGCONT');
-          end.to = performance.now();
+          pause.to = performance.now();
           leader.paused = false;
           break;
         }
@@ -322,7 +345,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           // A rolling update during a network blip: the API is unreachable, then SIGTERM, before the renew deadline.
           leader.proxy.partition();
           await sleep(options.renewDeadlineMs * (0.2 + 0.6 * random()));
-          replica.signal('SIGTERM');
+          end(leader, 'SIGTERM');
           await replica.exited;
           leader.proxy.heal();
           void restart(leader);
@@ -331,7 +354,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           // Every follower's open connections (its watch) go silent; then the leader hands over. The successor must
           // learn of it without its watch.
           for (const follower of followers) follower.proxy.silence();
-          replica.signal('SIGTERM');
+          end(leader, 'SIGTERM');
           void restart(leader);
           break;
         case 'api-restart':
@@ -372,7 +395,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   checkHookOrder(slots, unreachableEnds, violation);
   checkLeaderScope(hookEvents, webhookEvents, violation);
   checkIds([...hookEvents, ...webhookEvents], violation);
+  if (violations.some((found) => found.invariant === 'lost-notice')) {
+    for (const slot of slots) {
+      for (const line of [...slot.pastLogs, ...(slot.replica?.logs ?? [])])
+        if (line.component === 'notify') log(`${slot.id}: ${JSON.stringify(line)}`);
+    }
+  }
 
+  running = false;
   for (const slot of slots) await slot.replica?.stop();
   await Promise.all([
     ...slots.map((slot) => slot.proxy.close()),
@@ -394,10 +424,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
 }
 
-async function leaderView(replica: Replica): Promise<{ leader: string; isLeader: boolean } | undefined> {
+/** The slot's process's view, if it answers; an answer from another process (its port reused) is no answer. */
+async function leaderView(slot: Slot): Promise<{ leader: string; isLeader: boolean } | undefined> {
+  if (!slot.replica) return undefined;
   try {
-    const response = await fetch(`${replica.url}/leader`, { signal: AbortSignal.timeout(500) });
-    return (await response.json()) as { leader: string; isLeader: boolean };
+    const response = await fetch(`${slot.replica.url}/leader`, { signal: AbortSignal.timeout(500) });
+    const view = (await response.json()) as { leader: string; isLeader: boolean; self: string };
+    return view.self === slot.id ? view : undefined;
   } catch {
     return undefined;
   }

@@ -13,15 +13,25 @@ export interface LeaderBody {
   transitions: number;
 }
 
-/** A free TCP port on loopback. */
+/**
+ * A free TCP port on loopback for a child process to listen on, from below the kernel's ephemeral range (Linux:
+ * 32768–60999; macOS and Windows start higher still). A port from that range, closed again until the child binds it,
+ * can meanwhile be handed to any outgoing connection or `listen(0)` on the machine — and under a busy test suite it
+ * is: the child then fails to start. The kernel never hands out a port below the range by itself.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!listening) continue;
+    server.close();
+    await once(server, 'close');
+    return port;
+  }
 }
 
 /** One line of a replica's JSON log: its message and fields (a line that is not JSON is kept as its message). */
