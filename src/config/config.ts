@@ -97,10 +97,18 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     throw new UsageError(sources[flag] ?? `--${flag}`, issue?.message ?? 'invalid value');
   }
   const flags = result.data;
+  const identity = resolveIdentity(flags.id, env, sources);
+  if (flags['leader-label'] && !isPodName(identity.value)) {
+    throw new UsageError(
+      identity.source,
+      `"${identity.value}" cannot be a Pod name, which --leader-label needs it to be (a lower-case DNS subdomain of ` +
+        'at most 253 characters: a-z, 0-9, "-", ".")',
+    );
+  }
   return {
     election: flags.election,
     namespace: flags['election-namespace'],
-    identity: flags.id ?? (env.POD_NAME || hostname()),
+    identity: identity.value,
     http: flags.http ?? { host: '0.0.0.0', port: 4040 },
     lock: flags.lock ?? 'leases',
     timings: resolveTimings(flags, sources),
@@ -111,6 +119,21 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     events: flags.events ?? true,
     stopBeforeRelease: flags['stop-before-release'] ?? true,
   };
+}
+
+/** This replica's identity and where it came from, for a message: `--id`, else `$POD_NAME`, else the hostname. */
+function resolveIdentity(
+  id: string | undefined,
+  env: NodeJS.ProcessEnv,
+  sources: FlagSources,
+): { value: string; source: string } {
+  if (id !== undefined) return { value: id, source: sources.id ?? '--id' };
+  if (env.POD_NAME) return { value: env.POD_NAME, source: 'POD_NAME' };
+  return { value: hostname(), source: '--id (default: the hostname)' };
+}
+
+function isPodName(name: string): boolean {
+  return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
 function resolveTimings(

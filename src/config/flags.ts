@@ -2,6 +2,8 @@
 export interface FlagSpec {
   name: string;
   type: 'string' | 'boolean' | 'list';
+  /** A one-letter alias, e.g. `h` for `-h`. */
+  short?: string;
   /** Shown in `--help`, e.g. `DURATION`. */
   value?: string;
   description: string;
@@ -126,7 +128,7 @@ export const FLAGS = [
     description: 'on SIGTERM, how long pending notifications may take after the release (default 5s)',
   },
   { name: 'log-level', type: 'string', value: 'LEVEL', description: 'debug | info (default) | warn | error' },
-  { name: 'help', type: 'boolean', description: 'show this help' },
+  { name: 'help', type: 'boolean', short: 'h', description: 'show this help' },
   { name: 'version', type: 'boolean', description: 'print the version' },
 ] as const satisfies readonly FlagSpec[];
 
@@ -136,7 +138,7 @@ export function envName(flag: string): string {
 
 export function helpText(version: string): string {
   const rows = FLAGS.map((flag) => {
-    const left = `  --${flag.name}${'value' in flag ? ` ${flag.value}` : ''}`;
+    const left = `  ${'short' in flag ? `-${flag.short}, ` : ''}--${flag.name}${'value' in flag ? ` ${flag.value}` : ''}`;
     return `${left.padEnd(34)} ${flag.description}`;
   });
   return [

@@ -7,14 +7,14 @@ export type FlagValues = Partial<Record<string, string | boolean | string[]>>;
 /** Where each value came from, so a message can name `--flag` or `LEADERHOOK_FLAG` as the user wrote it. */
 export type FlagSources = Partial<Record<string, string>>;
 
-const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true,
-  '1': true,
-  yes: true,
-  false: false,
-  '0': false,
-  no: false,
-};
+const BOOLEAN_WORDS = new Map<string, boolean>([
+  ['true', true],
+  ['1', true],
+  ['yes', true],
+  ['false', false],
+  ['0', false],
+  ['no', false],
+]);
 
 /**
  * Reads flags from argv, then fills what is missing from `LEADERHOOK_*` variables. Go-style `--flag=true|false` is
@@ -30,7 +30,7 @@ export function readFlags(
     const match = /^--([^=]+)=(.*)$/s.exec(arg);
     const spec = match ? byName.get(match[1] as string) : undefined;
     if (match && spec?.type === 'boolean') {
-      const value = BOOLEAN_WORDS[(match[2] as string).toLowerCase()];
+      const value = BOOLEAN_WORDS.get((match[2] as string).toLowerCase());
       if (value === undefined) throw new UsageError(`--${spec.name}`, `expected true or false, got "${match[2]}"`);
       args.push(value ? `--${spec.name}` : `--no-${spec.name}`);
     } else {
@@ -44,7 +44,11 @@ export function readFlags(
       options: Object.fromEntries(
         FLAGS.map((spec) => [
           spec.name,
-          { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.type === 'list' },
+          {
+            type: spec.type === 'boolean' ? 'boolean' : 'string',
+            multiple: spec.type === 'list',
+            ...('short' in spec ? { short: spec.short } : {}),
+          },
         ]),
       ),
       strict: true,
@@ -69,7 +73,7 @@ export function readFlags(
     if (text === undefined || text === '') continue;
     sources[spec.name] = variable;
     if (spec.type === 'boolean') {
-      const flag = BOOLEAN_WORDS[text.trim().toLowerCase()];
+      const flag = BOOLEAN_WORDS.get(text.trim().toLowerCase());
       if (flag === undefined) throw new UsageError(variable, `expected true or false, got "${text}"`);
       values[spec.name] = flag;
     } else if (spec.type === 'list') {

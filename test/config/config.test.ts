@@ -109,3 +109,67 @@ describe('configuration', () => {
     );
   });
 });
+
+describe('durations beyond what a timer or the Lease can hold', () => {
+  const limit = 'at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)';
+  const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
+    [['--ttl', '9999999h'], {}, `--ttl: "9999999h" is too long: ${limit}`],
+    [['--lease-duration', '700h'], {}, `--lease-duration: "700h" is too long: ${limit}`],
+    [['--lease-duration', '3000000000s'], {}, `--lease-duration: "3000000000s" is too long: ${limit}`],
+    [['--renew-deadline', '600h'], {}, `--renew-deadline: "600h" is too long: ${limit}`],
+    [['--retry-period', '2147483648ms'], {}, `--retry-period: "2147483648ms" is too long: ${limit}`],
+    [[], { LEADERHOOK_TTL: '9999999h' }, `LEADERHOOK_TTL: "9999999h" is too long: ${limit}`],
+  ];
+  for (const [argv, env, message] of cases) {
+    it(`${[...argv, ...Object.entries(env).map(([key, value]) => `${key}=${value}`)].join(' ')}: refused`, () => {
+      assert.equal(usageError(['--election', 'x', ...argv], env), message);
+    });
+  }
+
+  it('accepts the longest duration a timer holds', () => {
+    const config = configFrom(['--election', 'x', '--lease-duration', '596h31m23.647s', '--renew-deadline', '1h']);
+    assert.equal(config.timings.leaseDurationMs, 2 ** 31 - 1);
+    assert.match(usageError(['--election', 'x', '--lease-duration', '596h31m23.648s']), /too long/);
+  });
+});
+
+describe('command-line words that are names of object properties', () => {
+  it('a boolean flag or variable set to "constructor" or "toString" is refused, not read as true', () => {
+    assert.equal(
+      usageError(['--election', 'x', '--events=constructor']),
+      '--events: expected true or false, got "constructor"',
+    );
+    assert.equal(
+      usageError(['--election', 'x'], { LEADERHOOK_EVENTS: 'toString' }),
+      'LEADERHOOK_EVENTS: expected true or false, got "toString"',
+    );
+  });
+});
+
+describe('-h and --id', () => {
+  it('-h asks for help as --help does', () => {
+    assert.equal(readFlags(['-h'], {}).values.help, true);
+  });
+
+  it('an identity that cannot be a Pod name is refused with --leader-label, naming where it came from', () => {
+    const needs = 'cannot be a Pod name, which --leader-label needs it to be';
+    assert.match(
+      usageError(['--election', 'x', '--id', 'Pod_1', '--leader-label', 'role=leader']),
+      new RegExp(`^--id: "Pod_1" ${needs}`),
+    );
+    assert.match(
+      usageError(['--election', 'x', '--leader-label', 'role=leader'], { LEADERHOOK_ID: 'pod 1' }),
+      new RegExp(`^LEADERHOOK_ID: "pod 1" ${needs}`),
+    );
+    assert.match(
+      usageError(['--election', 'x', '--leader-label', 'role=leader'], { POD_NAME: 'UPPER' }),
+      new RegExp(`^POD_NAME: "UPPER" ${needs}`),
+    );
+    // Without --leader-label the identity is only a holder identity, which may be any string.
+    assert.equal(configFrom(['--election', 'x', '--id', 'Pod_1']).identity, 'Pod_1');
+    assert.equal(
+      configFrom(['--election', 'x', '--id', 'pod-1.a', '--leader-label', 'role=leader']).identity,
+      'pod-1.a',
+    );
+  });
+});
