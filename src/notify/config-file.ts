@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { durationSchema as duration } from '../config/duration.ts';
+import { readBoundedFile } from '../files/read-bounded.ts';
 import { EVENT_TYPES } from './events.ts';
 import { CLOUDEVENTS_MODES, FORMAT_NAMES, SCOPES, SEVERITIES } from './targets.ts';
 
@@ -55,27 +55,33 @@ const fileSchema = z.strictObject({
 });
 
 /** Keys that would put a secret inline, with where it belongs instead. */
-const INLINE_SECRETS: Record<string, string> = {
-  secret: 'secretFiles',
-  secrets: 'secretFiles',
-  routingKey: 'routingKeyFile',
-  routing_key: 'routingKeyFile',
-  token: 'headerFiles',
-  password: 'headerFiles',
-};
+const INLINE_SECRETS = new Map([
+  ['secret', 'secretFiles'],
+  ['secrets', 'secretFiles'],
+  ['routingKey', 'routingKeyFile'],
+  ['routing_key', 'routingKeyFile'],
+  ['token', 'headerFiles'],
+  ['password', 'headerFiles'],
+]);
+
+/** The most targets one replica sends to: `--hook`, `--webhook` and `--config` targets together. */
+export const MAX_TARGETS = 100;
+
+/** The largest `--config` file read: 1 MiB, the most a ConfigMap (or Secret) can hold. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 /**
- * Reads and validates `--config` (YAML, or JSON, which is YAML too). Throws an Error whose message names the
- * offending entry, e.g. `targets[1].scope: scope must be self, leader, all, not "leaders"`.
+ * Reads and validates `--config` (YAML, or JSON, which is YAML too): a regular file of at most
+ * `MAX_CONFIG_FILE_BYTES` with at most `MAX_TARGETS` targets. Throws an Error whose message names the offending entry,
+ * e.g. `targets[1].scope: scope must be self, leader, all, not "leaders"`.
  */
 export function readConfigFile(file: string): TargetSpec[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedFile(file, MAX_CONFIG_FILE_BYTES);
   } catch (error) {
-    throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
-      cause: error,
-    });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code ? `cannot read the file (${code})` : (error as Error).message, { cause: error });
   }
   let raw: unknown;
   try {
@@ -85,10 +91,13 @@ export function readConfigFile(file: string): TargetSpec[] {
   }
   if (raw === null || raw === undefined) throw new Error('the file is empty (expected "targets:")');
   if (typeof raw === 'object' && Array.isArray((raw as { targets?: unknown }).targets)) {
-    for (const [index, entry] of (raw as { targets: unknown[] }).targets.entries()) {
+    const targets = (raw as { targets: unknown[] }).targets;
+    if (targets.length > MAX_TARGETS)
+      throw new Error(`targets: ${targets.length} targets; at most ${MAX_TARGETS} are allowed`);
+    for (const [index, entry] of targets.entries()) {
       if (typeof entry !== 'object' || entry === null) continue;
       for (const key of Object.keys(entry)) {
-        const instead = INLINE_SECRETS[key];
+        const instead = INLINE_SECRETS.get(key);
         if (instead)
           throw new Error(
             `targets[${index}].${key}: secrets are never written inline; put it in a file (e.g. a mounted Secret) and use ${instead}`,

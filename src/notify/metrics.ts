@@ -10,6 +10,7 @@ export class NotifyMetrics {
   readonly queueDepth: Gauge<'target'>;
   readonly disabled: Gauge<'target'>;
   readonly latency: Histogram<'target'>;
+  readonly fileReloadFailures: Counter<'target' | 'file'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -60,6 +61,12 @@ export class NotifyMetrics {
       help: 'Time from the leadership change to its successful delivery, retries included, by target',
       labelNames: ['target'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.fileReloadFailures = new Counter({
+      name: 'leaderhook_notify_file_reload_failures_total',
+      help: 'Re-reads of a secret, header or routing-key file that failed (the last good value stays in use), by target and file',
+      labelNames: ['target', 'file'],
       registers,
     });
   }

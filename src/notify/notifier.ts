@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
+import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import type { Position } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
@@ -98,6 +99,7 @@ export class Notifier {
         ...(target.scope === 'leader' ? { cursor: this.#ledger.track(target.name, target.cursorKey) } : {}),
       };
       this.#metrics.addTarget(target.name);
+      this.#reportReloads(resolved);
       return lane;
     });
     this.#leaderLanes = this.#lanes.filter((lane) => lane.cursor);
@@ -281,6 +283,31 @@ export class Notifier {
     if (outcome === 'disabled' || reason === 'shutdown') return;
     lane.cursor.settle(item.position, lane.queue.depth === 0);
     this.#publish();
+  }
+
+  /**
+   * A target's secret, header and routing-key files are re-read on rotation; a re-read that fails keeps the last good
+   * value, is counted every time and logged once until the file reads well again.
+   */
+  #reportReloads({ target, secrets, headerFiles, routingKey }: ResolvedTarget): void {
+    const files: FileValue<unknown>[] = [
+      ...secrets.files,
+      ...headerFiles.values(),
+      ...(routingKey ? [routingKey] : []),
+    ];
+    for (const file of files) {
+      const said = new OnceUntilSuccess();
+      file.onReload((problem) => {
+        if (problem === undefined) return said.succeeded();
+        this.#metrics.fileReloadFailures.inc({ target: target.name, file: file.path });
+        if (said.first(problem)) {
+          this.#log.error(
+            { target: target.name, file: file.path, problem },
+            'cannot use the changed file; the last good value stays in use',
+          );
+        }
+      });
+    }
   }
 
   /** Hands the ledger's annotations to the elector for its next lock write, when they changed. */

@@ -1,9 +1,10 @@
-import { parseDuration } from '../config/duration.ts';
+import { readDuration } from '../config/duration.ts';
 import type { FlagSources, FlagValues } from '../config/read-flags.ts';
 import { UsageError } from '../config/usage-error.ts';
-import { readConfigFile, type TargetSpec } from './config-file.ts';
+import { MAX_TARGETS, readConfigFile, type TargetSpec } from './config-file.ts';
 import { EVENT_TYPES, type EventType } from './events.ts';
-import { FileValue, nonEmptyText } from './file-value.ts';
+import { describeFileProblem, FileValue, nonEmptyText } from './file-value.ts';
+import { headerValueProblem, headerValueText } from './header-value.ts';
 import type { ResolvedTarget } from './notifier.ts';
 import { parseSecretFile, SecretFiles } from './signing.ts';
 import {
@@ -25,6 +26,11 @@ export interface NotifyConfig {
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
+/** The most headers one target sets (`headers` and `headerFiles` together). */
+const MAX_HEADERS = 50;
+/** The most signing secret files one target names. */
+const MAX_SECRET_FILES = 10;
+
 /** Header names whose values are credentials: they must come from `headerFiles`. */
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|api-?key|password/i;
 /** Headers leaderhook sets itself. */
@@ -43,9 +49,9 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
   };
 
   const drainText = text('drain-timeout');
-  const drainTimeoutMs = drainText === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : parseDuration(drainText);
-  if (drainTimeoutMs === undefined)
-    throw new UsageError(source('drain-timeout'), `"${drainText}" is not a duration (use Go form: 500ms, 5s, 1m)`);
+  const drain = drainText === undefined ? { ms: DEFAULT_DRAIN_TIMEOUT_MS } : readDuration(drainText);
+  if ('problem' in drain) throw new UsageError(source('drain-timeout'), drain.problem);
+  const drainTimeoutMs = drain.ms;
 
   const stateFile = text('state-file');
   if (stateFile === '') throw new UsageError(source('state-file'), 'must not be empty');
@@ -88,6 +94,14 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
         defaultName: `target-${index + 1}`,
         kind: 'config',
       }),
+    );
+  }
+
+  if (specs.length > MAX_TARGETS) {
+    const given = (['hook', 'webhook', 'config'] as const).filter((flag) => values[flag] !== undefined).map(source);
+    throw new UsageError(
+      given.join(', '),
+      `${specs.length} targets in all; at most ${MAX_TARGETS} are allowed (hooks, webhooks and config targets together)`,
     );
   }
 
@@ -147,7 +161,13 @@ function resolveTarget(
     throw fail('routingKeyFile', 'applies to the pagerduty format only');
   if (spec.severity && format !== 'pagerduty') throw fail('severity', 'applies to the pagerduty format only');
 
-  for (const name of Object.keys(spec.headers ?? {})) {
+  const headerCount = Object.keys(spec.headers ?? {}).length + Object.keys(spec.headerFiles ?? {}).length;
+  if (headerCount > MAX_HEADERS)
+    throw fail(
+      'headers',
+      `${headerCount} headers; at most ${MAX_HEADERS} are allowed (headers and headerFiles together)`,
+    );
+  for (const [name, value] of Object.entries(spec.headers ?? {})) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headers.${name}`, 'is not a valid header name');
     if (RESERVED_HEADER.test(name)) throw fail(`headers.${name}`, 'is set by leaderhook itself');
     if (SECRET_HEADER.test(name))
@@ -155,13 +175,17 @@ function resolveTarget(
         `headers.${name}`,
         'looks like a credential: never inline; put the value in a file and use headerFiles',
       );
+    const problem = headerValueProblem(value);
+    if (problem) throw fail(`headers.${name}`, problem);
   }
   const headerFiles = new Map<string, FileValue<string>>();
   for (const [name, file] of Object.entries(spec.headerFiles ?? {})) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw fail(`headerFiles.${name}`, 'is not a valid header name');
     if (RESERVED_HEADER.test(name)) throw fail(`headerFiles.${name}`, 'is set by leaderhook itself');
-    headerFiles.set(name, openFile(file, nonEmptyText, fail, `headerFiles.${name}`));
+    headerFiles.set(name, openFile(file, headerValueText, fail, `headerFiles.${name}`));
   }
+  if ((spec.secretFiles ?? []).length > MAX_SECRET_FILES)
+    throw fail('secretFiles', `${spec.secretFiles?.length} files; at most ${MAX_SECRET_FILES} are allowed`);
   const secrets = new SecretFiles(
     (spec.secretFiles ?? []).map((file, index) => openFile(file, parseSecretFile, fail, `secretFiles[${index}]`)),
   );
@@ -227,14 +251,6 @@ function openFile<T>(
   try {
     return new FileValue(file, parse);
   } catch (error) {
-    throw fail(where, `${file}: ${describeFileError(error)}`);
+    throw fail(where, `${file}: ${describeFileProblem(error)}`);
   }
-}
-
-function describeFileError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code) return `cannot read (${code})`;
-  return (error as Error).message;
 }

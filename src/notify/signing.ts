@@ -5,6 +5,8 @@ import type { FileValue } from './file-value.ts';
 const PREFIX = 'whsec_';
 const MIN_BYTES = 24;
 const MAX_BYTES = 64;
+/** The most secrets one file holds: each adds a signature to every request (a rotation needs two). */
+const MAX_SECRETS_PER_FILE = 10;
 
 /** Decodes one `whsec_…` secret; throws an Error whose message never contains the secret. */
 export function decodeSecret(text: string): Buffer {
@@ -17,12 +19,17 @@ export function decodeSecret(text: string): Buffer {
   return key;
 }
 
-/** The secrets in a file: one per line, newest first; blank lines and `#` comments are skipped. */
+/**
+ * The secrets in a file: one per line, newest first, at most `MAX_SECRETS_PER_FILE`; blank lines and `#` comments are
+ * skipped.
+ */
 export function parseSecretFile(text: string): Webhook[] {
   const keys: Webhook[] = [];
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
+    if (keys.length === MAX_SECRETS_PER_FILE)
+      throw new Error(`line ${index + 1}: more than ${MAX_SECRETS_PER_FILE} secrets in one file`);
     try {
       keys.push(new Webhook(decodeSecret(line), { format: 'raw' }));
     } catch (error) {
@@ -51,6 +58,11 @@ export class SecretFiles {
 
   constructor(files: readonly FileValue<Webhook[]>[]) {
     this.#files = files;
+  }
+
+  /** The files, for their reload reports. */
+  get files(): readonly FileValue<Webhook[]>[] {
+    return this.#files;
   }
 
   keys(): readonly Webhook[] {

@@ -224,7 +224,7 @@ export class TargetQueue<P = unknown> {
           this.#disabled = true;
           metrics.disabled.set(labels, 1);
           log.error(
-            { target: target.name, id: entry.event.id },
+            { target: target.name, eventId: entry.event.id },
             'the target answered 410 Gone: disabled, nothing more is sent to it',
           );
           return ['disabled', 'disabled'];
@@ -232,7 +232,7 @@ export class TargetQueue<P = unknown> {
         return ['given-up', error.result.outcome === 'permanent' ? 'permanent' : 'retries-exhausted'];
       }
       log.error(
-        { target: target.name, id: entry.event.id, err: (error as Error).message },
+        { target: target.name, eventId: entry.event.id, err: (error as Error).message },
         'delivery failed unexpectedly',
       );
       return ['given-up', 'error'];
@@ -266,7 +266,7 @@ export class TargetQueue<P = unknown> {
     this.#options.log.warn(
       {
         target: this.target.name,
-        id: entry.event.id,
+        eventId: entry.event.id,
         type: entry.event.type,
         transitions: entry.event.data.transitions,
         attempt: entry.record.attempts,
@@ -290,7 +290,7 @@ export class TargetQueue<P = unknown> {
       log.error(
         {
           target: target.name,
-          id: entry.event.id,
+          eventId: entry.event.id,
           type: entry.event.type,
           transitions: entry.event.data.transitions,
           attempts: entry.record.attempts,

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { attempt, MAX_RESPONSE_BODY_BYTES } from '../../src/notify/delivery.ts';
 import { freePort } from '../support/replica.ts';
 import { metricValue, testEvent, testQueue, testTarget } from './helpers.ts';
 import { Receiver } from './receiver.ts';
@@ -243,5 +248,103 @@ describe('stop before release: waiting for a local hook', () => {
     assert.ok(performance.now() - refusedAt < 1_000, 'a refused connection is not waited for');
     assert.equal(queue.depth, 1, 'the event itself is still retried');
     queue.abandon();
+  });
+});
+
+describe('what a receiver cannot make the sender do', () => {
+  const MB = 1024 * 1024;
+  const servers: Server[] = [];
+  after(() => {
+    for (const server of servers) server.closeAllConnections();
+    return Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+
+  /** A receiver that answers 200 with `bodyBytes` of body, streamed as the sender reads it, never held in memory. */
+  async function hugeAnswer(bodyBytes: number) {
+    const sent: number[] = [];
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bodyBytes) });
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        let written = 0;
+        const index = sent.push(0) - 1;
+        const pump = () => {
+          while (written < bodyBytes && !response.destroyed) {
+            written += chunk.length;
+            sent[index] = written;
+            if (!response.write(chunk)) return void response.once('drain', pump);
+          }
+          response.end();
+        };
+        pump();
+      });
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, sent };
+  }
+
+  test('200 with a 100 MB body, five times: delivered; the sender cuts each body off and its RSS stays within 16 MB of idle', async () => {
+    const { url, sent } = await hugeAnswer(100 * MB);
+    // The sender runs in its own process, so its memory is measured apart from the receiver's.
+    const sender = `
+      import { attempt } from ${JSON.stringify(new URL('../../src/notify/delivery.ts', import.meta.url).href)};
+      const send = () => attempt({ url: ${JSON.stringify(url)}, body: '{}', headers: {}, timeoutMs: 20000 });
+      await send();
+      globalThis.gc();
+      const idle = process.memoryUsage.rss();
+      let peak = idle;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
+      const outcomes = [];
+      for (let i = 0; i < 5; i++) outcomes.push((await send()).outcome);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      clearInterval(sampler);
+      console.log(JSON.stringify({ outcomes, idle, peak }));
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', '--input-type=module', '-e', sender],
+      { timeout: 60_000 },
+    );
+    const { outcomes, idle, peak } = JSON.parse(stdout) as { outcomes: string[]; idle: number; peak: number };
+    assert.deepEqual(outcomes, ['delivered', 'delivered', 'delivered', 'delivered', 'delivered']);
+    assert.ok(peak - idle < 16 * MB, `RSS rose by ${((peak - idle) / MB).toFixed(1)} MB`);
+    // The receiver got rid of a few socket buffers' worth at most, never the whole answer.
+    assert.equal(sent.length, 6);
+    for (const bytes of sent) assert.ok(bytes < 16 * MB, `the receiver wrote ${(bytes / MB).toFixed(1)} MB`);
+    assert.equal(MAX_RESPONSE_BODY_BYTES, 64 * 1024);
+  });
+
+  test('a request Node.js cannot build is a permanent failure, never sent, naming the header but not its value', async () => {
+    const r = await receiver();
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['CR/LF', { 'x-note': 'a\r\nInjected: yes' }, 'x-note'],
+      ['beyond Latin-1', { 'x-note': 'pod ☃' }, 'x-note'],
+      ['a NUL', { 'x-secret-ish': 'abc\u0000def' }, 'x-secret-ish'],
+    ];
+    for (const [name, headers, header] of cases) {
+      const result = await attempt({ url: r.url, body: '{}', headers, timeoutMs: 1000 });
+      assert.equal(result.outcome, 'permanent', name);
+      assert.ok(result.outcome === 'permanent');
+      assert.equal(result.reason, 'invalid-request', name);
+      assert.equal(result.status, undefined, name);
+      assert.match(result.message, new RegExp(`^the request cannot be built: header "${header}"`), name);
+      for (const value of Object.values(headers)) assert.ok(!result.message.includes(value), name);
+    }
+    assert.equal(r.received.length, 0);
+
+    // In a queue: given up after one attempt, and the next event goes on.
+    const { queue, push, deliveries } = testQueue(
+      testTarget(r.url, { name: 'bad-header', headers: { 'x-note': 'line\nbreak' } }),
+    );
+    push(testEvent(1));
+    await queue.idle();
+    assert.deepEqual(
+      deliveries.list().map((d) => [d.status, d.givenUpReason, d.attempts, d.lastError]),
+      [['given-up', 'permanent', 1, 'invalid-request']],
+    );
+    assert.equal(r.received.length, 0);
   });
 });

@@ -3,11 +3,12 @@ import { describe, test } from 'node:test';
 import { HTTP } from 'cloudevents';
 import { eventId } from '../../src/notify/events.ts';
 import { renderAlertmanager } from '../../src/notify/formats/alertmanager.ts';
-import { renderCloudEvent } from '../../src/notify/formats/cloudevents.ts';
+import { percentEncodeHeaderValue, renderCloudEvent } from '../../src/notify/formats/cloudevents.ts';
 import { renderJson } from '../../src/notify/formats/json.ts';
 import { renderPagerDuty } from '../../src/notify/formats/pagerduty.ts';
 import { renderSlack } from '../../src/notify/formats/slack.ts';
-import { testEvent, testTarget } from './helpers.ts';
+import { testEvent, testQueue, testTarget } from './helpers.ts';
+import { Receiver } from './receiver.ts';
 import type { WebhookBody } from './receiver.ts';
 
 /** Alertmanager's API v2 postable alerts, with the fields these tests read. */
@@ -136,5 +137,50 @@ describe('formats', () => {
       event_action: 'resolve',
       dedup_key: 'leaderhook/default/demo',
     });
+  });
+});
+
+describe('CloudEvents binary mode: ce- header values percent-encoded (HTTP binding §3.1.3.2)', () => {
+  test('space, ", % and everything outside U+0021–U+007E are encoded as UTF-8 bytes; the rest passes unchanged', () => {
+    const cases: Array<[string, string]> = [
+      ['pod-a.example-1', 'pod-a.example-1'],
+      ['Euro € 😀', 'Euro%20%E2%82%AC%20%F0%9F%98%80'], // the binding's own example
+      ['pod ☃ "x" 100%', 'pod%20%E2%98%83%20%22x%22%20100%25'],
+      ['a\r\nInjected: yes', 'a%0D%0AInjected:%20yes'],
+      ['tab\there', 'tab%09here'],
+      ['café', 'caf%C3%A9'],
+      ["!#$&'()*+,/:;<=>?@[\\]^_`{|}~", "!#$&'()*+,/:;<=>?@[\\]^_`{|}~"],
+    ];
+    for (const [value, encoded] of cases) {
+      assert.equal(percentEncodeHeaderValue(value), encoded, value);
+      assert.equal(decodeURIComponent(encoded), value, `one round of percent-decoding gives back ${value}`);
+    }
+  });
+
+  test('a leader named `pod ☃ "x" 100%` reaches a real receiver; the CloudEvents SDK reads the event and the subject decodes back', async () => {
+    const receiver = await Receiver.start();
+    try {
+      const subject = 'pod ☃ "x" 100%';
+      const event = testEvent(3, 'leader.changed', subject);
+      const { queue, push, deliveries } = testQueue(
+        testTarget(receiver.url, { format: 'cloudevents', mode: 'binary' }),
+      );
+      push(event, renderCloudEvent(event, { target: testTarget(receiver.url, { format: 'cloudevents' }) }));
+      await queue.idle();
+      assert.equal(deliveries.list()[0]?.status, 'delivered');
+      const request = receiver.received[0];
+      assert.ok(request);
+      assert.equal(request.headers['ce-subject'], 'pod%20%E2%98%83%20%22x%22%20100%25');
+      const parsed = HTTP.toEvent({ headers: request.headers, body: request.body });
+      const ce = Array.isArray(parsed) ? parsed[0] : parsed;
+      assert.ok(ce);
+      assert.equal((ce as unknown as { validate(): boolean }).validate(), true);
+      assert.equal(ce.id, event.id);
+      assert.equal(ce.type, 'io.leaderhook.leader.changed');
+      assert.equal(decodeURIComponent(ce.subject ?? ''), subject);
+      assert.equal((ce.data as { leader: string }).leader, subject);
+    } finally {
+      await receiver.close();
+    }
   });
 });

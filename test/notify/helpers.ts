@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { DeliveryLog } from '../../src/notify/delivery-log.ts';
 import { eventId, type EventType, type NotifyEvent } from '../../src/notify/events.ts';
+import type { Rendered } from '../../src/notify/formats/index.ts';
 import { renderJson } from '../../src/notify/formats/json.ts';
 import { NotifyMetrics } from '../../src/notify/metrics.ts';
 import { SecretFiles } from '../../src/notify/signing.ts';
@@ -81,8 +82,8 @@ export function testQueue(target: Target, options: { secrets?: SecretFiles } = {
     headerFiles: new Map(),
     onSettled: (item, outcome, reason) => settled.push({ id: item.event.id, outcome, reason }),
   });
-  const push = (event: NotifyEvent) => {
-    const item: QueueItem = { event, rendered: renderJson(event), changedAt: performance.now() };
+  const push = (event: NotifyEvent, rendered: Rendered = renderJson(event)) => {
+    const item: QueueItem = { event, rendered, changedAt: performance.now() };
     queue.enqueue(item);
   };
   return { queue, push, log, registry, metrics, deliveries, settled };

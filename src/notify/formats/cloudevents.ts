@@ -36,9 +36,20 @@ function cloudEventAttributes(event: NotifyEvent): Record<string, string> {
 }
 
 /**
+ * A `ce-` header value as the HTTP binding (§3.1.3.2) requires: space, `"`, `%` and every character outside printable
+ * ASCII (U+0021–U+007E) percent-encoded as its UTF-8 bytes (`%E2%98%83`). Other values pass unchanged, so a pod name
+ * reads the same whether or not the receiver decodes. The SDK leaves this to its caller.
+ */
+export function percentEncodeHeaderValue(value: string): string {
+  return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (character) =>
+    [...Buffer.from(character, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+/**
  * CloudEvents 1.0 over HTTP, rendered by the CloudEvents SDK. Binary mode (default): the body is `data` as JSON, each
- * attribute a `ce-` header. Structured mode: `application/cloudevents+json` with every attribute and `data` in the
- * body.
+ * attribute a `ce-` header, percent-encoded (see `percentEncodeHeaderValue`). Structured mode:
+ * `application/cloudevents+json` with every attribute and `data` in the body.
  */
 export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext): Rendered {
   const { CloudEvent, HTTP } = cloudEvents();
@@ -49,7 +60,10 @@ export function renderCloudEvent(event: NotifyEvent, { target }: FormatContext):
   });
   const message = target.mode === 'structured' ? HTTP.structured(cloudEvent) : HTTP.binary(cloudEvent);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers))
-    if (value !== undefined) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (value === undefined) continue;
+    const header = name.toLowerCase();
+    headers[header] = header.startsWith('ce-') ? percentEncodeHeaderValue(String(value)) : String(value);
+  }
   return { body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body), headers };
 }
