@@ -170,6 +170,7 @@ export class Elector {
       leader: this.#reportedLeader,
       isLeader: this.#leading,
       transitions: record?.leaderTransitions ?? 0,
+      lockUid: this.#observed.observation?.uid ?? '',
       acquireTime: record?.acquireTime ?? null,
       renewTime: record?.renewTime ?? null,
       observedAt: this.#observed.changedAt,
@@ -544,6 +545,7 @@ export class Elector {
       previousLeader,
       isLeader: this.#leading,
       transitions: this.#transitions(),
+      lockUid: this.#observed.observation?.uid ?? '',
       ...(reason ? { reason } : {}),
       at: this.#clock.date(),
     });

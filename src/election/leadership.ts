@@ -20,6 +20,8 @@ export interface LeadershipChange {
   isLeader: boolean;
   /** `leaseTransitions` of the lock record the change was observed on. */
   transitions: number;
+  /** The lock object's uid (`metadata.uid`) the change was observed on; `''` when the object does not exist. */
+  lockUid: string;
   reason?: StopReason;
   at: Date;
 }
@@ -33,6 +35,8 @@ export interface LeadershipSnapshot {
   leader: string;
   isLeader: boolean;
   transitions: number;
+  /** The lock object's uid; `''` while it is unknown or the object does not exist. */
+  lockUid: string;
   acquireTime: Date | null;
   renewTime: Date | null;
   /** Wall-clock time at which the current record was first observed here. */

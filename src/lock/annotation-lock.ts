@@ -147,6 +147,7 @@ function observe(object: AnnotatedObject): LockObservation {
     // An object without the annotation is a free lock, as leader-elector 0.4 creates it.
     record: text === undefined ? null : parseAnnotationRecord(text),
     resourceVersion: object.metadata?.resourceVersion ?? '',
+    uid: object.metadata?.uid ?? '',
     annotations: ownAnnotations(object.metadata?.annotations),
     rawRecord: text ?? '',
     object,

@@ -109,6 +109,7 @@ function observe(lease: V1Lease): LockObservation {
   return {
     record,
     resourceVersion: lease.metadata?.resourceVersion ?? '',
+    uid: lease.metadata?.uid ?? '',
     annotations: ownAnnotations(lease.metadata?.annotations),
     rawRecord: JSON.stringify([
       record.holderIdentity,

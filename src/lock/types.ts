@@ -54,6 +54,8 @@ export interface LockObservation {
   record: LeaderElectionRecord | null;
   /** Opaque: compared only for equality. */
   resourceVersion: string;
+  /** The object's `metadata.uid`: a deleted and recreated lock is another object, whose transitions restart at 0. */
+  uid: string;
   /** leaderhook's own annotations on the lock object (e.g. delivery cursors), written with the record. */
   annotations: Record<string, string>;
   /** The record as stored, to tell a changed record from an unchanged one without trusting any clock. */

@@ -12,13 +12,34 @@
  * been settled for the target (delivered, or given up after its retry budget, or refused permanently).
  * `leaderhook.io/notify-term` = `{"t":<term>,"h":"<holder>"}`: the term its writer leads, so a successor knows
  * whose events it re-sends.
+ * `leaderhook.io/notify-object` = the uid of the lock object these annotations were written on (`''` when written to
+ * create it): a lock deleted and recreated starts its terms again at 0, so annotations carried over from the deleted
+ * object onto its successor are recognised and ignored.
  */
 const CURSOR_PREFIX = 'leaderhook.io/cursor.';
 export const TERM_ANNOTATION = 'leaderhook.io/notify-term';
+export const OBJECT_ANNOTATION = 'leaderhook.io/notify-object';
 
 export interface Position {
   term: number;
   index: number;
+}
+
+/** A position in the canonical sequence of the lock object whose uid is `lockUid`. */
+export interface PlacedPosition extends Position {
+  lockUid: string;
+}
+
+/**
+ * The lock's leaderhook annotations if they were written on the object `lockUid` (or to create it, or by a version
+ * that did not say), else none: they were carried over from a deleted object.
+ */
+export function annotationsOf(
+  observed: Readonly<Record<string, string>>,
+  lockUid: string,
+): Readonly<Record<string, string>> {
+  const writtenOn = observed[OBJECT_ANNOTATION];
+  return writtenOn === undefined || writtenOn === '' || writtenOn === lockUid ? observed : {};
 }
 
 export type Slot = 'started' | 'changed-in' | 'stopped' | 'changed-out';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LockKind } from '../lock/types.ts';
-import { occurrenceOf, slotOf, type Position } from './cursor.ts';
+import { occurrenceOf, slotOf, type PlacedPosition } from './cursor.ts';
 
 /** The three event types, as sent in the body's `type` (and as the CloudEvents type after `io.leaderhook.`). */
 export const EVENT_TYPES = ['leadership.started', 'leadership.stopped', 'leader.changed'] as const;
@@ -36,6 +36,8 @@ export interface NotifyEvent {
 export interface EventIdParts {
   namespace: string;
   election: string;
+  /** The lock object's uid (`metadata.uid`): its transition count restarts at 0 when the lock is recreated. */
+  lockUid: string;
   transitions: number;
   type: EventType;
   /**
@@ -48,24 +50,27 @@ export interface EventIdParts {
 }
 
 /**
- * The event id recipe (version 1):
- *   `lh1_` + base64url(SHA-256(`leaderhook/v1` LF namespace LF election LF transitions LF type LF subject
+ * The event id recipe (version 2):
+ *   `lh2_` + base64url(SHA-256(`leaderhook/v2` LF namespace LF election LF lockUid LF transitions LF type LF subject
  *                              [LF occurrence]))[0..27]
- * with `occurrence` only when above 1. Nothing in it depends on the sender, the attempt or the clock, so every replica
- * and every retry computes the same id; it contains no `.`, as Standard Webhooks requires of `webhook-id`.
- * Two `leader.changed` events of one term (to X, then to "" when X goes) differ by their subject.
+ * with `occurrence` only when above 1. The lock object's uid names the term unambiguously when the lock is deleted and
+ * recreated (its transition count starts at 0 again). Nothing in it depends on the sender, the attempt or the clock,
+ * so every replica and every retry computes the same id; it contains no `.`, as Standard Webhooks requires of
+ * `webhook-id`. Two `leader.changed` events of one term (to X, then to "" when X goes) differ by their subject.
+ * Version 1 (`lh1_`, without the uid) could give two transitions one id across a recreated lock.
  */
 export function eventId(parts: EventIdParts): string {
   const fields = [
-    'leaderhook/v1',
+    'leaderhook/v2',
     parts.namespace,
     parts.election,
+    parts.lockUid,
     String(parts.transitions),
     parts.type,
     parts.subject,
   ];
   if ((parts.occurrence ?? 1) > 1) fields.push(String(parts.occurrence));
-  return `lh1_${createHash('sha256').update(fields.join('\n')).digest('base64url').slice(0, 27)}`;
+  return `lh2_${createHash('sha256').update(fields.join('\n')).digest('base64url').slice(0, 27)}`;
 }
 
 /** The default JSON body: `{"type","timestamp","data"}`, the payload shape Standard Webhooks recommends. */
@@ -87,9 +92,13 @@ export interface EventFields {
   reason?: string;
 }
 
-/** Which event: its type, its term (`transitions`), who it is about and which occurrence of that (1, 2, …). */
+/**
+ * Which event: its type, its term (`transitions` of the lock object `lockUid`), who it is about and which occurrence
+ * of that (1, 2, …).
+ */
 export interface EventKey {
   type: EventType;
+  lockUid: string;
   term: number;
   subject: string;
   occurrence: number;
@@ -98,9 +107,9 @@ export interface EventKey {
 /** An event with its id (`eventId`) and JSON data, as `origin` sends it. */
 export function buildEvent(origin: EventOrigin, key: EventKey, fields: EventFields, time: Date): NotifyEvent {
   const { kind, namespace, name } = origin.lock;
-  const { type, term, subject, occurrence } = key;
+  const { type, lockUid, term, subject, occurrence } = key;
   return {
-    id: eventId({ namespace, election: name, transitions: term, type, subject, occurrence }),
+    id: eventId({ namespace, election: name, lockUid, transitions: term, type, subject, occurrence }),
     type,
     subject,
     time,
@@ -126,17 +135,18 @@ export function buildEvent(origin: EventOrigin, key: EventKey, fields: EventFiel
  */
 export function eventAt(
   origin: EventOrigin,
-  position: Position,
+  position: PlacedPosition,
   holder: string,
   fields: EventFields,
   time: Date,
 ): NotifyEvent {
-  const { term, index } = position;
+  const { term, index, lockUid } = position;
   const occurrence = occurrenceOf(index);
   const slot = slotOf(index);
   const type: EventType =
     slot === 'started' ? 'leadership.started' : slot === 'stopped' ? 'leadership.stopped' : 'leader.changed';
-  return buildEvent(origin, { type, term, subject: slot === 'changed-out' ? '' : holder, occurrence }, fields, time);
+  const subject = slot === 'changed-out' ? '' : holder;
+  return buildEvent(origin, { type, lockUid, term, subject, occurrence }, fields, time);
 }
 
 /**
@@ -145,7 +155,7 @@ export function eventAt(
  */
 export function recoveredEvent(
   origin: EventOrigin,
-  position: Position,
+  position: PlacedPosition,
   holder: string,
   previousHolder: string,
 ): NotifyEvent {
@@ -157,19 +167,19 @@ export function recoveredEvent(
   return eventAt(origin, position, holder, fields, new Date());
 }
 
-/** How many (type, term, subject) keys the counter remembers; the oldest is forgotten first. */
+/** How many (type, lock object, term, subject) keys the counter remembers; the oldest is forgotten first. */
 const COUNTED_KEYS = 1000;
 
 /**
- * How often each (type, term, subject) was seen here: the occurrence in the id of an event observed here that has no
- * canonical position to derive it from: `leader.changed` as observed here, for `self` and `all` targets.
+ * How often each (type, lock object, term, subject) was seen here: the occurrence in the id of an event observed here
+ * that has no canonical position to derive it from: `leader.changed` as observed here, for `self` and `all` targets.
  */
 export class OccurrenceCounter {
   readonly #counts = new Map<string, number>();
 
   /** Counts one more and returns the count (1 the first time). */
-  next(type: EventType, term: number, subject: string): number {
-    const key = `${type}\n${term}\n${subject}`;
+  next(type: EventType, lockUid: string, term: number, subject: string): number {
+    const key = `${type}\n${lockUid}\n${term}\n${subject}`;
     const count = (this.#counts.get(key) ?? 0) + 1;
     this.#counts.set(key, count);
     if (this.#counts.size > COUNTED_KEYS) this.#counts.delete(this.#counts.keys().next().value as string);

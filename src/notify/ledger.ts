@@ -1,15 +1,18 @@
 import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 import {
+  annotationsOf,
   cursorAnnotation,
   formatPosition,
   formatTerm,
   indexOf,
   laterPosition,
+  OBJECT_ANNOTATION,
   parsePosition,
   parseTerm,
   positionsAfter,
   TERM_ANNOTATION,
+  type PlacedPosition,
   type Position,
   type Slot,
 } from './cursor.ts';
@@ -20,18 +23,20 @@ const MAX_RECOVERED_TERMS = 8;
 const REMEMBERED_TERMS = 1000;
 
 /**
- * A term this replica leads: `term` is the lease's transition count, `run` counts the times this replica took the
- * lock in that term (1, then 2 when it steps down and takes its own lock again without the count changing, …). The
- * run's four canonical events are at indexes `4 * (run - 1) + 1 … 4 * run` of the term (see cursor.ts).
+ * A term this replica leads: `term` is the lease's transition count on the lock object `lockUid`, `run` counts the
+ * times this replica took the lock in that term (1, then 2 when it steps down and takes its own lock again without the
+ * count changing, …). The run's four canonical events are at indexes `4 * (run - 1) + 1 … 4 * run` of the term (see
+ * cursor.ts).
  */
 export interface LedTerm {
   readonly term: number;
   readonly run: number;
+  readonly lockUid: string;
 }
 
 /** A canonical event a new leader re-sends: its position, the holder of its term and of the term before (`''`). */
 export interface UnsettledEvent {
-  readonly position: Position;
+  readonly position: PlacedPosition;
   readonly holder: string;
   readonly previousHolder: string;
 }
@@ -45,6 +50,8 @@ export class TargetCursor {
   readonly target: string;
   /** The lock annotation that carries the cursor. */
   readonly annotation: string;
+  /** The lock object the positions settled here are on. */
+  #lockUid = '';
   #settled: Position | undefined;
   /** A position with nothing to send, waiting for the events queued before it. */
   #skipped: Position | undefined;
@@ -54,13 +61,28 @@ export class TargetCursor {
     this.annotation = cursorAnnotation(cursorKey);
   }
 
-  /** The later of what the lock says (`observed`) and what was settled here; `undefined` when neither knows. */
+  /** The lock object is now `lockUid`: what was settled on another object says nothing about this one. */
+  follow(lockUid: string): void {
+    if (lockUid === this.#lockUid) return;
+    this.#lockUid = lockUid;
+    this.#settled = undefined;
+    this.#skipped = undefined;
+  }
+
+  /**
+   * The later of what the lock says (`observed`, written on the current object) and what was settled here;
+   * `undefined` when neither knows.
+   */
   current(observed: Readonly<Record<string, string>>): Position | undefined {
     return laterPosition(parsePosition(observed[this.annotation]), this.#settled);
   }
 
-  /** `position` was delivered or given up; `queueEmpty`: nothing is left before a skipped position either. */
-  settle(position: Position, queueEmpty: boolean): void {
+  /**
+   * `position` was delivered or given up; `queueEmpty`: nothing is left before a skipped position either. A position
+   * on another lock object than the current one (deleted since) settles nothing.
+   */
+  settle(position: PlacedPosition, queueEmpty: boolean): void {
+    if (position.lockUid !== this.#lockUid) return;
     this.#settled = laterPosition(this.#settled, position);
     if (this.#skipped && queueEmpty) {
       this.#settled = laterPosition(this.#settled, this.#skipped);
@@ -69,7 +91,8 @@ export class TargetCursor {
   }
 
   /** Nothing is sent for `position` (the target's format or event filter skips it): it settles with the queue. */
-  skip(position: Position, queueEmpty: boolean): void {
+  skip(position: PlacedPosition, queueEmpty: boolean): void {
+    if (position.lockUid !== this.#lockUid) return;
     if (queueEmpty) this.#settled = laterPosition(this.#settled, position);
     else this.#skipped = laterPosition(this.#skipped, position);
   }
@@ -85,10 +108,12 @@ export class LeaderLedger {
   readonly #identity: string;
   readonly #log: Log;
   readonly #cursors: TargetCursor[] = [];
-  /** Holders of terms, from the changes observed here and the lock's term annotation. */
-  readonly #holders = new Map<number, string>();
-  /** How many times this replica took the lock in each term. */
-  readonly #runs = new Map<number, number>();
+  /** Holders of terms (keyed by `termKey`), from the changes observed here and the lock's term annotation. */
+  readonly #holders = new Map<string, string>();
+  /** How many times this replica took the lock in each term (keyed by `termKey`). */
+  readonly #runs = new Map<string, number>();
+  /** The lock object as last learned: cursors follow it. */
+  #lockUid: string | undefined;
   /** The term this replica leads (or last led, for its stop events). */
   #led: LedTerm | undefined;
   #leading = false;
@@ -110,24 +135,30 @@ export class LeaderLedger {
     return this.#cursors.length > 0;
   }
 
-  /** Learns the holder of a term from a leader change observed here. */
+  /** Learns the lock object and the holder of a term from a leader change observed here. */
   observe(change: LeadershipChange): void {
-    if (change.type === 'leader-changed' && change.leader) remember(this.#holders, change.transitions, change.leader);
+    this.#follow(change.lockUid);
+    if (change.type === 'leader-changed' && change.leader)
+      remember(this.#holders, termKey(change.lockUid, change.transitions), change.leader);
   }
 
   /**
-   * This replica took the lock in `term` (the lease's transition count): returns the run it leads, the next after
-   * the runs of that term this replica led before. `observed` holds the lock's annotations as read before, whose
-   * term annotation names the holder of the term before when it was never observed here.
+   * This replica took the lock in `term` (the lease's transition count) of the lock object `lockUid`: returns the run
+   * it leads, the next after the runs of that term this replica led before. `observed` holds the lock's annotations as
+   * read before, whose term annotation names the holder of the term before when it was never observed here.
    */
-  start(term: number, observed: Readonly<Record<string, string>>): LedTerm {
-    const run = (this.#runs.get(term) ?? 0) + 1;
-    remember(this.#runs, term, run);
-    this.#led = { term, run };
+  start(term: number, lockUid: string, observed: Readonly<Record<string, string>>): LedTerm {
+    this.#follow(lockUid);
+    const key = termKey(lockUid, term);
+    const run = (this.#runs.get(key) ?? 0) + 1;
+    remember(this.#runs, key, run);
+    this.#led = { term, run, lockUid };
     this.#leading = true;
-    remember(this.#holders, term, this.#identity);
-    const announced = parseTerm(observed[TERM_ANNOTATION]);
-    if (announced && !this.#holders.has(announced.term)) remember(this.#holders, announced.term, announced.holder);
+    remember(this.#holders, key, this.#identity);
+    const announced = parseTerm(annotationsOf(observed, lockUid)[TERM_ANNOTATION]);
+    const announcedKey = announced && termKey(lockUid, announced.term);
+    if (announced && announcedKey && !this.#holders.has(announcedKey))
+      remember(this.#holders, announcedKey, announced.holder);
     return this.#led;
   }
 
@@ -137,9 +168,9 @@ export class LeaderLedger {
     return this.#led;
   }
 
-  /** Where `slot` of the run `led` sits in the canonical sequence. */
-  positionOf(led: LedTerm, slot: Slot): Position {
-    return { term: led.term, index: indexOf(slot, led.run) };
+  /** Where `slot` of the run `led` sits in the canonical sequence of its lock object. */
+  positionOf(led: LedTerm, slot: Slot): PlacedPosition {
+    return { term: led.term, index: indexOf(slot, led.run), lockUid: led.lockUid };
   }
 
   /**
@@ -149,9 +180,9 @@ export class LeaderLedger {
    * is re-sent.
    */
   unsettled(cursor: TargetCursor, led: LedTerm, observed: Readonly<Record<string, string>>): UnsettledEvent[] {
-    const from = cursor.current(observed);
+    const from = cursor.current(annotationsOf(observed, led.lockUid));
     if (!from || from.term > led.term) return [];
-    const { term } = led;
+    const { term, lockUid } = led;
     // Whole earlier terms (none when the cursor is in this term), then this term's positions before its own start.
     const positions = positionsAfter(from, term, MAX_RECOVERED_TERMS);
     const firstOwn = indexOf('started', led.run);
@@ -166,8 +197,9 @@ export class LeaderLedger {
     const unknown = new Set<number>();
     const events: UnsettledEvent[] = [];
     for (const position of positions) {
-      const holder = this.#holders.get(position.term);
-      if (holder) events.push({ position, holder, previousHolder: this.#holders.get(position.term - 1) ?? '' });
+      const holder = this.#holders.get(termKey(lockUid, position.term));
+      const previousHolder = this.#holders.get(termKey(lockUid, position.term - 1)) ?? '';
+      if (holder) events.push({ position: { ...position, lockUid }, holder, previousHolder });
       else unknown.add(position.term);
     }
     if (unknown.size) {
@@ -186,26 +218,41 @@ export class LeaderLedger {
   }
 
   /**
-   * The annotations this replica writes with its next lock write: the lock's leaderhook annotations as observed,
-   * with each tracked cursor moved forward to what was settled here, and this replica's term while it leads. A
-   * follower keeps them current too, so the write by which it takes the lock carries its predecessor's cursors
-   * forward. `snapshot` seeds a cursor the lock does not carry yet.
+   * The annotations this replica writes with its next lock write: the lock's leaderhook annotations as observed (when
+   * written on this very object), with each tracked cursor moved forward to what was settled here, this replica's
+   * term while it leads, and the object they are about. A follower keeps them current too, so the write by which it
+   * takes the lock carries its predecessor's cursors forward. `snapshot` gives the lock object and seeds a cursor the
+   * lock does not carry yet.
    */
   annotations(observed: Readonly<Record<string, string>>, snapshot: () => LeadershipSnapshot): Record<string, string> {
-    const own: Record<string, string> = { ...observed };
+    const state = snapshot();
+    this.#follow(state.lockUid);
+    const current = annotationsOf(observed, state.lockUid);
+    const own: Record<string, string> = { ...current, [OBJECT_ANNOTATION]: state.lockUid };
     for (const cursor of this.#cursors) {
       // No cursor yet: nothing before the lock's current term is owed to this target.
-      own[cursor.annotation] = formatPosition(cursor.current(observed) ?? seedPosition(snapshot()));
+      own[cursor.annotation] = formatPosition(cursor.current(current) ?? seedPosition(state));
     }
     if (this.#leading && this.#led) own[TERM_ANNOTATION] = formatTerm(this.#led.term, this.#identity);
     return own;
   }
+
+  #follow(lockUid: string): void {
+    if (lockUid === this.#lockUid) return;
+    this.#lockUid = lockUid;
+    for (const cursor of this.#cursors) cursor.follow(lockUid);
+  }
+}
+
+/** Terms are counted per lock object: a recreated lock starts at 0 again. */
+function termKey(lockUid: string, term: number): string {
+  return `${lockUid}/${term}`;
 }
 
 /** Sets `key` in a map that keeps at most `REMEMBERED_TERMS` keys, forgetting the oldest first. */
-function remember<V>(map: Map<number, V>, key: number, value: V): void {
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.set(key, value);
-  if (map.size > REMEMBERED_TERMS) map.delete(map.keys().next().value as number);
+  if (map.size > REMEMBERED_TERMS) map.delete(map.keys().next().value as string);
 }
 
 /** Where a target without a cursor starts: the lock's current term, or before the first one for a lock never held. */

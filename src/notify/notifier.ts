@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
-import type { Position } from './cursor.ts';
+import type { PlacedPosition } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
 import {
@@ -48,7 +48,7 @@ const MIRROR_INTERVAL_MS = 250;
 
 interface Lane {
   resolved: ResolvedTarget;
-  queue: TargetQueue<Position>;
+  queue: TargetQueue<PlacedPosition>;
   /** Ids this process has queued for the target, so a recovery never queues one twice. */
   queued: Set<string>;
   /** Leader scope only: the target's place in the canonical sequence. */
@@ -73,6 +73,11 @@ export class Notifier {
   readonly #metrics: NotifyMetrics;
   readonly #inbox: LeadershipChange[] = [];
   #handling = false;
+  /**
+   * The lock object and term of the last change observed on an existing object: a change observed once the object is
+   * gone (deleted) belongs to that object's last term, so its id names it.
+   */
+  #lastTerm = { lockUid: '', term: 0 };
   #published = '';
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -87,7 +92,7 @@ export class Notifier {
       const lane: Lane = {
         resolved,
         queued: new Set(),
-        queue: new TargetQueue<Position>({
+        queue: new TargetQueue<PlacedPosition>({
           target,
           log: this.#log,
           metrics: this.#metrics,
@@ -190,12 +195,14 @@ export class Notifier {
   #handle(change: LeadershipChange): void {
     const changedAt = performance.now();
     this.#ledger.observe(change);
+    if (change.lockUid) this.#lastTerm = { lockUid: change.lockUid, term: change.transitions };
     if (change.type === 'started') this.#started(change, changedAt);
     else if (change.type === 'stopped') this.#stopped(change, changedAt);
     else {
-      const { transitions: term, leader, previousLeader, isLeader } = change;
-      const occurrence = this.#occurrences.next('leader.changed', term, leader);
-      const key = { type: 'leader.changed', term, subject: leader, occurrence } as const;
+      const { leader, previousLeader, isLeader } = change;
+      const { lockUid, term } = this.#lastTerm;
+      const occurrence = this.#occurrences.next('leader.changed', lockUid, term, leader);
+      const key = { type: 'leader.changed', lockUid, term, subject: leader, occurrence } as const;
       const event = buildEvent(this.#election, key, { leader, previousLeader, isLeader }, change.at);
       this.#enqueueObserved(event, changedAt);
     }
@@ -211,7 +218,7 @@ export class Notifier {
     const { identity } = this.#election;
     // The lock's annotations as this replica took it: what its predecessors left unsettled, and who they were.
     const observed = this.#election.observedAnnotations();
-    const led = this.#ledger.start(change.transitions, observed);
+    const led = this.#ledger.start(change.transitions, change.lockUid, observed);
     const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
     const startedAt = this.#ledger.positionOf(led, 'started');
     const started = eventAt(this.#election, startedAt, identity, fields, change.at);
@@ -236,9 +243,10 @@ export class Notifier {
   #stopped(change: LeadershipChange, changedAt: number): void {
     const { identity } = this.#election;
     const led = this.#ledger.stop();
-    // The term that ended, even when the change was observed on the successor's record (`lost`); a stop without a
-    // start seen here (the notifier started late) is counted as the first run of the record's term.
-    const ended = led ?? { term: change.transitions, run: 1 };
+    // The term that ended, even when the change was observed on the successor's record (`lost`) or once the lock was
+    // deleted; a stop without a start seen here (the notifier started late) is counted as the first run of the
+    // record's term.
+    const ended = led ?? { ...this.#lastTerm, run: 1 };
     const reason = change.reason ? { reason: change.reason } : {};
     const stoppedAt = this.#ledger.positionOf(ended, 'stopped');
     const fields = { leader: change.leader, previousLeader: identity, isLeader: false, ...reason };
@@ -261,7 +269,7 @@ export class Notifier {
     }
   }
 
-  #enqueue(lane: Lane, event: NotifyEvent, changedAt: number, position?: Position, recovered = false): void {
+  #enqueue(lane: Lane, event: NotifyEvent, changedAt: number, position?: PlacedPosition, recovered = false): void {
     const { target, routingKey } = lane.resolved;
     const skip = !target.events.has(event.type);
     const context = { target, ...(routingKey ? { routingKey: () => routingKey.value() } : {}) };
@@ -273,11 +281,11 @@ export class Notifier {
     }
     lane.queued.add(event.id);
     if (lane.queued.size > 1000) lane.queued.delete(lane.queued.values().next().value as string);
-    const item: QueueItem<Position> = { event, rendered, changedAt, ...(position ? { position } : {}) };
+    const item: QueueItem<PlacedPosition> = { event, rendered, changedAt, ...(position ? { position } : {}) };
     lane.queue.enqueue(recovered ? { ...item, recovered } : item);
   }
 
-  #onSettled(lane: Lane, item: QueueItem<Position>, outcome: SettledOutcome, reason: string | undefined): void {
+  #onSettled(lane: Lane, item: QueueItem<PlacedPosition>, outcome: SettledOutcome, reason: string | undefined): void {
     if (!item.position || !lane.cursor) return;
     // A disabled target, or an event abandoned at shutdown, keeps its cursor: a successor tries again.
     if (outcome === 'disabled' || reason === 'shutdown') return;

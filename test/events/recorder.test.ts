@@ -64,6 +64,7 @@ function feed() {
       leader: '',
       isLeader: false,
       transitions: 0,
+      lockUid: 'uid-1',
       acquireTime: null,
       renewTime: null,
       observedAt: null,
@@ -81,6 +82,7 @@ function feed() {
           leader: isLeader ? 'pod-a' : '',
           previousLeader: '',
           transitions: 0,
+          lockUid: 'uid-1',
           at: new Date(),
         });
     },

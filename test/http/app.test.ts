@@ -18,6 +18,7 @@ class ScriptedLeadership {
     leader: 'pod-a',
     isLeader: false,
     transitions: 3,
+    lockUid: 'uid-1',
     acquireTime: new Date('2026-11-24T10:00:00Z'),
     renewTime: new Date('2026-11-24T10:00:04Z'),
     observedAt: new Date('2026-11-24T10:00:04.5Z'),
@@ -38,6 +39,7 @@ class ScriptedLeadership {
       previousLeader,
       isLeader: this.state.isLeader,
       transitions: this.state.transitions,
+      lockUid: this.state.lockUid,
       at: new Date(),
     });
   }

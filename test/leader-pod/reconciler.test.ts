@@ -64,7 +64,15 @@ class Election {
   emit(type: LeadershipChange['type'], leader: string, previousLeader: string): void {
     this.state = { ready: true, isLeader: leader === 'self', leader };
     for (const listener of this.listeners)
-      listener({ type, leader, previousLeader, isLeader: leader === 'self', transitions: 0, at: new Date() });
+      listener({
+        type,
+        leader,
+        previousLeader,
+        isLeader: leader === 'self',
+        transitions: 0,
+        lockUid: 'uid-1',
+        at: new Date(),
+      });
   }
 }
 

@@ -18,6 +18,7 @@ const snapshot: LeadershipSnapshot = {
   leader: 'pod-a',
   isLeader: true,
   transitions: 1,
+  lockUid: 'uid-1',
   acquireTime: null,
   renewTime: null,
   observedAt: null,
@@ -36,9 +37,9 @@ describe('GET /deliveries, mounted on the HTTP API with app.route', () => {
     { target: testTarget('http://127.0.0.1:8080/', { name: 'hook-1', scope: 'self' }), depth: 0, disabled: true },
   ];
   const log = new DeliveryLog();
-  log.add(record('slack', 'lh1_a', 'delivered'));
-  log.add(record('hook-1', 'lh1_b', 'given-up'));
-  log.add(record('slack', 'lh1_c', 'given-up'));
+  log.add(record('slack', 'lh2_a', 'delivered'));
+  log.add(record('hook-1', 'lh2_b', 'given-up'));
+  log.add(record('slack', 'lh2_c', 'given-up'));
   let server: ServerType;
   let base: string;
 
@@ -84,7 +85,7 @@ describe('GET /deliveries, mounted on the HTTP API with app.route', () => {
     ]);
     assert.deepEqual(
       body.deliveries.map((entry) => entry.id),
-      ['lh1_c', 'lh1_b', 'lh1_a'],
+      ['lh2_c', 'lh2_b', 'lh2_a'],
     );
   });
 
@@ -93,9 +94,9 @@ describe('GET /deliveries, mounted on the HTTP API with app.route', () => {
       ((await (await fetch(`${base}/deliveries${query}`)).json()) as { deliveries: DeliveryRecord[] }).deliveries.map(
         (entry) => entry.id,
       );
-    assert.deepEqual(await ids('?target=slack'), ['lh1_c', 'lh1_a']);
-    assert.deepEqual(await ids('?status=given-up'), ['lh1_c', 'lh1_b']);
-    assert.deepEqual(await ids('?target=slack&status=given-up'), ['lh1_c']);
+    assert.deepEqual(await ids('?target=slack'), ['lh2_c', 'lh2_a']);
+    assert.deepEqual(await ids('?status=given-up'), ['lh2_c', 'lh2_b']);
+    assert.deepEqual(await ids('?target=slack&status=given-up'), ['lh2_c']);
   });
 
   it('the HTTP API without a notifier has no /deliveries', async () => {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { HTTP } from 'cloudevents';
 import { eventId } from '../../src/notify/events.ts';
@@ -23,30 +25,59 @@ interface PagerDutyEvent {
 }
 
 describe('event ids', () => {
-  test('stable: the same inputs give the same id; type, term, subject and occurrence each change it', () => {
-    const base = {
-      namespace: 'default',
-      election: 'demo',
-      transitions: 3,
-      type: 'leader.changed',
-      subject: 'pod-a',
-    } as const;
+  const base = {
+    namespace: 'default',
+    election: 'demo',
+    lockUid: '6a3e2f0c-8d1b-4f5e-9a7c-2b4d6e8f0a1c',
+    transitions: 3,
+    type: 'leader.changed',
+    subject: 'pod-a',
+  } as const;
+
+  test('stable: the same inputs give the same id; lock uid, type, term, subject and occurrence each change it', () => {
     assert.equal(eventId(base), eventId({ ...base }));
     assert.equal(eventId(base), eventId({ ...base, occurrence: 1 }));
-    assert.match(eventId(base), /^lh1_[A-Za-z0-9_-]{27}$/);
+    assert.match(eventId(base), /^lh2_[A-Za-z0-9_-]{27}$/);
     const variants = [
       eventId({ ...base, subject: '' }),
       eventId({ ...base, transitions: 4 }),
       eventId({ ...base, type: 'leadership.started' }),
       eventId({ ...base, namespace: 'other' }),
       eventId({ ...base, election: 'other' }),
+      eventId({ ...base, lockUid: '0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b' }),
       eventId({ ...base, occurrence: 2 }),
     ];
     assert.equal(new Set([eventId(base), ...variants]).size, variants.length + 1);
-    // Pinned, so a change of the recipe is a deliberate one.
+  });
+
+  test("the README's recipe, computed here from its text, gives the same ids", () => {
+    // lh2_ + base64url(SHA-256("leaderhook/v2" LF namespace LF election LF lockUid LF transitions LF type LF subject
+    // [LF occurrence, only above 1]))[0..27]
+    const recipe = (fields: string[]) =>
+      `lh2_${createHash('sha256')
+        .update(['leaderhook/v2', ...fields].join('\n'))
+        .digest('base64url')
+        .slice(0, 27)}`;
+    const { namespace, election, lockUid, type, subject } = base;
+    assert.equal(eventId(base), recipe([namespace, election, lockUid, '3', type, subject]));
+    assert.equal(eventId({ ...base, occurrence: 2 }), recipe([namespace, election, lockUid, '3', type, subject, '2']));
+    assert.equal(eventId({ ...base, subject: '' }), recipe([namespace, election, lockUid, '3', type, '']));
+  });
+
+  test("the README's example id is the one its inputs give", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /^webhook-id: (lh2_\S+)$/m.exec(readme)?.[1];
+    const uid = /uid `([0-9a-f-]{36})`, `0`, `leader.changed`, `pod-a`/.exec(readme)?.[1] ?? '';
     assert.equal(
-      eventId(base),
-      eventId({ namespace: 'default', election: 'demo', transitions: 3, type: 'leader.changed', subject: 'pod-a' }),
+      example,
+      eventId({
+        namespace: 'default',
+        election: 'my-app',
+        lockUid: uid,
+        transitions: 0,
+        type: 'leader.changed',
+        subject: 'pod-a',
+      }),
     );
   });
 });

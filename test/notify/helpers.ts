@@ -50,7 +50,7 @@ export function testEvent(
   leader = `pod-${transitions}`,
 ): NotifyEvent {
   return {
-    id: eventId({ namespace: 'default', election: 'demo', transitions, type, subject: leader }),
+    id: eventId({ namespace: 'default', election: 'demo', lockUid: 'uid-1', transitions, type, subject: leader }),
     type,
     subject: leader,
     time: new Date(),

@@ -6,9 +6,11 @@ import { captureLog } from './helpers.ts';
 
 const TERM = 'leaderhook.io/notify-term';
 const CURSOR = 'leaderhook.io/cursor.audit';
+const OBJECT = 'leaderhook.io/notify-object';
+const UID = 'uid-1';
 
-function leaderChanged(leader: string, transitions: number): LeadershipChange {
-  return { type: 'leader-changed', leader, previousLeader: '', isLeader: false, transitions, at: new Date() };
+function leaderChanged(leader: string, transitions: number, lockUid = UID): LeadershipChange {
+  return { type: 'leader-changed', leader, previousLeader: '', isLeader: false, transitions, lockUid, at: new Date() };
 }
 
 function snapshot(patch: Partial<LeadershipSnapshot> = {}): () => LeadershipSnapshot {
@@ -20,6 +22,7 @@ function snapshot(patch: Partial<LeadershipSnapshot> = {}): () => LeadershipSnap
     leader: '',
     isLeader: false,
     transitions: 0,
+    lockUid: UID,
     acquireTime: null,
     renewTime: null,
     observedAt: null,
@@ -40,12 +43,12 @@ describe('the leader-scope ledger', () => {
     const ledger = new LeaderLedger('pod-a', captureLog());
     const slots = ['started', 'changed-in', 'stopped', 'changed-out'] as const;
     assert.deepEqual(
-      slots.map((slot) => ledger.positionOf({ term: 7, run: 1 }, slot)),
-      [1, 2, 3, 4].map((index) => ({ term: 7, index })),
+      slots.map((slot) => ledger.positionOf({ term: 7, run: 1, lockUid: UID }, slot)),
+      [1, 2, 3, 4].map((index) => ({ term: 7, index, lockUid: UID })),
     );
     assert.deepEqual(
-      slots.map((slot) => ledger.positionOf({ term: 7, run: 2 }, slot)),
-      [5, 6, 7, 8].map((index) => ({ term: 7, index })),
+      slots.map((slot) => ledger.positionOf({ term: 7, run: 2, lockUid: UID }, slot)),
+      [5, 6, 7, 8].map((index) => ({ term: 7, index, lockUid: UID })),
     );
   });
 
@@ -56,8 +59,8 @@ describe('the leader-scope ledger', () => {
     ledger.observe(leaderChanged('pod-a', 4));
     ledger.observe(leaderChanged('pod-b', 5));
     const observed = { [CURSOR]: '4.2' };
-    const led = ledger.start(6, observed);
-    assert.deepEqual(led, { term: 6, run: 1 });
+    const led = ledger.start(6, UID, observed);
+    assert.deepEqual(led, { term: 6, run: 1, lockUid: UID });
     assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), [
       '4.3 pod-a<-',
       '4.4 pod-a<-',
@@ -76,21 +79,21 @@ describe('the leader-scope ledger', () => {
     const ledger = new LeaderLedger('pod-c', captureLog());
     const cursor = ledger.track('audit', 'audit');
     const observed = { [CURSOR]: '5.1', [TERM]: '{"t":5,"h":"pod-b"}' };
-    const led = ledger.start(6, observed);
+    const led = ledger.start(6, UID, observed);
     assert.deepEqual(listed(ledger.unsettled(cursor, led, observed)), ['5.2 pod-b<-', '5.3 pod-b<-', '5.4 pod-b<-']);
   });
 
   it('a replica taking its own lock again in its term owes the earlier runs of that term first', () => {
     const ledger = new LeaderLedger('pod-a', captureLog());
     const cursor = ledger.track('audit', 'audit');
-    assert.deepEqual(ledger.start(3, {}), { term: 3, run: 1 });
-    cursor.settle({ term: 3, index: 2 }, true);
-    assert.deepEqual(ledger.stop(), { term: 3, run: 1 });
-    const again = ledger.start(3, {});
-    assert.deepEqual(again, { term: 3, run: 2 }, 'the second run of term 3');
+    assert.deepEqual(ledger.start(3, UID, {}), { term: 3, run: 1, lockUid: UID });
+    cursor.settle({ term: 3, index: 2, lockUid: UID }, true);
+    assert.deepEqual(ledger.stop(), { term: 3, run: 1, lockUid: UID });
+    const again = ledger.start(3, UID, {});
+    assert.deepEqual(again, { term: 3, run: 2, lockUid: UID }, 'the second run of term 3');
     assert.deepEqual(listed(ledger.unsettled(cursor, again, {})), ['3.3 pod-a<-', '3.4 pod-a<-']);
     ledger.stop();
-    assert.deepEqual(ledger.start(4, {}), { term: 4, run: 1 }, 'a new term starts at its first run');
+    assert.deepEqual(ledger.start(4, UID, {}), { term: 4, run: 1, lockUid: UID }, 'a new term starts at its first run');
   });
 
   it('terms whose holder is unknown are left out with one warning; at most 8 earlier terms are re-sent', () => {
@@ -99,7 +102,7 @@ describe('the leader-scope ledger', () => {
     const cursor = ledger.track('audit', 'audit');
     for (let term = 0; term < 20; term++) if (term !== 15) ledger.observe(leaderChanged(`pod-${term}`, term));
     const observed = { [CURSOR]: '1.4' };
-    const owed = ledger.unsettled(cursor, ledger.start(20, observed), observed);
+    const owed = ledger.unsettled(cursor, ledger.start(20, UID, observed), observed);
     assert.deepEqual([...new Set(owed.map((event) => event.position.term))], [12, 13, 14, 16, 17, 18, 19]);
     assert.deepEqual(
       log.lines.map((line) => [line.level, line.msg]),
@@ -115,19 +118,59 @@ describe('the leader-scope ledger', () => {
   it('publishes the cursors (seeded, then moved by what settles) and, while leading, its term', () => {
     const ledger = new LeaderLedger('pod-a', captureLog());
     const cursor = ledger.track('audit', 'audit');
-    const foreign = { 'example.com/other': 'kept' };
-    assert.deepEqual(ledger.annotations(foreign, snapshot()), { ...foreign, [CURSOR]: '-1.4' }, 'a lock never held');
+    const foreign = { 'leaderhook.io/cursor.other-target': '0.2' };
+    const fresh = { [OBJECT]: UID, [CURSOR]: '-1.4' };
+    assert.deepEqual(ledger.annotations(foreign, snapshot()), { ...foreign, ...fresh }, 'a lock never held');
     const held = snapshot({ leader: 'pod-b', transitions: 2, renewTime: new Date() });
-    assert.deepEqual(ledger.annotations({}, held), { [CURSOR]: '2.4' }, 'nothing before the current term is owed');
-    assert.deepEqual(ledger.annotations({ [CURSOR]: '1.3' }, held), { [CURSOR]: '1.3' }, "the lock's cursor is kept");
+    const onIt = { [OBJECT]: UID };
+    assert.deepEqual(ledger.annotations({}, held), { ...onIt, [CURSOR]: '2.4' }, 'nothing before this term is owed');
+    assert.deepEqual(ledger.annotations({ [CURSOR]: '1.3' }, held), { ...onIt, [CURSOR]: '1.3' }, 'the cursor is kept');
 
-    ledger.start(3, {});
-    cursor.settle({ term: 3, index: 1 }, false);
+    ledger.start(3, UID, {});
+    cursor.settle({ term: 3, index: 1, lockUid: UID }, false);
     // An event with nothing to send for this target waits for the one queued before it.
-    cursor.skip({ term: 3, index: 3 }, false);
-    assert.deepEqual(ledger.annotations({ [CURSOR]: '2.4' }, held), { [CURSOR]: '3.1', [TERM]: '{"t":3,"h":"pod-a"}' });
-    cursor.settle({ term: 3, index: 2 }, true);
+    cursor.skip({ term: 3, index: 3, lockUid: UID }, false);
+    assert.deepEqual(ledger.annotations({ [CURSOR]: '2.4' }, held), {
+      ...onIt,
+      [CURSOR]: '3.1',
+      [TERM]: '{"t":3,"h":"pod-a"}',
+    });
+    cursor.settle({ term: 3, index: 2, lockUid: UID }, true);
     ledger.stop();
-    assert.deepEqual(ledger.annotations({ [CURSOR]: '2.4' }, held), { [CURSOR]: '3.3' }, 'no term once stopped');
+    assert.deepEqual(
+      ledger.annotations({ [CURSOR]: '2.4' }, held),
+      { ...onIt, [CURSOR]: '3.3' },
+      'no term once stopped',
+    );
+  });
+
+  it('a deleted and recreated lock: cursors and terms carried over from the old object are ignored, never reused', () => {
+    const ledger = new LeaderLedger('pod-a', captureLog());
+    const cursor = ledger.track('audit', 'audit');
+    ledger.observe(leaderChanged('pod-b', 5, 'uid-old'));
+    ledger.start(6, 'uid-old', {});
+    cursor.settle({ term: 6, index: 2, lockUid: 'uid-old' }, true);
+    ledger.stop();
+    const onOld = snapshot({ lockUid: 'uid-old', leader: 'pod-c', transitions: 7, renewTime: new Date() });
+    const written = ledger.annotations({}, onOld);
+    assert.deepEqual(written, { [OBJECT]: 'uid-old', [CURSOR]: '6.2' });
+
+    // The lock is deleted and created again: a write of the old annotations lands on the new object.
+    const onNew = snapshot({ lockUid: 'uid-new', leader: 'pod-c', transitions: 0, renewTime: new Date() });
+    assert.deepEqual(ledger.annotations(written, onNew), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
+    // A position settled on the old object moves nothing on the new one.
+    cursor.settle({ term: 6, index: 4, lockUid: 'uid-old' }, true);
+    assert.deepEqual(ledger.annotations(written, onNew), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
+    // This replica leads the new object's term 0: its first run (the old object's runs do not count), and it owes
+    // nothing of the old object's terms.
+    const led = ledger.start(0, 'uid-new', written);
+    assert.deepEqual(led, { term: 0, run: 1, lockUid: 'uid-new' });
+    assert.deepEqual(ledger.unsettled(cursor, led, written), []);
+    // Annotations written to create the object (before its uid is known) belong to it.
+    const forCreate = ledger.annotations({}, snapshot({ lockUid: '' }));
+    assert.equal(forCreate[OBJECT], '');
+    const created = { ...forCreate, [CURSOR]: '0.2' };
+    const next = ledger.start(1, 'uid-new', created);
+    assert.deepEqual(listed(ledger.unsettled(cursor, next, created)), ['0.3 pod-a<-', '0.4 pod-a<-']);
   });
 });

@@ -18,7 +18,7 @@ after(async () => {
 
 /** An election the test drives by hand: it reports the changes it is told to, in the order it is told to. */
 class ScriptedElection implements NotifierElection {
-  readonly identity = 'pod-a';
+  readonly identity: string;
   readonly lock = { kind: 'leases', namespace: 'default', name: 'demo' } as const;
   readonly changes = new Fanout<LeadershipChange>((error) => {
     throw error;
@@ -26,7 +26,12 @@ class ScriptedElection implements NotifierElection {
   annotations: Record<string, string> = {};
   readonly written: Array<Record<string, string>> = [];
   transitions = 0;
+  lockUid = 'uid-1';
   leader = '';
+
+  constructor(identity = 'pod-a') {
+    this.identity = identity;
+  }
 
   subscribe = (listener: (change: LeadershipChange) => void) => this.changes.subscribe(listener);
   snapshot = (): LeadershipSnapshot => ({
@@ -37,6 +42,7 @@ class ScriptedElection implements NotifierElection {
     leader: this.leader,
     isLeader: this.leader === this.identity,
     transitions: this.transitions,
+    lockUid: this.lockUid,
     acquireTime: null,
     renewTime: null,
     observedAt: null,
@@ -50,7 +56,8 @@ class ScriptedElection implements NotifierElection {
   report(type: LeadershipChange['type'], leader: string, previousLeader: string): void {
     this.leader = leader;
     const isLeader = type === 'started' || (type === 'leader-changed' && leader === this.identity);
-    this.changes.emit({ type, leader, previousLeader, isLeader, transitions: this.transitions, at: new Date() });
+    const { transitions, lockUid } = this;
+    this.changes.emit({ type, leader, previousLeader, isLeader, transitions, lockUid, at: new Date() });
   }
 }
 
@@ -77,8 +84,8 @@ function auditTarget(receiver: Receiver): Target {
 }
 
 /** The README's recipe: the id of `type` about `subject` in term `term`, its `occurrence`-th time. */
-function id(term: number, type: EventType, subject: string, occurrence = 1): string {
-  return eventId({ namespace: 'default', election: 'demo', transitions: term, type, subject, occurrence });
+function id(term: number, type: EventType, subject: string, occurrence = 1, lockUid = 'uid-1'): string {
+  return eventId({ namespace: 'default', election: 'demo', lockUid, transitions: term, type, subject, occurrence });
 }
 
 function typesAndIds(received: Receiver): Array<[string, string]> {
@@ -151,6 +158,7 @@ describe('notifier: event ids from the canonical position', () => {
     election.transitions = 6;
     // pod-b led term 5 twice; the cursor says the target settled its first run and the second run's start.
     election.annotations = {
+      'leaderhook.io/notify-object': 'uid-1',
       'leaderhook.io/cursor.audit': '5.5',
       'leaderhook.io/notify-term': '{"t":5,"h":"pod-b"}',
     };
@@ -169,5 +177,45 @@ describe('notifier: event ids from the canonical position', () => {
       ['pod-a', 'pod-a', 'pod-a', 'pod-a', 'pod-a'],
     );
     await notifier.drain(5_000);
+  });
+});
+
+describe('notifier: a deleted and recreated lock', () => {
+  it('two replicas send the same ids; the recreated term 0 never reuses an id of the deleted one', async () => {
+    const hooks = [await receiver(), await receiver()];
+    const [a, b] = [new ScriptedElection('pod-a'), new ScriptedElection('pod-b')];
+    const changesOnly = new Set<EventType>(['leader.changed']);
+    const notifiers = [a, b].map((election, index) =>
+      notifierFor(election, [testTarget(hooks[index]?.url ?? '', { name: 'all', scope: 'all', events: changesOnly })]),
+    );
+    // pod-a leads term 0 of the first object; pod-b follows.
+    a.report('started', 'pod-a', '');
+    a.report('leader-changed', 'pod-a', '');
+    b.report('leader-changed', 'pod-a', '');
+    // The Lease is deleted: both see no object (no uid, no transitions) and no leader.
+    for (const election of [a, b]) {
+      election.lockUid = '';
+      election.transitions = 0;
+    }
+    a.report('stopped', '', 'pod-a');
+    a.report('leader-changed', '', 'pod-a');
+    b.report('leader-changed', '', 'pod-a');
+    // pod-a creates it again and leads its term 0: same term number, same leader, another object.
+    for (const election of [a, b]) election.lockUid = 'uid-2';
+    a.report('started', 'pod-a', '');
+    a.report('leader-changed', 'pod-a', '');
+    b.report('leader-changed', 'pod-a', '');
+    const sent = await Promise.all(
+      hooks.map(async (hook) => (await hook.waitFor(3)).map((r) => r.headers['webhook-id'])),
+    );
+    assert.deepEqual(sent[0], sent[1], 'both replicas send the same ids');
+    assert.deepEqual(sent[0], [
+      id(0, 'leader.changed', 'pod-a', 1, 'uid-1'),
+      // No leader once the object is gone: the end of the deleted object's last term.
+      id(0, 'leader.changed', '', 1, 'uid-1'),
+      id(0, 'leader.changed', 'pod-a', 1, 'uid-2'),
+    ]);
+    assert.equal(new Set(sent[0]).size, 3, 'no id names two transitions');
+    await Promise.all(notifiers.map((notifier) => notifier.drain(5_000)));
   });
 });

@@ -63,13 +63,21 @@ async function agreedLeader(replicas: Replica[], not?: string): Promise<{ leader
   });
 }
 
-function ids(
+/** The Lease's uid, read from the API as a receiver's operator could. */
+async function leaseUid(election: string): Promise<string> {
+  const response = await fetch(`${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/${election}`);
+  return ((await response.json()) as { metadata: { uid: string } }).metadata.uid;
+}
+
+/** The README's ids of one term's four canonical events. */
+async function ids(
   election: string,
   term: number,
   holder: string,
-): [[EventType, string], [EventType, string], [EventType, string], [EventType, string]] {
+): Promise<[[EventType, string], [EventType, string], [EventType, string], [EventType, string]]> {
+  const lockUid = await leaseUid(election);
   const id = (type: EventType, subject: string) =>
-    eventId({ namespace: 'default', election, transitions: term, type, subject });
+    eventId({ namespace: 'default', election, lockUid, transitions: term, type, subject });
   return [
     ['leadership.started', id('leadership.started', holder)],
     ['leader.changed', id('leader.changed', holder)],
@@ -133,7 +141,7 @@ describe('notifications from replicas as separate processes', () => {
       const first = await agreedLeader(replicas);
       await audit.waitFor(2);
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const [started, changedIn, stopped, changedOut] = ids(election, first.transitions, first.leader);
+      const [started, changedIn, stopped, changedOut] = await ids(election, first.transitions, first.leader);
       assert.deepEqual(
         distinct(audit.received).map((event) => [event.type, event.id, event.copies, event.observers[0]]),
         [
@@ -187,7 +195,7 @@ describe('notifications from replicas as separate processes', () => {
       const live = replicas.filter((replica) => replica !== leader);
       const second = await agreedLeader(live, first.leader);
       assert.equal(second.transitions, first.transitions + 1);
-      const [started2, changedIn2] = ids(election, second.transitions, second.leader);
+      const [started2, changedIn2] = await ids(election, second.transitions, second.leader);
       await waitFor('the new term on the audit receiver', () => distinct(audit.received).length >= 6);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const events = distinct(audit.received);
@@ -239,8 +247,8 @@ describe('notifications from replicas as separate processes', () => {
         15_000,
       );
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const [started, changedIn, stopped, changedOut] = ids(election, first.transitions, first.leader);
-      const [started2, changedIn2] = ids(election, second.transitions, second.leader);
+      const [started, changedIn, stopped, changedOut] = await ids(election, first.transitions, first.leader);
+      const [started2, changedIn2] = await ids(election, second.transitions, second.leader);
       assert.equal(unconfirmed, started[1], "the first attempt was the first leader's start");
       const recovered = distinct(
         audit.received.filter((request) => (JSON.parse(request.body) as WebhookBody).data.observer === second.leader),
@@ -254,6 +262,50 @@ describe('notifications from replicas as separate processes', () => {
         assert.doesNotThrow(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>));
       const survivor = live.find((replica) => replica.id === second.leader) as Replica;
       assert.ok(survivor.logs.some((line) => line.msg === 're-sending events a previous leader did not confirm'));
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+
+  it('the Lease deleted and created again: every replica sends the same ids, and the new object never reuses one', async () => {
+    const election = 'notify-recreated';
+    const shared = await receiver();
+    const config = join(dir, `${election}.yaml`);
+    writeFileSync(
+      config,
+      `targets:\n  - {name: changes, url: "${shared.url}", scope: all, events: [leader.changed]}\n`,
+    );
+    const replicas = await Promise.all(
+      [1, 2].map((index) =>
+        Replica.start({ id: `${election}-${index}`, kubeconfig, election, args: [...TIMINGS, `--config=${config}`] }),
+      ),
+    );
+    try {
+      const first = await agreedLeader(replicas);
+      const firstUid = await leaseUid(election);
+      const path = `/apis/coordination.k8s.io/v1/namespaces/default/leases/${election}`;
+      assert.equal((await fetch(`${api.url}${path}`, { method: 'DELETE' })).status, 200);
+      const second = await waitFor('a new Lease with a leader', async () => {
+        const uid = await leaseUid(election).catch(() => undefined);
+        return uid && uid !== firstUid ? { ...(await agreedLeader(replicas)), uid } : undefined;
+      });
+      assert.equal(second.transitions, 0, 'the new object counts from 0 again');
+      await shared.waitFor(6);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const id = (lockUid: string, transitions: number, subject: string) =>
+        eventId({ namespace: 'default', election, lockUid, transitions, type: 'leader.changed', subject });
+      const expected = [
+        id(firstUid, first.transitions, first.leader),
+        id(firstUid, first.transitions, ''), // no leader once the object is gone: the end of its last term
+        id(second.uid, 0, second.leader),
+      ];
+      assert.equal(new Set(expected).size, 3);
+      for (const replica of replicas) {
+        const sent = shared.received
+          .filter((request) => (JSON.parse(request.body) as WebhookBody).data.observer === replica.id)
+          .map((request) => String(request.headers['webhook-id']));
+        assert.deepEqual(sent, expected, `${replica.id} sent the recipe's ids`);
+      }
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
     }

@@ -21,6 +21,7 @@ class ScriptedLeadership {
     leader: '',
     isLeader: false,
     transitions: 0,
+    lockUid: 'uid-1',
     acquireTime: null,
     renewTime: null,
     observedAt: null,
@@ -33,8 +34,8 @@ class ScriptedLeadership {
   change(patch: Partial<LeadershipSnapshot>, type: LeadershipChange['type']): void {
     const previousLeader = this.state.leader;
     this.state = { ...this.state, ...patch };
-    const { leader, isLeader, transitions } = this.state;
-    this.changes.emit({ type, leader, previousLeader, isLeader, transitions, at: new Date() });
+    const { leader, isLeader, transitions, lockUid } = this.state;
+    this.changes.emit({ type, leader, previousLeader, isLeader, transitions, lockUid, at: new Date() });
   }
 }
 

@@ -109,6 +109,7 @@ export class MemoryStore {
     return {
       record: { ...record },
       resourceVersion: stored.resourceVersion,
+      uid: 'memory-lock-uid',
       annotations: { ...stored.annotations },
       rawRecord: JSON.stringify([
         record.holderIdentity,
