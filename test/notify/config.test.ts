@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,9 @@ function file(name: string, text: string): string {
   return path;
 }
 const secretFile = file('secret', `whsec_${Buffer.alloc(32, 7).toString('base64')}\n`);
+const fifo = join(dir, 'fifo');
+execFileSync('mkfifo', [fifo]);
+const tooManyTargets = file('200000-targets.yaml', `targets:\n${'- {}\n'.repeat(200_000)}`);
 const keyFile = file('routing-key', `${'k'.repeat(32)}\n`);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -83,6 +86,27 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
       'pagerduty without a routing key',
       ['--config', file('pd.yaml', 'targets:\n  - format: pagerduty\n')],
       /targets\[0\]\.routingKeyFile: is required for pagerduty/,
+    ],
+    [
+      '/dev/zero as the secret file: refused, never read',
+      ['--webhook', 'http://a/x', '--webhook-secret-file', '/dev/zero'],
+      /^leaderhook: --webhook-secret-file: \/dev\/zero: not a regular file \(a character device\)\n$/,
+    ],
+    [
+      'a FIFO as the secret file: refused at once, never waited on',
+      ['--webhook', 'http://a/x', '--webhook-secret-file', fifo],
+      /^leaderhook: --webhook-secret-file: .*fifo: not a regular file \(a FIFO\)\n$/,
+    ],
+    ['a FIFO as the config file', ['--config', fifo], /^leaderhook: --config .*fifo: not a regular file \(a FIFO\)\n$/],
+    [
+      '200,000 targets',
+      ['--config', tooManyTargets],
+      /^leaderhook: --config .*: targets: 200000 targets; at most 100 are allowed\n$/,
+    ],
+    [
+      'a drain timeout no timer holds',
+      ['--drain-timeout', '9999999h'],
+      /^leaderhook: --drain-timeout: "9999999h" is too long: at most 596h31m23\.647s/,
     ],
     [
       'alertmanager at the wrong path',
@@ -166,5 +190,137 @@ describe('notifier configuration', () => {
       () => loadNotifyConfig({ config }, {}),
       (error: unknown) => error instanceof UsageError && /used twice/.test(error.message),
     );
+  });
+});
+
+describe('every value from a file or the config bounded: one message naming the key or file', () => {
+  const big = file('big', 'x'.repeat(64 * 1024 + 1));
+  const bigConfig = file('big.yaml', `targets: []\n#${'x'.repeat(1024 * 1024)}\n`);
+  const directory = join(dir, 'a-directory');
+  mkdirSync(directory, { recursive: true });
+  const elevenSecrets = file(
+    'eleven-secrets',
+    Array.from({ length: 11 }, (_, i) => `whsec_${Buffer.alloc(32, i).toString('base64')}`).join('\n'),
+  );
+  const lineBreak = file('line-break', 'Bearer abc\r\nInjected: yes\n');
+  const snowman = file('snowman', 'token ☃\n');
+  const config = (name: string, yaml: string) => ({ config: file(name, yaml) });
+  const at = (name: string) => `--config ${join(dir, name)}`;
+
+  const cases: Array<[string, Parameters<typeof loadNotifyConfig>[0], string]> = [
+    [
+      '/dev/zero as a secret file',
+      { webhook: ['http://a/x'], 'webhook-secret-file': '/dev/zero' },
+      '--webhook-secret-file: /dev/zero: not a regular file (a character device)',
+    ],
+    [
+      'a directory as a header file',
+      config('dir.yaml', `targets:\n  - url: http://a/x\n    headerFiles: {X-Token: ${directory}}\n`),
+      `${at('dir.yaml')}: targets[0].headerFiles.X-Token: ${directory}: not a regular file (a directory)`,
+    ],
+    [
+      'a URL file above 64 KiB',
+      config('bigurl.yaml', `targets:\n  - urlFile: ${big}\n`),
+      `${at('bigurl.yaml')}: targets[0].urlFile: ${big}: larger than 64 KiB, the limit for this file`,
+    ],
+    [
+      'a config file above 1 MiB',
+      { config: bigConfig },
+      `--config ${bigConfig}: larger than 1 MiB, the limit for this file`,
+    ],
+    [
+      '101 hooks',
+      { hook: Array.from({ length: 101 }, (_, i) => `http://localhost:8080/${i}`) },
+      '--hook: 101 targets in all; at most 100 are allowed (hooks, webhooks and config targets together)',
+    ],
+    [
+      '51 headers on one target',
+      config(
+        'headers.yaml',
+        `targets:\n  - url: http://a/x\n    headers: {${Array.from({ length: 51 }, (_, i) => `X-H${i}: v`).join(', ')}}\n`,
+      ),
+      `${at('headers.yaml')}: targets[0].headers: 51 headers; at most 50 are allowed (headers and headerFiles together)`,
+    ],
+    [
+      '11 secret files on one target',
+      config(
+        'secretfiles.yaml',
+        `targets:\n  - url: http://a/x\n    secretFiles: [${Array(11).fill(secretFile).join(', ')}]\n`,
+      ),
+      `${at('secretfiles.yaml')}: targets[0].secretFiles: 11 files; at most 10 are allowed`,
+    ],
+    [
+      '11 secrets in one file',
+      { webhook: ['http://a/x'], 'webhook-secret-file': elevenSecrets },
+      `--webhook-secret-file: ${elevenSecrets}: line 11: more than 10 secrets in one file`,
+    ],
+    [
+      'an inline header value with CR/LF',
+      config('crlf.json', '{"targets":[{"url":"http://a/x","headers":{"X-Note":"a\\r\\nInjected: yes"}}]}'),
+      `${at('crlf.json')}: targets[0].headers.X-Note: contains a line break (CR or LF) at character 2: an HTTP header value holds only tab, printable ASCII and Latin-1`,
+    ],
+    [
+      'an inline header value beyond Latin-1',
+      config('snowman.yaml', 'targets:\n  - url: http://a/x\n    headers: {X-Note: "pod ☃"}\n'),
+      `${at('snowman.yaml')}: targets[0].headers.X-Note: contains a character outside Latin-1 at character 5: an HTTP header value holds only tab, printable ASCII and Latin-1`,
+    ],
+    [
+      'a header file with CR/LF inside',
+      config('crlf-file.yaml', `targets:\n  - url: http://a/x\n    headerFiles: {Authorization: ${lineBreak}}\n`),
+      `${at('crlf-file.yaml')}: targets[0].headerFiles.Authorization: ${lineBreak}: contains a line break (CR or LF) at character 11: an HTTP header value holds only tab, printable ASCII and Latin-1`,
+    ],
+    [
+      'a header file beyond Latin-1',
+      config('snowman-file.yaml', `targets:\n  - url: http://a/x\n    headerFiles: {Authorization: ${snowman}}\n`),
+      `${at('snowman-file.yaml')}: targets[0].headerFiles.Authorization: ${snowman}: contains a character outside Latin-1 at character 7: an HTTP header value holds only tab, printable ASCII and Latin-1`,
+    ],
+    [
+      'keys named after object properties',
+      config('proto.yaml', 'targets:\n  - url: http://a/x\n    constructor: 1\n    __proto__: 2\n    toString: 3\n'),
+      `${at('proto.yaml')}: targets[0]: unknown keys "constructor", "__proto__", "toString"`,
+    ],
+    [
+      'a timeout no timer holds',
+      config('timeout.yaml', 'targets:\n  - url: http://a/x\n    timeout: 9999999h\n'),
+      `${at('timeout.yaml')}: targets[0].timeout: "9999999h" is too long: at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)`,
+    ],
+    [
+      'a retry delay no timer holds',
+      config('delay.yaml', 'targets:\n  - url: http://a/x\n    retry: {maxDelay: 700h}\n'),
+      `${at('delay.yaml')}: targets[0].retry.maxDelay: "700h" is too long: at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)`,
+    ],
+    [
+      'a retry budget no timer holds',
+      config('elapsed.yaml', 'targets:\n  - url: http://a/x\n    retry: {maxElapsed: 3000000000s}\n'),
+      `${at('elapsed.yaml')}: targets[0].retry.maxElapsed: "3000000000s" is too long: at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)`,
+    ],
+    [
+      'a drain timeout no timer holds',
+      { 'drain-timeout': '9999999h' },
+      '--drain-timeout: "9999999h" is too long: at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)',
+    ],
+  ];
+  for (const [name, values, message] of cases) {
+    test(name, () => {
+      assert.throws(
+        () => loadNotifyConfig(values, {}),
+        (error: unknown) => error instanceof UsageError && error.message === message,
+      );
+    });
+  }
+
+  test('the most of everything is accepted: 100 targets, a 64 KiB header file, 10 secrets', () => {
+    const exactly = file('exactly-64k', 'x'.repeat(64 * 1024));
+    const tenSecrets = file(
+      'ten-secrets',
+      Array.from({ length: 10 }, (_, i) => `whsec_${Buffer.alloc(32, i).toString('base64')}`).join('\n'),
+    );
+    const targets = Array.from({ length: 99 }, (_, i) => `  - {name: t${i}, url: "http://a/${i}"}`);
+    const yaml = `targets:\n${targets.join('\n')}\n  - {url: "http://a/x", headerFiles: {X-Big: ${exactly}}}\n`;
+    const loaded = loadNotifyConfig({ config: file('hundred.yaml', yaml) }, {});
+    assert.equal(loaded.targets.length, 100);
+    assert.equal(loaded.targets[99]?.headerFiles.get('X-Big')?.value().length, 64 * 1024);
+    const signed = loadNotifyConfig({ webhook: ['http://a/x'], 'webhook-secret-file': tenSecrets }, {});
+    assert.equal(signed.targets[0]?.secrets.keys().length, 10);
   });
 });

@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import { Webhook } from 'standardwebhooks';
 import { Fanout } from '../../src/election/changes.ts';
 import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
 import { eventId, type EventType } from '../../src/notify/events.ts';
+import { FileValue } from '../../src/notify/file-value.ts';
 import { Notifier, type NotifierElection } from '../../src/notify/notifier.ts';
-import { SecretFiles } from '../../src/notify/signing.ts';
+import { parseSecretFile, SecretFiles } from '../../src/notify/signing.ts';
 import type { Target } from '../../src/notify/targets.ts';
 import { waitFor } from '../support/replica.ts';
-import { captureLog, testTarget } from './helpers.ts';
+import { captureLog, metricValue, testTarget } from './helpers.ts';
 import { Receiver, type WebhookBody } from './receiver.ts';
 
 const receivers: Receiver[] = [];
@@ -217,5 +223,53 @@ describe('notifier: a deleted and recreated lock', () => {
     ]);
     assert.equal(new Set(sent[0]).size, 3, 'no id names two transitions');
     await Promise.all(notifiers.map((notifier) => notifier.drain(5_000)));
+  });
+});
+
+describe('notifier: a secret file rotated to something unusable', () => {
+  it('keeps signing with the last good secret, logs it once until the file reads well again, counts every re-read', async () => {
+    const hook = await receiver();
+    const file = join(mkdtempSync(join(tmpdir(), 'leaderhook-rotation-')), 'secret');
+    const good = `whsec_${randomBytes(32).toString('base64')}`;
+    writeFileSync(file, `${good}\n`);
+    const log = captureLog();
+    const registry = new Registry();
+    const election = new ScriptedElection();
+    const target = testTarget(hook.url, { name: 'signed', scope: 'self' });
+    // Re-read on every use, so each delivery sees the file as it is now.
+    const secrets = new SecretFiles([new FileValue(file, parseSecretFile, 0)]);
+    const notifier = new Notifier({ election, targets: [{ target, secrets, headerFiles: new Map() }], log, registry });
+    notifier.start();
+    const said = () => log.lines.filter((line) => line.msg.startsWith('cannot use the changed file'));
+    const failures = () =>
+      metricValue(registry, 'leaderhook_notify_file_reload_failures_total', { target: 'signed', file });
+    const deliver = async (count: number) => {
+      for (let i = 0; i < count; i++) election.report('leader-changed', `pod-${hook.received.length + i}`, '');
+      await hook.waitFor(hook.received.length + count);
+    };
+
+    writeFileSync(file, 'not-a-secret\n');
+    await deliver(3);
+    assert.equal(said().length, 1, 'said once');
+    assert.deepEqual(said()[0]?.fields, {
+      target: 'signed',
+      file,
+      problem: 'line 1: a secret must have the form whsec_<base64>',
+    });
+    assert.equal(await failures(), 3, 'counted each time');
+    for (const request of hook.received.slice(-3))
+      assert.doesNotThrow(() => new Webhook(good).verify(request.body, request.headers as Record<string, string>));
+
+    writeFileSync(file, `${good}\n`);
+    await deliver(1);
+    writeFileSync(file, '');
+    await deliver(1);
+    assert.deepEqual(
+      said().map((line) => line.fields.problem),
+      ['line 1: a secret must have the form whsec_<base64>', 'no secret in the file'],
+      'said again after it read well in between',
+    );
+    assert.ok(!JSON.stringify(log.lines).includes(good.slice(6)), 'the secret never reaches the log');
+    await notifier.drain(5_000);
   });
 });
