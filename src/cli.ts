@@ -124,6 +124,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     },
     metrics: metrics.registry,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
+    watch: { maxClients: config.maxWatchClients },
   });
   if (notifier) app.route('/deliveries', notifier.deliveriesApp());
   let server: Awaited<ReturnType<typeof listen>>;

@@ -7,6 +7,7 @@ import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
 import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
 import type { ListenAddress } from '../http/server.ts';
+import { WATCH_DEFAULTS } from '../http/watch-stream.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
@@ -26,7 +27,12 @@ export interface Config {
   events: boolean;
   /** On SIGTERM, local hooks acknowledge leadership.stopped before the lock is released. */
   stopBeforeRelease: boolean;
+  /** `--max-watch-clients`: how many `/watch` streams may be open at once. */
+  maxWatchClients: number;
 }
+
+/** The most `--max-watch-clients` may allow: each open stream holds about 30 KB. */
+const MAX_WATCH_CLIENTS = 10_000;
 
 const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
@@ -84,6 +90,12 @@ const schema = z.object({
   'ready-only-when-leader': z.boolean().optional(),
   events: z.boolean().optional(),
   'stop-before-release': z.boolean().optional(),
+  'max-watch-clients': z
+    .string()
+    .regex(/^\s*\d+\s*$/, 'must be a whole number of clients')
+    .transform(Number)
+    .pipe(z.number().max(MAX_WATCH_CLIENTS, `must be at most ${MAX_WATCH_CLIENTS}`))
+    .optional(),
 });
 
 /**
@@ -118,6 +130,7 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     readyOnlyWhenLeader: flags['ready-only-when-leader'] ?? false,
     events: flags.events ?? true,
     stopBeforeRelease: flags['stop-before-release'] ?? true,
+    maxWatchClients: flags['max-watch-clients'] ?? WATCH_DEFAULTS.maxClients,
   };
 }
 

@@ -74,6 +74,12 @@ export const FLAGS = [
       'the leader sets this label on its own Pod and removes it when it stops leading (needs pods get, patch)',
   },
   {
+    name: 'max-watch-clients',
+    type: 'string',
+    value: 'N',
+    description: 'how many GET /watch streams may be open at once; one more is answered 503 (default 100, at most 10000)',
+  },
+  {
     name: 'ready-only-when-leader',
     type: 'boolean',
     description: '/readyz answers 200 only on the leader, so a Service routes only to it',

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
-import { watchStream } from './watch-stream.ts';
+import { WatchStreams, type WatchLimits } from './watch-stream.ts';
 
 /** What the HTTP API needs of the election: the leadership feed and the health verdict for `/healthz`. */
 export interface ElectionView extends LeadershipFeed {
@@ -14,21 +14,24 @@ export interface HttpAppOptions {
   metrics: Registry;
   /** `--ready-only-when-leader`: `/readyz` answers 200 only while this replica leads. */
   readyOnlyWhenLeader?: boolean;
+  /** Bounds of `/watch` (`--max-watch-clients`); `WATCH_DEFAULTS` for the rest. */
+  watch?: Partial<WatchLimits>;
 }
 
 /**
  * The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. Other parts'
  * routes are Hono sub-apps the caller mounts with `app.route` (e.g. the notifier's `/deliveries`).
  */
-export function createHttpApp({ leadership, metrics, readyOnlyWhenLeader = false }: HttpAppOptions): Hono {
+export function createHttpApp({ leadership, metrics, readyOnlyWhenLeader = false, watch }: HttpAppOptions): Hono {
   const app = new Hono();
+  const watchStreams = new WatchStreams(leadership, metrics, watch);
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
   app.get('/', (c) => c.json({ name: leadership.snapshot().leader }));
 
   app.get('/leader', (c) => c.json(leaderBody(leadership.snapshot())));
 
-  app.get('/watch', (c) => watchStream(c, leadership));
+  app.get('/watch', (c) => watchStreams.handle(c));
 
   app.get('/healthz', (c) => {
     const reason = leadership.unhealthyReason();

@@ -173,3 +173,20 @@ describe('-h and --id', () => {
     );
   });
 });
+
+describe('--max-watch-clients', () => {
+  it('defaults to 100; takes a whole number up to 10000', () => {
+    assert.equal(configFrom(['--election', 'x']).maxWatchClients, 100);
+    assert.equal(configFrom(['--election', 'x', '--max-watch-clients', '0']).maxWatchClients, 0);
+    assert.equal(configFrom(['--election', 'x'], { LEADERHOOK_MAX_WATCH_CLIENTS: '10000' }).maxWatchClients, 10_000);
+    const cases: Array<[string, string]> = [
+      ['many', '--max-watch-clients: must be a whole number of clients'],
+      ['-1', '--max-watch-clients: must be a whole number of clients'],
+      ['1.5', '--max-watch-clients: must be a whole number of clients'],
+      ['10001', '--max-watch-clients: must be at most 10000'],
+      ['99999999999999999999', '--max-watch-clients: must be at most 10000'],
+    ];
+    for (const [value, message] of cases)
+      assert.equal(usageError(['--election', 'x', `--max-watch-clients=${value}`]), message, value);
+  });
+});

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ServerType } from '@hono/node-server';
 import { Registry } from 'prom-client';
@@ -6,6 +9,8 @@ import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/le
 import { Fanout } from '../../src/election/changes.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 import { close, listen } from '../../src/http/server.ts';
+import { metricValue } from '../notify/helpers.ts';
+import { waitFor } from '../support/replica.ts';
 import { readEvents } from '../support/sse.ts';
 
 /** A leadership source the test drives by hand. */
@@ -130,5 +135,117 @@ describe('HTTP API', () => {
 
   it('unknown paths are 404', async () => {
     assert.equal((await fetch(`${base}/nope`)).status, 404);
+  });
+});
+
+describe('GET /watch within bounds', () => {
+  /** An app on loopback with these /watch limits. */
+  async function serve(watch: Parameters<typeof createHttpApp>[0]['watch']) {
+    const leadership = new ScriptedLeadership();
+    const registry = new Registry();
+    const server = await listen(createHttpApp({ leadership, metrics: registry, watch }), {
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const port = (server.address() as { port: number }).port;
+    const metric = (name: string, labels: Record<string, string> = {}) => metricValue(registry, name, labels);
+    return { leadership, port, metric, close: () => close(server) };
+  }
+
+  /** A raw client that sends `GET /watch` and keeps what it receives. */
+  function rawWatch(port: number): { socket: Socket; received: () => string; closed: Promise<unknown> } {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.write('GET /watch HTTP/1.1\r\nHost: test\r\n\r\n');
+    return { socket, received: () => text, closed: once(socket, 'close') };
+  }
+
+  it('beyond --max-watch-clients: 503 naming the flag, counted; a freed place is taken again', async () => {
+    const app = await serve({ maxClients: 2 });
+    try {
+      const [a, b] = [rawWatch(app.port), rawWatch(app.port)];
+      await waitFor('two open streams', async () => (await app.metric('leaderhook_watch_clients')) === 2);
+      const refused = await fetch(`http://127.0.0.1:${app.port}/watch`);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '5');
+      assert.equal(
+        await refused.text(),
+        'too many /watch clients (at most 2, --max-watch-clients); retry later or poll GET /leader\n',
+      );
+      assert.equal(await app.metric('leaderhook_watch_rejected_total'), 1);
+      a.socket.destroy();
+      await waitFor('the place freed', async () => (await app.metric('leaderhook_watch_clients')) === 1);
+      const c = rawWatch(app.port);
+      await waitFor('the state sent to the new client', () => c.received().includes('event: state'));
+      assert.equal(await app.metric('leaderhook_watch_clients'), 2);
+      for (const client of [b, c]) client.socket.destroy();
+      await waitFor('no stream left', async () => (await app.metric('leaderhook_watch_clients')) === 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('HEAD /watch answers the headers and ends, holding nothing', async () => {
+    const app = await serve({});
+    try {
+      const { status, type } = await new Promise<{ status: number | undefined; type: string | undefined }>(
+        (resolve, reject) => {
+          const head = request({ host: '127.0.0.1', port: app.port, method: 'HEAD', path: '/watch' }, (response) => {
+            response.resume();
+            response.on('end', () => resolve({ status: response.statusCode, type: response.headers['content-type'] }));
+          });
+          head.setTimeout(2_000, () => head.destroy(new Error('HEAD /watch did not end')));
+          head.on('error', reject);
+          head.end();
+        },
+      );
+      assert.deepEqual([status, type], [200, 'text/event-stream']);
+      assert.equal(await app.metric('leaderhook_watch_clients'), 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an idle stream gets keep-alive comments; a client that is gone is found and its place freed', async () => {
+    const app = await serve({ keepAliveMs: 50 });
+    try {
+      const client = rawWatch(app.port);
+      await waitFor('two keep-alives', () => client.received().split(': keepalive').length > 2);
+      client.socket.destroy();
+      await waitFor('the place freed', async () => (await app.metric('leaderhook_watch_clients')) === 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a client that stops reading is disconnected once events pile up for it; others go on', async () => {
+    const app = await serve({ maxPending: 64, stallMs: 2_000 });
+    try {
+      const stuck = rawWatch(app.port);
+      const reader = rawWatch(app.port);
+      await waitFor('both streams', async () => (await app.metric('leaderhook_watch_clients')) === 2);
+      stuck.socket.pause();
+      const dropped = async () =>
+        (await app.metric('leaderhook_watch_dropped_total', { reason: 'behind' })) +
+        (await app.metric('leaderhook_watch_dropped_total', { reason: 'stalled' }));
+      let sent = 0;
+      // Changes keep coming, a few per tick, until the kernel's buffers for the stuck client are full.
+      while ((await dropped()) === 0 && sent < 200_000) {
+        for (let i = 0; i < 20; i++, sent++)
+          app.leadership.change({ leader: `pod-${sent}`, transitions: sent }, 'leader-changed');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(await dropped(), 1, `the stuck client was still connected after ${sent} changes`);
+      // Its connection is gone: once it reads again, it reads what was buffered, then the end.
+      stuck.socket.resume();
+      await stuck.closed;
+      await waitFor('the reader alone left', async () => (await app.metric('leaderhook_watch_clients')) === 1);
+      await waitFor('the reader got the last change', () => reader.received().includes(`"pod-${sent - 1}"`));
+      reader.socket.destroy();
+    } finally {
+      await app.close();
+    }
   });
 });
