@@ -9,7 +9,7 @@ import { KubeEventSink } from './events/event-sink.ts';
 import { EventRecorder } from './events/recorder.ts';
 import { createHttpApp } from './http/app.ts';
 import { close, listen } from './http/server.ts';
-import { defaultNamespace, loadKubeConfig } from './kube-api/kubeconfig.ts';
+import { apiServerUrl, defaultNamespace, loadKubeConfig } from './kube-api/kubeconfig.ts';
 import { KubePodLabelApi } from './leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from './leader-pod/reconciler.ts';
 import { createLock } from './lock/create-lock.ts';
@@ -131,11 +131,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   try {
     server = await listen(app, config.http);
   } catch (error) {
-    log.fatal({ http: `${config.http.host}:${config.http.port}`, err: (error as Error).message }, 'cannot serve HTTP');
-    return 1;
+    throw new StartupError(`--http ${config.http.host}:${config.http.port}: ${describeListenError(error)}`);
   }
+  // The address actually bound: `--http :0` lets the system choose the port.
+  const bound = server.address();
+  const http = typeof bound === 'object' && bound ? `${config.http.host}:${bound.port}` : String(bound);
   log.info(
-    { http: `${config.http.host}:${config.http.port}`, lock: config.lock, ...config.timings, version },
+    { http, apiServer: apiServerUrl(kubeConfig), lock: config.lock, ...config.timings, version },
     'leaderhook started',
   );
   elector.start();
@@ -169,6 +171,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   return undefined;
 }
 
+/** A fault that stops start-up, not the user's input: one line on stderr, exit 1. */
+class StartupError extends Error {}
+
+function describeListenError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return 'the address is already in use (EADDRINUSE)';
+  if (code === 'EADDRNOTAVAIL') return 'no such address on this machine (EADDRNOTAVAIL)';
+  if (code === 'EACCES') return 'permission denied (EACCES): ports below 1024 need privileges';
+  return code ? `cannot listen (${code})` : (error as Error).message;
+}
+
 main(process.argv.slice(2), process.env).then(
   (code) => {
     if (code !== undefined) process.exitCode = code;
@@ -178,6 +191,10 @@ main(process.argv.slice(2), process.env).then(
       process.stderr.write(`leaderhook: ${error.message}\n`);
       process.exitCode = 2;
       return;
+    }
+    if (error instanceof StartupError) {
+      process.stderr.write(`leaderhook: ${error.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`leaderhook: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI } from './support/replica.ts';
+import { startEmbeddedApi } from '../embedded-api/server.ts';
+import { CLI, Replica, waitFor } from './support/replica.ts';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   const result = spawnSync(process.execPath, [CLI, ...args], {
@@ -15,9 +18,26 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+const IN_A_POD = existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+
 describe('leaderhook command line', () => {
-  const garbage = join(mkdtempSync(join(tmpdir(), 'leaderhook-cli-')), 'kubeconfig');
+  const dir = mkdtempSync(join(tmpdir(), 'leaderhook-cli-'));
+  const garbage = join(dir, 'kubeconfig');
   writeFileSync(garbage, 'this: is: not: a kubeconfig: [');
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const good = join(dir, 'good-kubeconfig');
+  writeFileSync(
+    good,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]',
+      'users: [{name: u, user: {}}]',
+      'contexts: [{name: x, context: {cluster: c, user: u}}]',
+      'current-context: x',
+    ].join('\n'),
+  );
 
   const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
     ['missing --election', [], {}, /^leaderhook: --election: is required/],
@@ -54,6 +74,43 @@ describe('leaderhook command line', () => {
       { KUBECONFIG: '/nonexistent/kc' },
       /^leaderhook: KUBECONFIG: cannot read kubeconfig/,
     ],
+    [
+      'the second file of $KUBECONFIG missing',
+      ['--election=x'],
+      { KUBECONFIG: `${good}:/nonexistent/second` },
+      /^leaderhook: KUBECONFIG: cannot read kubeconfig "\/nonexistent\/second": no such file\n$/,
+    ],
+    [
+      '/dev/zero as the kubeconfig',
+      ['--election=x', '--kubeconfig=/dev/zero'],
+      {},
+      /^leaderhook: --kubeconfig: cannot read kubeconfig "\/dev\/zero": not a regular file \(a character device\)\n$/,
+    ],
+    [
+      'a FIFO as the kubeconfig',
+      ['--election=x', `--kubeconfig=${fifo}`],
+      {},
+      /^leaderhook: --kubeconfig: cannot read kubeconfig ".*fifo": not a regular file \(a FIFO\)\n$/,
+    ],
+    ['--ttl beyond a timer', ['--election=x', '--ttl=9999999h'], {}, /^leaderhook: --ttl: "9999999h" is too long/],
+    [
+      '--lease-duration beyond the Lease',
+      ['--election=x', '--lease-duration=3000000000s'],
+      {},
+      /^leaderhook: --lease-duration: "3000000000s" is too long: at most 596h31m23\.647s/,
+    ],
+    [
+      'an --id that cannot be a Pod name, with --leader-label',
+      ['--election=x', '--id=Pod_1', '--leader-label=role=leader'],
+      {},
+      /^leaderhook: --id: "Pod_1" cannot be a Pod name/,
+    ],
+    [
+      '--max-watch-clients that is not a number',
+      ['--election=x', '--max-watch-clients=lots'],
+      {},
+      /^leaderhook: --max-watch-clients: must be a whole number of clients\n$/,
+    ],
   ];
   for (const [name, args, env, message] of cases) {
     it(`${name}: one line on stderr, exit 2, no stack trace`, () => {
@@ -64,6 +121,34 @@ describe('leaderhook command line', () => {
       assert.doesNotMatch(stderr, /\n\s+at /);
     });
   }
+
+  it('no credentials anywhere and not in a pod: exit 2, naming the three ways to give them', { skip: IN_A_POD }, () => {
+    const { code, stdout, stderr } = run(['--election=x']);
+    assert.equal(code, 2);
+    assert.equal(stderr, 'leaderhook: no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, or run in a pod\n');
+    assert.equal(stdout, '');
+  });
+
+  it('-h answers as --help does', () => {
+    const short = run(['-h']);
+    assert.equal(short.code, 0);
+    assert.equal(short.stdout, run(['--help']).stdout);
+    assert.match(short.stdout, /-h, --help/);
+  });
+
+  it('the HTTP port in use: one line on stderr naming --http, exit 1, nothing on stdout', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const { port } = taken.address() as { port: number };
+    try {
+      const { code, stdout, stderr } = run(['--election=x', `--kubeconfig=${good}`, `--http=127.0.0.1:${port}`]);
+      assert.equal(code, 1);
+      assert.equal(stderr, `leaderhook: --http 127.0.0.1:${port}: the address is already in use (EADDRINUSE)\n`);
+      assert.equal(stdout, '');
+    } finally {
+      taken.close();
+    }
+  });
 
   it('--version and --help answer and exit 0', () => {
     const version = run(['--version']);
@@ -85,6 +170,30 @@ describe('leaderhook command line', () => {
       '--log-level',
     ]) {
       assert.ok(help.stdout.includes(flag), `help lists ${flag}`);
+    }
+  });
+
+  it('--http :0: the start line names the port the system chose, and the API server without credentials', async () => {
+    const api = await startEmbeddedApi();
+    const kubeconfig = join(dir, 'embedded-kubeconfig');
+    await api.writeKubeconfig(kubeconfig);
+    const replica = await Replica.start({
+      id: 'port-zero',
+      kubeconfig,
+      election: 'port-zero',
+      args: ['--http=127.0.0.1:0'],
+    });
+    try {
+      const started = await waitFor('the start line', () =>
+        replica.logs.find((line) => line.msg === 'leaderhook started'),
+      );
+      const port = Number(/^127\.0\.0\.1:(\d+)$/.exec(String(started.http))?.[1]);
+      assert.ok(port > 0, `logged ${String(started.http)}`);
+      assert.equal(started.apiServer, api.url);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    } finally {
+      await replica.stop();
+      await api.close();
     }
   });
 });

@@ -77,7 +77,8 @@ export const FLAGS = [
     name: 'max-watch-clients',
     type: 'string',
     value: 'N',
-    description: 'how many GET /watch streams may be open at once; one more is answered 503 (default 100, at most 10000)',
+    description:
+      'how many GET /watch streams may be open at once; one more is answered 503 (default 100, at most 10000)',
   },
   {
     name: 'ready-only-when-leader',

@@ -23,6 +23,11 @@ export class KubeApiError extends Error {
   readonly reason: string | undefined;
   /** The RBAC verb of the call: `get`, `create`, `update`, `patch`, `watch`. */
   readonly verb: string;
+  /**
+   * The `Status.details` that tell one refusal from another of the same status: the kind named (`namespaces` when a
+   * 404 is about the namespace, not the object) and the causes' reasons (`NamespaceTerminating`).
+   */
+  readonly details: StatusDetails;
 
   constructor(
     verb: string,
@@ -30,7 +35,7 @@ export class KubeApiError extends Error {
     message: string,
     status?: number,
     reason?: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { details?: StatusDetails },
   ) {
     super(message, options);
     this.name = 'KubeApiError';
@@ -38,7 +43,15 @@ export class KubeApiError extends Error {
     this.kind = kind;
     this.status = status;
     this.reason = reason;
+    this.details = options?.details ?? { causes: [] };
   }
+}
+
+/** What leaderhook reads of a `Status`'s `details`. */
+export interface StatusDetails {
+  kind?: string;
+  /** The `reason` of each of `details.causes`. */
+  causes: readonly string[];
 }
 
 function kindOf(status: number): ApiErrorKind {
@@ -51,7 +64,7 @@ function kindOf(status: number): ApiErrorKind {
   return 'rejected';
 }
 
-function parseStatus(body: unknown): { message?: string; reason?: string } {
+function parseStatus(body: unknown): { message?: string; reason?: string; details?: StatusDetails } {
   if (typeof body === 'string') {
     try {
       return parseStatus(JSON.parse(body));
@@ -60,10 +73,19 @@ function parseStatus(body: unknown): { message?: string; reason?: string } {
     }
   }
   if (typeof body === 'object' && body !== null) {
-    const status = body as { message?: unknown; reason?: unknown };
+    const status = body as { message?: unknown; reason?: unknown; details?: { kind?: unknown; causes?: unknown } };
+    const causes = Array.isArray(status.details?.causes) ? (status.details.causes as unknown[]) : [];
+    const kind = status.details?.kind;
     return {
       ...(typeof status.message === 'string' ? { message: status.message } : {}),
       ...(typeof status.reason === 'string' ? { reason: status.reason } : {}),
+      details: {
+        ...(typeof kind === 'string' ? { kind } : {}),
+        causes: causes.flatMap((cause) => {
+          const reason = (cause as { reason?: unknown } | null)?.reason;
+          return typeof reason === 'string' ? [reason] : [];
+        }),
+      },
     };
   }
   return {};
@@ -79,8 +101,11 @@ export function toKubeApiError(verb: string, error: unknown): KubeApiError {
   const status = error instanceof ApiException ? error.code : typeof statusCode === 'number' ? statusCode : undefined;
   if (status !== undefined && status > 0) {
     const body: unknown = error instanceof ApiException ? error.body : undefined;
-    const { message, reason } = parseStatus(body);
-    return new KubeApiError(verb, kindOf(status), message ?? `HTTP ${status}`, status, reason, { cause: error });
+    const { message, reason, details } = parseStatus(body);
+    return new KubeApiError(verb, kindOf(status), message ?? `HTTP ${status}`, status, reason, {
+      cause: error,
+      ...(details ? { details } : {}),
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   return new KubeApiError(verb, 'network', message, undefined, undefined, { cause: error });

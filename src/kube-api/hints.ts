@@ -25,14 +25,30 @@ const UNNAMED_VERBS = new Set(['create', 'deletecollection']);
 
 /**
  * The one log line that tells an operator how to fix a call the API server refused, without reading code:
- * - 403 Forbidden: the RBAC rule to add: verb(s), resource, API group, namespace and, when every verb can be narrowed
- *   by name, resourceNames;
+ * - 403 Forbidden because the namespace is being deleted (cause `NamespaceTerminating`, kube-apiserver's
+ *   NamespaceLifecycle admission): the namespace, which no Role fixes;
+ * - 403 Forbidden otherwise: the RBAC rule to add: verb(s), resource, API group, namespace and, when every verb can
+ *   be narrowed by name, resourceNames;
+ * - 404 Not Found naming the namespace (a create into a namespace that does not exist): the namespace;
  * - 401 Unauthorized: the credentials (ServiceAccount token or kubeconfig), which no Role fixes.
  * `undefined` for any other failure: it is not about access.
  */
 export function accessHint(failure: KubeApiError, access: ApiAccess): string | undefined {
   const { resource, group, namespace, name, purpose, meanwhile } = access;
   const where = `resource "${resource}" (apiGroup ${group || '""'}) in namespace "${namespace}"`;
+  if (failure.kind === 'forbidden' && failure.details.causes.includes('NamespaceTerminating')) {
+    return (
+      `namespace "${namespace}" is being deleted: the API server refuses to ${failure.verb} ${resource} in it ` +
+      `(403 NamespaceTerminating), which no Role fixes; use another namespace (--election-namespace) or wait ` +
+      `for the namespace to be gone and created again; ${meanwhile}`
+    );
+  }
+  if (failure.kind === 'not-found' && failure.details.kind === 'namespaces') {
+    return (
+      `namespace "${namespace}" does not exist: the API server cannot ${failure.verb} ${resource} in it; ` +
+      `create it or use another namespace (--election-namespace); ${meanwhile}`
+    );
+  }
   if (failure.kind === 'unauthorized') {
     return (
       `the API server rejected our credentials (401 Unauthorized) on ${failure.verb} ${where}: ` +

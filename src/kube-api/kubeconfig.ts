@@ -1,35 +1,89 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { delimiter } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { UsageError } from '../config/usage-error.ts';
+import { readBoundedFile } from '../files/read-bounded.ts';
 
 /** Where a pod's ServiceAccount namespace is mounted. */
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+/** Where a pod's ServiceAccount token is mounted: client-node uses the in-cluster config when it exists. */
+const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** The largest kubeconfig read: 1 MiB, the most a Secret or ConfigMap holds. */
+const MAX_KUBECONFIG_BYTES = 1024 * 1024;
 
 /**
- * Loads credentials: `--kubeconfig`, else `$KUBECONFIG`, else ~/.kube/config, else the in-cluster ServiceAccount.
- * A named file that cannot be read or parsed is a usage error naming where it came from.
+ * Loads credentials where client-node's `loadFromDefault` looks for them, from `env`: `--kubeconfig`, else
+ * `$KUBECONFIG` (every file of the list, merged), else ~/.kube/config, else the in-cluster ServiceAccount. Every
+ * kubeconfig file is checked first as leaderhook reads files from outside (a regular file of at most 1 MiB, see
+ * `readBoundedFile`). Usage errors, naming where the file came from: a kubeconfig that cannot be read or parsed or has
+ * no current cluster; in a pod without `KUBERNETES_SERVICE_HOST`/`_PORT`; and no credentials at all (client-node
+ * would fall back to `http://localhost:8080`).
  */
 export function loadKubeConfig(path: string | undefined, subject: string, env: NodeJS.ProcessEnv): KubeConfig {
   const kubeConfig = new KubeConfig();
-  const named = path ?? env.KUBECONFIG?.split(delimiter).find(Boolean);
-  const from = path ? subject : 'KUBECONFIG';
-  try {
-    if (named) {
-      accessSync(named, constants.R_OK);
-      if (path) kubeConfig.loadFromFile(path);
-      else kubeConfig.loadFromDefault();
-    } else {
-      kubeConfig.loadFromDefault();
-    }
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : firstLine(error);
-    throw new UsageError(from, `cannot read kubeconfig ${JSON.stringify(named)}: ${reason}`);
+  const listed = env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
+  const home = env.HOME ? join(env.HOME, '.kube', 'config') : undefined;
+  if (path) {
+    loadFiles(kubeConfig, [path], subject);
+  } else if (listed.length) {
+    loadFiles(kubeConfig, listed, 'KUBECONFIG');
+  } else if (home && existsSync(home)) {
+    loadFiles(kubeConfig, [home], '--kubeconfig (default: ~/.kube/config)');
+  } else if (existsSync(SERVICE_ACCOUNT_TOKEN_FILE)) {
+    const missing = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((name) => !env[name]);
+    if (missing.length)
+      throw new UsageError(
+        missing.join(', '),
+        'not set, though a ServiceAccount token is mounted: the API server is unknown',
+      );
+    kubeConfig.loadFromCluster();
+  } else {
+    throw new UsageError('no Kubernetes credentials', 'pass --kubeconfig, set KUBECONFIG, or run in a pod');
   }
   if (!kubeConfig.getCurrentCluster()) {
-    throw new UsageError(from, `kubeconfig ${JSON.stringify(named ?? '')} has no current cluster`);
+    throw new UsageError(
+      subject,
+      `kubeconfig ${JSON.stringify(path ?? listed[0] ?? home ?? '')} has no current cluster`,
+    );
   }
   return kubeConfig;
+}
+
+/**
+ * Loads kubeconfig files as client-node's `loadFromDefault` merges `$KUBECONFIG` (a later file's current context
+ * replaces an earlier one's), each checked first; any failure is a UsageError naming `from` and the file.
+ */
+function loadFiles(kubeConfig: KubeConfig, files: readonly string[], from: string): void {
+  for (const [index, file] of files.entries()) {
+    try {
+      readBoundedFile(file, MAX_KUBECONFIG_BYTES);
+      if (index === 0) {
+        kubeConfig.loadFromFile(file);
+      } else {
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        kubeConfig.mergeConfig(more);
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : firstLine(error);
+      throw new UsageError(from, `cannot read kubeconfig ${JSON.stringify(file)}: ${reason}`);
+    }
+  }
+}
+
+/**
+ * The API server's URL as the current cluster names it, for the log: scheme, host, port and path only, never
+ * credentials or a query.
+ */
+export function apiServerUrl(kubeConfig: KubeConfig): string {
+  const server = kubeConfig.getCurrentCluster()?.server ?? '';
+  try {
+    const url = new URL(server);
+    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /** The lock's namespace when none is given: the pod's own, else the kubeconfig context's, else `default`. */

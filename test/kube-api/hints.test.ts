@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { KubeApiError } from '../../src/kube-api/api-error.ts';
+import { ApiException } from '@kubernetes/client-node';
+import { KubeApiError, toKubeApiError } from '../../src/kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../../src/kube-api/hints.ts';
 
 const lease: ApiAccess = {
@@ -62,5 +64,40 @@ describe('the hint for a refused API call', () => {
     for (const kind of ['conflict', 'not-found', 'throttled', 'server', 'network', 'rejected'] as const) {
       assert.equal(accessHint(new KubeApiError('update', kind, 'failed'), lease), undefined, kind);
     }
+  });
+
+  /** What client-node throws for a response recorded from kube-apiserver 1.20.2. */
+  const recorded = (verb: string, status: number, name: string) =>
+    toKubeApiError(
+      verb,
+      new ApiException(
+        status,
+        `HTTP ${status}`,
+        readFileSync(new URL(`../fixtures/kube-api/${name}`, import.meta.url), 'utf8'),
+        {},
+      ),
+    );
+
+  it('403 because the namespace is being deleted: the namespace, not RBAC', () => {
+    const failure = recorded('create', 403, 'lease-create-403-namespace-terminating.json');
+    assert.deepEqual(failure.details, { kind: 'leases', causes: ['NamespaceTerminating'] });
+    assert.equal(
+      accessHint(failure, lease),
+      'namespace "apps" is being deleted: the API server refuses to create leases in it (403 NamespaceTerminating), ' +
+        'which no Role fixes; use another namespace (--election-namespace) or wait for the namespace to be gone and ' +
+        'created again; retrying with back-off',
+    );
+  });
+
+  it('404 naming the namespace on create: the namespace does not exist', () => {
+    assert.equal(
+      accessHint(recorded('create', 404, 'lease-create-404-namespace-missing.json'), lease),
+      'namespace "apps" does not exist: the API server cannot create leases in it; ' +
+        'create it or use another namespace (--election-namespace); retrying with back-off',
+    );
+    // A Lease that does not exist is no access problem.
+    assert.equal(accessHint(recorded('get', 404, 'lease-get-404.json'), lease), undefined);
+    // An RBAC 403 recorded from the server still names the Role to grant.
+    assert.match(accessHint(recorded('get', 403, 'lease-get-403.json'), lease) ?? '', /^RBAC forbids get/);
   });
 });

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { UsageError } from '../../src/config/usage-error.ts';
+import { apiServerUrl, loadKubeConfig } from '../../src/kube-api/kubeconfig.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'leaderhook-kubeconfig-'));
+const IN_A_POD = existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+
+function kubeconfig(server: string, context = 'x'): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    `clusters: [{name: c-${context}, cluster: {server: "${server}"}}]`,
+    `users: [{name: u-${context}, user: {token: not-logged}}]`,
+    `contexts: [{name: ${context}, context: {cluster: c-${context}, user: u-${context}}}]`,
+    `current-context: ${context}`,
+  ].join('\n');
+}
+
+describe('kubeconfig', () => {
+  it('the API server URL for the log: scheme, host, port and path, never credentials or a query', () => {
+    const cases: Array<[string, string]> = [
+      ['https://127.0.0.1:6443', 'https://127.0.0.1:6443'],
+      ['https://admin:s3cret@api.example.com:6443/prefix?token=abc', 'https://api.example.com:6443/prefix'],
+      ['http://[::1]:8080/', 'http://[::1]:8080'],
+      ['not a url', '(not a URL)'],
+    ];
+    for (const [server, logged] of cases) {
+      const config = new KubeConfig();
+      config.loadFromString(kubeconfig(server));
+      assert.equal(apiServerUrl(config), logged, server);
+    }
+  });
+
+  it('found where client-node looks, from the environment given: ~/.kube/config, then each file of $KUBECONFIG', () => {
+    const home = join(dir, 'home');
+    mkdirSync(join(home, '.kube'), { recursive: true });
+    writeFileSync(join(home, '.kube', 'config'), kubeconfig('https://home.example:6443', 'home'));
+    assert.equal(apiServerUrl(loadKubeConfig(undefined, '--kubeconfig', { HOME: home })), 'https://home.example:6443');
+    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+    writeFileSync(a, kubeconfig('https://a.example', 'a'));
+    writeFileSync(b, kubeconfig('https://b.example', 'b'));
+    const merged = loadKubeConfig(undefined, '--kubeconfig', { HOME: home, KUBECONFIG: `${a}:${b}` });
+    assert.deepEqual(
+      merged.getContexts().map((context) => context.name),
+      ['a', 'b'],
+    );
+  });
+
+  it('no credentials anywhere and not in a pod: a usage error', { skip: IN_A_POD }, () => {
+    assert.throws(
+      () => loadKubeConfig(undefined, '--kubeconfig', { HOME: join(dir, 'nobody') }),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message === 'no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, or run in a pod',
+    );
+  });
+
+  it('a kubeconfig above 1 MiB is refused', () => {
+    const big = join(dir, 'big');
+    writeFileSync(big, `${kubeconfig('https://a.example')}\n#${'x'.repeat(1024 * 1024)}\n`);
+    assert.throws(
+      () => loadKubeConfig(big, '--kubeconfig', {}),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message === `--kubeconfig: cannot read kubeconfig "${big}": larger than 1 MiB, the limit for this file`,
+    );
+  });
+});
