@@ -45,7 +45,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const { config, notifyConfig } = parsed;
   // client-go bounds each API call so: a hung request must not eat the renew deadline.
   const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
-  const kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig', env);
+  const kubeConfig = loadKubeConfig(config.kubeconfig?.path, config.kubeconfig?.source ?? '--kubeconfig', env);
   const namespace = config.namespace ?? defaultNamespace(kubeConfig);
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
 

@@ -87,6 +87,12 @@ describe('leaderhook command line', () => {
       /^leaderhook: --kubeconfig: cannot read kubeconfig "\/dev\/zero": not a regular file \(a character device\)\n$/,
     ],
     [
+      'LEADERHOOK_KUBECONFIG naming /dev/zero',
+      ['--election=x'],
+      { LEADERHOOK_KUBECONFIG: '/dev/zero' },
+      /^leaderhook: LEADERHOOK_KUBECONFIG: cannot read kubeconfig "\/dev\/zero": not a regular file/,
+    ],
+    [
       'a FIFO as the kubeconfig',
       ['--election=x', `--kubeconfig=${fifo}`],
       {},

@@ -18,7 +18,8 @@ export interface Config {
   http: ListenAddress;
   lock: LockKind;
   timings: ElectionTimings;
-  kubeconfig: string | undefined;
+  /** `--kubeconfig` (or `LEADERHOOK_KUBECONFIG`, as `source` says, for messages). */
+  kubeconfig: { path: string; source: string } | undefined;
   logLevel: LogLevel;
   /** `--leader-label`: the label the leader keeps on its own Pod. */
   leaderLabel: LeaderLabel | undefined;
@@ -124,7 +125,7 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     http: flags.http ?? { host: '0.0.0.0', port: 4040 },
     lock: flags.lock ?? 'leases',
     timings: resolveTimings(flags, sources),
-    kubeconfig: flags.kubeconfig,
+    kubeconfig: flags.kubeconfig ? { path: flags.kubeconfig, source: sources.kubeconfig ?? '--kubeconfig' } : undefined,
     logLevel: flags['log-level'] ?? 'info',
     leaderLabel: flags['leader-label'],
     readyOnlyWhenLeader: flags['ready-only-when-leader'] ?? false,
