@@ -38,6 +38,9 @@ describe('delivery to a real receiver', () => {
     const failed = log.lines.filter((line) => line.msg.startsWith('delivery attempt failed'));
     assert.equal(failed.length, 2);
     assert.equal(failed[0]?.fields.reason, 'http-5xx');
+    // The event's id has its own key: a log line's `id` is the replica's identity.
+    assert.equal(failed[0]?.fields.eventId, event.id);
+    assert.equal('id' in (failed[0]?.fields ?? {}), false);
     assert.equal(failed[0]?.fields.status, 500);
     assert.equal(await metricValue(registry, 'leaderhook_notify_attempts_total', { target: 'retry' }), 3);
     assert.equal(

@@ -187,6 +187,7 @@ function observe(stored: StoredLock): LockObservation {
   return {
     record: { ...stored.record },
     resourceVersion: String(stored.resourceVersion),
+    uid: stored.uid,
     annotations: { ...stored.annotations },
     rawRecord: rawRecord(stored.record),
     object: { metadata: { uid: stored.uid } },
