@@ -1,6 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LeadershipChange } from '../election/leadership.ts';
 
+/** prom-client's default gauges whose names end in `_total`, which Prometheus reserves for counters. */
+const SUM_GAUGES_NAMED_AS_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /** The election's Prometheus metrics: leaderhook's own, plus client-go's names so existing dashboards work. */
 export class ElectionMetrics {
   readonly registry = new Registry();
@@ -18,6 +25,9 @@ export class ElectionMetrics {
     this.#election = election;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters fail `promtool check metrics` (and confuse rate()); the per-type gauges without the
+    // suffix (nodejs_active_handles{type}, …) carry the same counts.
+    for (const name of SUM_GAUGES_NAMED_AS_COUNTERS) this.registry.removeSingleMetric(name);
     this.isLeader = new Gauge({
       name: 'leaderhook_is_leader',
       help: '1 while this replica leads, else 0',
