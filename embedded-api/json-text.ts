@@ -25,8 +25,11 @@ export function compactJson(value: Json): string {
   return goEscape(JSON.stringify(value));
 }
 
-/** Keys whose values the server stores as raw bytes and writes verbatim (compact) even when pretty-printing. */
-const RAW_KEYS = new Set(['fieldsV1']);
+/**
+ * Keys whose values the server holds as raw bytes and writes verbatim (compact) even when pretty-printing:
+ * managedFields' fieldsV1, and a Table row's object (a runtime.RawExtension).
+ */
+const RAW_KEYS = new Set(['fieldsV1', 'object']);
 
 /** json-iterator's MarshalIndent(obj, "", "  "). */
 export function prettyJson(value: Json): string {

@@ -123,6 +123,13 @@ export class Registry {
     this.store = store;
   }
 
+  /** The object in storage form (what server-side printing reads), or 404. */
+  getStored(type: ResourceType, namespace: string, name: string): JsonObject {
+    const stored = this.store.get(type.storage, namespace, name);
+    if (!stored) throw notFound(groupResource(type), name);
+    return stored;
+  }
+
   get(type: ResourceType, namespace: string, name: string): JsonObject {
     const stored = this.store.get(type.storage, namespace, name);
     if (!stored) throw notFound(groupResource(type), name);

@@ -20,6 +20,10 @@ export interface ResourceType {
   allowUnconditionalUpdate: boolean;
   /** Pods return the deleted object from DELETE; the other types return a Success Status. */
   returnDeletedObject: boolean;
+  /** Discovery (APIResourceList) as kube-apiserver 1.20 lists the resource. */
+  shortNames?: string[];
+  categories?: string[];
+  storageVersionHash: string;
   /** Converts from the stored form to this API's form and back (identity except for events.k8s.io). */
   fromStorage?: (stored: JsonObject) => JsonObject;
   toStorage?: (obj: JsonObject) => JsonObject;
@@ -56,6 +60,7 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'leases',
     allowCreateOnUpdate: true,
     allowUnconditionalUpdate: false,
+    storageVersionHash: '/sY7hl8ol1U=',
     returnDeletedObject: false,
   },
   {
@@ -68,6 +73,8 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'configmaps',
     allowCreateOnUpdate: false,
     allowUnconditionalUpdate: true,
+    shortNames: ['cm'],
+    storageVersionHash: 'qFsyl6wFWjQ=',
     returnDeletedObject: false,
   },
   {
@@ -80,6 +87,8 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'endpoints',
     allowCreateOnUpdate: true,
     allowUnconditionalUpdate: true,
+    shortNames: ['ep'],
+    storageVersionHash: 'fWeeMqaN/OA=',
     returnDeletedObject: false,
   },
   {
@@ -92,6 +101,9 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'pods',
     allowCreateOnUpdate: false,
     allowUnconditionalUpdate: true,
+    shortNames: ['po'],
+    categories: ['all'],
+    storageVersionHash: 'xPOwRZ+Yhw8=',
     returnDeletedObject: true,
   },
   {
@@ -104,6 +116,8 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'events',
     allowCreateOnUpdate: true,
     allowUnconditionalUpdate: true,
+    shortNames: ['ev'],
+    storageVersionHash: 'r2yiGXH7wu8=',
     returnDeletedObject: false,
   },
   {
@@ -116,6 +130,8 @@ export const RESOURCES: readonly ResourceType[] = [
     storage: 'events',
     allowCreateOnUpdate: true,
     allowUnconditionalUpdate: true,
+    shortNames: ['ev'],
+    storageVersionHash: 'r2yiGXH7wu8=',
     returnDeletedObject: false,
     fromStorage: (stored) => rename(stored, EVENT_RENAMES, false),
     toStorage: (obj) => rename(obj, EVENT_RENAMES, true),

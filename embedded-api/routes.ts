@@ -5,9 +5,10 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Authenticator } from './auth.ts';
-import { encodeBody, wantsPretty } from './json-text.ts';
+import { discoveryDocument } from './discovery.ts';
+import { encodeBody, prettyJson, wantsPretty } from './json-text.ts';
 import { applyPatch, PATCH_TYPES, type PatchType } from './patch.ts';
-import { decodeBody, Registry, toListItem, type WriteOptions } from './registry.ts';
+import { decodeBody, Registry, toApi, toListItem, type WriteOptions } from './registry.ts';
 import { apiVersionOf, findResource, type ResourceType } from './resources.ts';
 import { fieldLabelsFor, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import {
@@ -21,6 +22,7 @@ import {
 } from './status.ts';
 import type { Store } from './store.ts';
 import type { Json, JsonObject, RequestRecord, Verb } from './types.ts';
+import { acceptedTable, includeObjectOf, toTable, type TableRequest } from './tables.ts';
 import { watchStream, type WatchRegistry } from './watch.ts';
 
 export interface RouteContext {
@@ -103,6 +105,25 @@ function parseSince(type: ResourceType, raw: string | undefined): number {
   return Number(raw);
 }
 
+function resourceVersionOf(object: JsonObject): string {
+  const metadata = object.metadata;
+  const value = metadata && typeof metadata === 'object' && !Array.isArray(metadata) ? metadata.resourceVersion : '';
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * Watch events as Tables: one row each; the column definitions only on the first event (apiserver's watch sets
+ * NoHeaders after it).
+ */
+function tablePresenter(table: TableRequest): (stored: JsonObject, api: JsonObject) => JsonObject {
+  let first = true;
+  return (stored, api) => {
+    const result = toTable(table, [{ stored, api }], resourceVersionOf(api), first);
+    first = false;
+    return result;
+  };
+}
+
 export function buildApp(ctx: RouteContext): Hono {
   const app = new Hono();
   const registry = new Registry(ctx.store);
@@ -148,8 +169,15 @@ export function buildApp(ctx: RouteContext): Hono {
       if (authn instanceof ApiError) throw authn;
       if (!target || verb === undefined) {
         if (!target && method === 'GET') {
-          if (url.pathname === '/version') return respond(c, 200, VERSION_INFO, pretty);
+          // The version handler always indents (apiserver WriteRawJSON), whoever asks.
+          if (url.pathname === '/version')
+            return c.body(prettyJson(VERSION_INFO), 200, { 'Content-Type': 'application/json' });
           if (['/healthz', '/livez', '/readyz'].includes(url.pathname)) return c.text('ok');
+          const discovery = discoveryDocument(url.pathname, url.host);
+          if (discovery) return respond(c, 200, discovery, pretty);
+          // A version the group does not serve: a Status, as the real server's group handler answers.
+          if (/^\/(api\/[^/]+|apis\/(coordination|events)\.k8s\.io\/[^/]+)\/?$/.test(url.pathname))
+            throw resourceNotFound();
         }
         if (target) throw methodNotAllowed();
         return c.text('404 page not found\n', 404);
@@ -181,6 +209,13 @@ export function buildApp(ctx: RouteContext): Hono {
         dryRun: query.getAll('dryRun').includes('All'),
       });
       const body = async (): Promise<Buffer> => Buffer.from(await c.req.arrayBuffer());
+      // `kubectl get` asks for a Table (server-side printing) and falls back to the object when none is offered.
+      const tableVersion = acceptedTable(c.req.header('accept'));
+      const table: TableRequest | undefined = tableVersion && {
+        version: tableVersion,
+        includeObject: includeObjectOf(query.get('includeObject')),
+        type,
+      };
       const requireJson = (): void => {
         const ct = (c.req.header('content-type') ?? 'application/json').split(';')[0]!.trim().toLowerCase();
         if (ct !== 'application/json' && ct !== '') {
@@ -191,8 +226,12 @@ export function buildApp(ctx: RouteContext): Hono {
       };
 
       switch (verb) {
-        case 'get':
-          return respond(c, 200, registry.get(type, namespace, target.name!), pretty);
+        case 'get': {
+          if (!table) return respond(c, 200, registry.get(type, namespace, target.name!), pretty);
+          const stored = registry.getStored(type, namespace, target.name!);
+          const api = registry.get(type, namespace, target.name!);
+          return respond(c, 200, toTable(table, [{ stored, api }], resourceVersionOf(api)), pretty);
+        }
         case 'list':
         case 'watch': {
           const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
@@ -205,6 +244,14 @@ export function buildApp(ctx: RouteContext): Hono {
           const matches = (o: JsonObject): boolean => labels(o) && fields.matcher(o);
           if (verb === 'list') {
             parseSince(type, query.get('resourceVersion') ?? undefined);
+            const revision = String(ctx.store.currentRevision);
+            if (table) {
+              const rows = ctx.store
+                .list(type.storage, target.namespace)
+                .filter(matches)
+                .map((stored) => ({ stored, api: toApi(type, stored) }));
+              return respond(c, 200, toTable(table, rows, revision), pretty);
+            }
             const items = ctx.store
               .list(type.storage, target.namespace)
               .filter(matches)
@@ -234,6 +281,7 @@ export function buildApp(ctx: RouteContext): Hono {
             matches,
             since,
             bookmarks: PARSE_BOOL_TRUE.has(query.get('allowWatchBookmarks') ?? ''),
+            ...(table ? { present: tablePresenter(table) } : {}),
             timeoutMs,
             bookmarkIntervalMs: ctx.bookmarkIntervalMs,
           });

@@ -22,6 +22,8 @@ export interface WatchRequest {
   /** Parsed resourceVersion; 0 when unset or "0". */
   since: number;
   bookmarks: boolean;
+  /** How an event's object is sent (e.g. as a Table row); by default in the API's form. */
+  present?: (stored: JsonObject, api: JsonObject) => JsonObject;
   timeoutMs: number;
   bookmarkIntervalMs: number;
 }
@@ -81,11 +83,15 @@ export function watchStream(store: Store, registry: WatchRegistry, req: WatchReq
       const send = (t: WatchEventType, object: JsonObject): void => {
         if (!closed) controller.enqueue(line(t, object));
       };
+      const present = (stored: JsonObject): JsonObject => {
+        const api = toApi(type, stored);
+        return req.present ? req.present(stored, api) : api;
+      };
       const deliver = (change: Change): void => {
         if (change.revision <= lastSent) return;
         const now = inScope(change.object);
         const before = change.previous !== undefined && inScope(change.previous);
-        const object = toApi(type, change.object);
+        const object = present(change.object);
         if (change.type === 'MODIFIED') {
           if (now && before) send('MODIFIED', object);
           else if (now) send('ADDED', object);
@@ -97,7 +103,7 @@ export function watchStream(store: Store, registry: WatchRegistry, req: WatchReq
       let lastSent = req.since;
       if (req.since === 0) {
         lastSent = store.currentRevision;
-        for (const obj of store.list(type.storage, req.namespace)) if (inScope(obj)) send('ADDED', toApi(type, obj));
+        for (const obj of store.list(type.storage, req.namespace)) if (inScope(obj)) send('ADDED', present(obj));
       } else {
         const replay = store.changesSince(type.storage, req.since);
         if ('expired' in replay) {

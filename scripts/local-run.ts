@@ -30,6 +30,9 @@ const started = performance.now();
 const stamp = () => `+${((performance.now() - started) / 1000).toFixed(3)}s`.padStart(9);
 const say = (line: string) => console.log(`${stamp()}  ${line}`);
 say(`embedded Lease API (for local runs and tests only, not for production) at ${api.url}`);
+say(`kubeconfig for it: ${kubeconfig}`);
+say(`watch the Lease change hands, in another terminal: kubectl --kubeconfig=${kubeconfig} get lease -w`);
+say(`  (also: kubectl --kubeconfig=${kubeconfig} describe lease ${ELECTION}, ... get events)`);
 
 const replicas: Replica[] = [];
 
@@ -159,4 +162,6 @@ say(
   `current leader: ${await agreedLeader()}. GET http://127.0.0.1:${basePort}/ answers ${JSON.stringify(await (await fetch(`http://127.0.0.1:${basePort}/`)).json())}`,
 );
 if (options.once) await shutdown(0);
-say('running; Ctrl-C to stop (try: curl -N http://127.0.0.1:4040/watch)');
+say(
+  `running; Ctrl-C to stop (try: curl -N http://127.0.0.1:${basePort}/watch, or kubectl --kubeconfig=${kubeconfig} get lease -w)`,
+);

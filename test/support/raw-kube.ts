@@ -21,6 +21,8 @@ export interface RawOptions {
   body?: string;
   contentType?: string;
   userAgent?: string;
+  /** The Accept header (default application/json), e.g. kubectl's Table request. */
+  accept?: string;
   timeoutMs?: number;
 }
 
@@ -35,7 +37,7 @@ function send(
   const url = new URL(path, target.base);
   const headers: Record<string, string> = {
     'user-agent': options.userAgent ?? 'leaderhook-conformance/1',
-    accept: 'application/json',
+    accept: options.accept ?? 'application/json',
   };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
