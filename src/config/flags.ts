@@ -104,6 +104,12 @@ export const FLAGS = [
     description: 'POST every leadership change of this replica to URL (a local container hook; repeatable)',
   },
   {
+    name: 'hook-secret-file',
+    type: 'string',
+    value: 'FILE',
+    description: 'Standard Webhooks secrets (whsec_..., one per line, newest first) to sign the --hook requests',
+  },
+  {
     name: 'webhook',
     type: 'list',
     value: 'URL',

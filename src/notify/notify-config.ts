@@ -59,9 +59,13 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
   // A URL can carry a token (a Slack webhook's path, credentials): messages show only its scheme and host.
   const specs: Array<{ spec: TargetSpec; subject: string; defaultName: string; kind: 'hook' | 'webhook' | 'config' }> =
     [];
-  list('hook').forEach((url, index) =>
+  const hookSecretFile = text('hook-secret-file');
+  const hooks = list('hook');
+  if (hookSecretFile !== undefined && hooks.length === 0)
+    throw new UsageError(source('hook-secret-file'), 'signs the --hook targets, but none is given');
+  hooks.forEach((url, index) =>
     specs.push({
-      spec: { url, scope: 'self' },
+      spec: { url, scope: 'self', ...(hookSecretFile ? { secretFiles: [hookSecretFile] } : {}) },
       subject: `${source('hook')} ${redactUrl(url)}`,
       defaultName: `hook-${index + 1}`,
       kind: 'hook',
@@ -112,8 +116,8 @@ export function loadNotifyConfig(values: FlagValues, sources: FlagSources): Noti
       const at =
         kind === 'config'
           ? `${subject}.${where}`
-          : kind === 'webhook' && where === 'secretFiles[0]'
-            ? source('webhook-secret-file')
+          : where === 'secretFiles[0]'
+            ? source(kind === 'hook' ? 'hook-secret-file' : 'webhook-secret-file')
             : subject;
       return new UsageError(at, message);
     });

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
-import { helpText } from '../../src/config/flags.ts';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { Child, get } from '../support/process.ts';
 import { freePort, Replica, waitFor } from '../support/replica.ts';
@@ -155,11 +154,7 @@ test('the push consumer applies hook events, ignores repeats and stale ones, and
   assert.match(child.text(), /stopped leading/);
 });
 
-test('the push consumer receives a real leaderhook --hook', async (t) => {
-  if (!helpText('').includes('--hook')) {
-    t.skip('leaderhook has no --hook flag yet');
-    return;
-  }
+test('the push consumer receives a real leaderhook --hook', async () => {
   const port = await freePort();
   const { child, url } = await consumer('push-consumer', { LEADER_URL: 'http://127.0.0.1:9' }, port);
   await waitFor('push consumer up', async () => (await get(url))?.status === 200);
@@ -168,4 +163,77 @@ test('the push consumer receives a real leaderhook --hook', async (t) => {
   const state = JSON.parse((await get(`${url}/state`))!.body) as { isLeader: boolean; source: string };
   assert.equal(state.isLeader, true);
   assert.notEqual(state.source, 'GET /leader');
+});
+
+/** The deliveries a replica lists for its targets (GET /deliveries). */
+async function deliveries(
+  replica: Replica,
+): Promise<Array<{ target: string; status: string; lastStatusCode?: number }>> {
+  const body = (await (await fetch(`${replica.url}/deliveries`)).json()) as {
+    deliveries: Array<{ target: string; status: string; lastStatusCode?: number }>;
+  };
+  return body.deliveries;
+}
+
+test('signed hooks: the push consumer verifies what --hook-secret-file signs, and refuses another secret', async () => {
+  const secretFile = join(scratch, 'hook-secret');
+  const secret = `whsec_${Buffer.from('a-hook-secret-of-32-bytes-length').toString('base64')}`;
+  // The form a mounted Secret may take: a comment, the current secret.
+  writeFileSync(secretFile, `# rotated 2026-11-01\n${secret}\n`);
+  const otherFile = join(scratch, 'other-secret');
+  writeFileSync(otherFile, `whsec_${Buffer.from('another-secret-of-32-bytes-long!').toString('base64')}\n`);
+
+  const [signedPort, otherPort, replicaPort] = [await freePort(), await freePort(), await freePort()];
+  const signed = await consumer(
+    'push-consumer',
+    { LEADER_URL: `http://127.0.0.1:${replicaPort}`, WEBHOOK_SECRET_FILE: secretFile },
+    signedPort,
+  );
+  const other = await consumer(
+    'push-consumer',
+    { LEADER_URL: 'http://127.0.0.1:9', WEBHOOK_SECRET_FILE: otherFile },
+    otherPort,
+  );
+  await waitFor(
+    'push consumers up',
+    async () => (await get(signed.url))?.status === 200 && (await get(other.url))?.status === 200,
+  );
+
+  const leader = await Replica.start({
+    id: 'signed-a',
+    kubeconfig,
+    election: 'signed',
+    port: replicaPort,
+    args: [
+      ...FAST,
+      `--hook=http://127.0.0.1:${signedPort}/leaderhook`,
+      `--hook=http://127.0.0.1:${otherPort}/leaderhook`,
+      `--hook-secret-file=${secretFile}`,
+    ],
+  });
+  replicas.push(leader);
+  await says(signed.url, 'Master is signed-a', signed.child);
+  const state = JSON.parse((await get(`${signed.url}/state`))!.body) as { isLeader: boolean; source: string };
+  assert.equal(state.isLeader, true);
+  assert.notEqual(state.source, 'GET /leader', 'the state came from a signed hook');
+
+  // Every hook to the consumer with the same secret is delivered; the one with another secret refuses every one (401),
+  // which leaderhook gives up at once instead of retrying for the hook's 10 minutes.
+  const records = await waitFor('both hooks settled', async () => {
+    const list = await deliveries(leader);
+    return list.some((record) => record.target === 'hook-2' && record.status === 'given-up') ? list : undefined;
+  });
+  const first = records.filter((record) => record.target === 'hook-1');
+  assert.ok(first.length >= 2, JSON.stringify(records));
+  assert.ok(
+    first.every((record) => record.status === 'delivered'),
+    JSON.stringify(first),
+  );
+  const second = records.filter((record) => record.target === 'hook-2');
+  assert.ok(
+    second.every((record) => record.status === 'given-up' && record.lastStatusCode === 401),
+    JSON.stringify(second),
+  );
+  const refused = JSON.parse((await get(`${other.url}/state`))!.body) as { source: string };
+  assert.equal(refused.source, 'none', 'the consumer with another secret applied nothing');
 });

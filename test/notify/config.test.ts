@@ -77,6 +77,16 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
       /^leaderhook: --webhook-secret-file: .*line 1: a secret must have the form whsec_<base64>\n$/,
     ],
     [
+      'a bad hook secret file',
+      ['--hook', 'http://localhost:8080/x', '--hook-secret-file', file('bad-hook-secret', 'whsec_abc\n')],
+      /^leaderhook: --hook-secret-file: .*line 1: a secret must decode to 24 to 64 bytes, not 2\n$/,
+    ],
+    [
+      'a hook secret file without hooks',
+      ['--hook-secret-file', secretFile],
+      /^leaderhook: --hook-secret-file: signs the --hook targets, but none is given\n$/,
+    ],
+    [
       'a secret file without webhooks',
       ['--webhook-secret-file', secretFile],
       /signs the --webhook targets, but none is given/,
@@ -129,6 +139,30 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
 });
 
 describe('notifier configuration', () => {
+  test('hooks are signed with --hook-secret-file, or secretFiles on a self-scope target', () => {
+    const config = file(
+      'self-signed.yaml',
+      `targets:\n  - name: app\n    url: http://localhost:8081/x\n    scope: self\n    secretFiles: [${secretFile}]\n`,
+    );
+    const result = loadNotifyConfig(
+      { hook: ['http://localhost:8080/x', 'http://localhost:8082/y'], 'hook-secret-file': secretFile, config },
+      {},
+    );
+    assert.deepEqual(
+      result.targets.map(({ target, secrets }) => [
+        target.name,
+        target.scope,
+        target.secretFiles,
+        secrets.keys().length,
+      ]),
+      [
+        ['hook-1', 'self', [secretFile], 1],
+        ['hook-2', 'self', [secretFile], 1],
+        ['app', 'self', [secretFile], 1],
+      ],
+    );
+  });
+
   test('flags and a config file give targets with per-scope defaults', () => {
     const config = file(
       'good.yaml',

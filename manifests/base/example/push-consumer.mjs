@@ -5,8 +5,9 @@
 //    "data":{"election","namespace","lock","leader","previousLeader","transitions","observer","isLeader"}}
 // It answers on :8080 with "Master is <leader>" like the pull consumer, and runs leader-only work only while it leads.
 //
-// If WEBHOOK_SECRET_FILE names a file of Standard Webhooks secrets (whsec_…, one per line), requests must carry a
-// valid webhook-signature (HMAC-SHA256 over "id.timestamp.body"); unsigned or forged requests get 401.
+// If WEBHOOK_SECRET_FILE names a file of Standard Webhooks secrets (whsec_…, one per line, `#` comments; the same file
+// leaderhook signs with, given as --hook-secret-file), requests must carry a valid webhook-signature (HMAC-SHA256 over
+// "id.timestamp.body", timestamp within 5 minutes); unsigned or forged requests get 401.
 // Plain Node.js, no dependencies. PORT and LEADER_URL override the defaults.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ const SECRETS = process.env.WEBHOOK_SECRET_FILE
   ? readFileSync(process.env.WEBHOOK_SECRET_FILE, 'utf8')
       .split('\n')
       .map((line) => line.trim())
-      .filter(Boolean)
+      .filter((line) => line !== '' && !line.startsWith('#'))
       .map((secret) => Buffer.from(secret.replace(/^whsec_/, ''), 'base64'))
   : [];
 const TOLERANCE_S = 5 * 60;
