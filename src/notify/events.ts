@@ -31,6 +31,12 @@ export interface NotifyEvent {
   subject: string;
   time: Date;
   data: EventData;
+  /**
+   * `leader.changed` as this replica observed it: when it first saw the election without a leader, for the outage
+   * this change starts, continues or ends (absent when it saw none, e.g. a direct handover or a start with a leader).
+   * Alertmanager's `startsAt`, so every replica's alert for one outage overlaps.
+   */
+  noLeaderSince?: Date;
 }
 
 export interface EventIdParts {

@@ -78,6 +78,8 @@ export class Notifier {
    * gone (deleted) belongs to that object's last term, so its id names it.
    */
   #lastTerm = { lockUid: '', term: 0 };
+  /** When this replica first saw the election without a leader, until it sees a leader again. */
+  #noLeaderSince: Date | undefined;
   #published = '';
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -203,8 +205,11 @@ export class Notifier {
       const { lockUid, term } = this.#lastTerm;
       const occurrence = this.#occurrences.next('leader.changed', lockUid, term, leader);
       const key = { type: 'leader.changed', lockUid, term, subject: leader, occurrence } as const;
+      if (leader === '') this.#noLeaderSince ??= change.at;
+      const noLeaderSince = this.#noLeaderSince;
+      if (leader !== '') this.#noLeaderSince = undefined;
       const event = buildEvent(this.#election, key, { leader, previousLeader, isLeader }, change.at);
-      this.#enqueueObserved(event, changedAt);
+      this.#enqueueObserved(noLeaderSince ? { ...event, noLeaderSince } : event, changedAt);
     }
     this.#publish();
   }

@@ -163,7 +163,8 @@ function resolveTarget(
     throw fail('routingKeyFile', 'is required for pagerduty (a file holding the integration key)');
   if (spec.routingKeyFile && format !== 'pagerduty')
     throw fail('routingKeyFile', 'applies to the pagerduty format only');
-  if (spec.severity && format !== 'pagerduty') throw fail('severity', 'applies to the pagerduty format only');
+  if (spec.severity && format !== 'pagerduty' && format !== 'alertmanager')
+    throw fail('severity', 'applies to the pagerduty and alertmanager formats only');
 
   const headerCount = Object.keys(spec.headers ?? {}).length + Object.keys(spec.headerFiles ?? {}).length;
   if (headerCount > MAX_HEADERS)

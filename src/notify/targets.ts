@@ -20,7 +20,7 @@ export type FormatName = (typeof FORMAT_NAMES)[number];
 export const CLOUDEVENTS_MODES = ['binary', 'structured'] as const;
 type CloudEventsMode = (typeof CLOUDEVENTS_MODES)[number];
 
-/** PagerDuty Events API v2 severities (`severity`). */
+/** Severities (`severity`): PagerDuty Events API v2's, and the `severity` label of an Alertmanager alert. */
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 type Severity = (typeof SEVERITIES)[number];
 
@@ -55,6 +55,7 @@ export interface Target {
   supersede: boolean;
   /** PagerDuty only. */
   routingKeyFile?: string;
+  /** PagerDuty's event severity, or the Alertmanager alert's `severity` label. */
   severity?: Severity;
 }
 

@@ -117,6 +117,11 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
       'a drain timeout no timer holds',
       ['--drain-timeout', '9999999h'],
       /^leaderhook: --drain-timeout: "9999999h" is too long: at most 596h31m23\.647s/,
+      ],
+      [
+      'a severity on a format that has none',
+      ['--config', file('sev.yaml', 'targets:\n  - url: http://chat/x\n    format: slack\n    severity: critical\n')],
+      /targets\[0\]\.severity: applies to the pagerduty and alertmanager formats only\n$/,
     ],
     [
       'alertmanager at the wrong path',
@@ -180,6 +185,7 @@ describe('notifier configuration', () => {
         '    severity: critical',
         '  - url: http://am:9093/api/v2/alerts',
         '    format: alertmanager',
+        '    severity: warning',
         '    retry: {attempts: 3, minDelay: 2s}',
         '    timeout: 3s',
       ].join('\n'),
@@ -211,6 +217,7 @@ describe('notifier configuration', () => {
     assert.deepEqual([...(targets[2]?.events ?? [])], ['leader.changed']);
     assert.equal(targets[2]?.mode, 'structured');
     assert.equal(targets[3]?.url, 'https://events.pagerduty.com/v2/enqueue');
+    assert.equal(targets[4]?.severity, 'warning');
     assert.deepEqual(targets[4]?.retry, { attempts: 3, minDelayMs: 2000, maxDelayMs: 60000, maxElapsedMs: 900000 });
     assert.equal(result.stateFile, '/tmp/x.json');
     assert.equal(result.drainTimeoutMs, 5000);

@@ -14,7 +14,12 @@ import { Receiver } from './receiver.ts';
 import type { WebhookBody } from './receiver.ts';
 
 /** Alertmanager's API v2 postable alerts, with the fields these tests read. */
-type AlertmanagerAlerts = Array<{ labels: Record<string, string>; startsAt?: string; endsAt?: string }>;
+type AlertmanagerAlerts = Array<{
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt?: string;
+  endsAt?: string;
+}>;
 
 /** A PagerDuty Events API v2 event, with the fields these tests read. */
 interface PagerDutyEvent {
@@ -140,14 +145,37 @@ describe('formats', () => {
     );
   });
 
-  test('alertmanager: firing LeaderhookNoLeader without a leader, resolved with one; other types send nothing', () => {
-    const firing = JSON.parse(renderAlertmanager(testEvent(5, 'leader.changed', ''))?.body ?? '') as AlertmanagerAlerts;
+  test('alertmanager: firing LeaderhookNoLeader from when the outage was first seen, resolved with the same start', () => {
+    const target = testTarget('http://am:9093/api/v2/alerts', { format: 'alertmanager' });
+    const outageSeenAt = new Date('2026-11-24T18:58:00.000Z');
+    const noLeader = { ...testEvent(5, 'leader.changed', ''), time: outageSeenAt, noLeaderSince: outageSeenAt };
+    const firing = JSON.parse(renderAlertmanager(noLeader, { target })?.body ?? '') as AlertmanagerAlerts;
     assert.equal(firing.length, 1);
-    assert.deepEqual(firing[0]!.labels, { alertname: 'LeaderhookNoLeader', namespace: 'default', election: 'demo' });
+    assert.deepEqual(firing[0]!.labels, {
+      alertname: 'LeaderhookNoLeader',
+      namespace: 'default',
+      election: 'demo',
+      severity: 'critical',
+    });
+    assert.equal(firing[0]!.startsAt, '2026-11-24T18:58:00.000Z');
     assert.equal(firing[0]!.endsAt, undefined);
-    const resolved = JSON.parse(renderAlertmanager(event)?.body ?? '') as AlertmanagerAlerts;
-    assert.equal(resolved[0]!.endsAt, resolved[0]!.startsAt);
-    assert.equal(renderAlertmanager(testEvent(5, 'leadership.started', 'pod-b')), null);
+    assert.match(firing[0]!.annotations.description ?? '', /Check: kubectl -n default describe lease demo$/);
+
+    // The resolve keeps the start, so Alertmanager merges it into the firing alert whichever replica sends it.
+    const elected = { ...testEvent(6, 'leader.changed', 'pod-b'), time: new Date('2026-11-24T18:58:09.500Z') };
+    const resolved = JSON.parse(
+      renderAlertmanager({ ...elected, noLeaderSince: outageSeenAt }, { target })?.body ?? '',
+    ) as AlertmanagerAlerts;
+    assert.deepEqual(resolved[0]!.labels, firing[0]!.labels);
+    assert.equal(resolved[0]!.startsAt, '2026-11-24T18:58:00.000Z');
+    assert.equal(resolved[0]!.endsAt, '2026-11-24T18:58:09.500Z');
+
+    // A replica that saw no outage resolves nothing; other event types send nothing; the severity is the target's.
+    assert.equal(renderAlertmanager(elected, { target }), null);
+    assert.equal(renderAlertmanager(testEvent(5, 'leadership.started', 'pod-b'), { target }), null);
+    const warning = testTarget('http://am:9093/api/v2/alerts', { format: 'alertmanager', severity: 'warning' });
+    const labelled = JSON.parse(renderAlertmanager(noLeader, { target: warning })?.body ?? '') as AlertmanagerAlerts;
+    assert.equal(labelled[0]!.labels.severity, 'warning');
   });
 
   test('pagerduty: trigger and resolve on one dedup_key per election', () => {
