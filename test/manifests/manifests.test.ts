@@ -9,7 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
@@ -34,6 +37,9 @@ type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourc
 /** The kinds read below, in the API's shapes: those of the models every object is validated against. */
 interface Kinds {
   Deployment: IDeployment;
+  NetworkPolicy: INetworkPolicy;
+  PodMonitor: IPodMonitor;
+  PrometheusRule: IPrometheusRule;
   PodDisruptionBudget: IPodDisruptionBudget;
   Role: IRole;
   RoleBinding: IRoleBinding;
@@ -69,7 +75,9 @@ function seconds(text: string): number {
 
 async function validateSchema(object: KubeObject): Promise<void> {
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
-  const module = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${object.kind}`)) as Record<
+  // The Prometheus Operator's kinds come from its CRDs' schemas, the rest from Kubernetes' OpenAPI.
+  const models = group === 'monitoring.coreos.com' ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
+  const module = (await import(`${models}/${group ? `${group}/` : ''}${version}/${object.kind}`)) as Record<
     string,
     new (data: unknown) => { validate(): void }
   >;
@@ -224,6 +232,61 @@ for (const [variant, objects] of built) {
     }
   });
 
+  test(`${variant}: the recommended labels on every object, and the pods' version is the image's`, () => {
+    for (const object of objects) {
+      const labels = object.metadata.labels ?? {};
+      for (const key of ['name', 'instance', 'part-of', 'managed-by'])
+        assert.ok(
+          labels[`app.kubernetes.io/${key}`],
+          `${object.kind} ${object.metadata.name}: app.kubernetes.io/${key}`,
+        );
+    }
+    const deployment = one(objects, 'Deployment');
+    const pod = deployment.spec?.template.metadata?.labels ?? {};
+    assert.equal(pod['app.kubernetes.io/name'], 'example');
+    assert.equal(pod['app.kubernetes.io/instance'], deployment.metadata?.labels?.['app.kubernetes.io/instance']);
+    assert.equal(pod['app.kubernetes.io/part-of'], 'leaderhook');
+    assert.equal(pod['app.kubernetes.io/version'], sidecar(objects).image?.split(':').at(-1));
+  });
+
+  test(`${variant}: replicas spread over zones and over nodes`, () => {
+    const deployment = one(objects, 'Deployment');
+    const constraints = podSpec(deployment)?.topologySpreadConstraints ?? [];
+    assert.deepEqual(
+      constraints.map((constraint) => constraint.topologyKey),
+      ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'],
+    );
+    for (const constraint of constraints) {
+      assert.equal(constraint.maxSkew, 1);
+      assert.equal(constraint.whenUnsatisfiable, 'ScheduleAnyway', 'a one-zone cluster still runs all replicas');
+      assert.deepEqual(constraint.labelSelector?.matchLabels, deployment.spec?.selector.matchLabels);
+    }
+  });
+
+  test(`${variant}: the NetworkPolicy lets only probes and the metrics namespace reach leaderhook's port`, () => {
+    const policy = one(objects, 'NetworkPolicy');
+    const deployment = one(objects, 'Deployment');
+    assert.deepEqual(policy.spec?.podSelector?.matchLabels, deployment.spec?.selector.matchLabels);
+    assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+    const leaderhookPort = sidecar(objects).ports?.[0]?.name;
+    const appPort = containersOf(objects).find((container) => container.name === 'app')?.ports?.[0]?.name;
+    const rules = policy.spec?.ingress ?? [];
+    // leaderhook's port appears in exactly one rule, and that rule admits the metrics namespace alone.
+    const toLeaderhook = rules.filter((rule) => rule.ports?.some((port) => port.port === leaderhookPort));
+    assert.equal(toLeaderhook.length, 1);
+    assert.deepEqual(toLeaderhook[0]!.from, [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ]);
+    // Every other rule names its ports (none opens the whole pod), and none of them is leaderhook's.
+    for (const rule of rules.filter((entry) => !toLeaderhook.includes(entry))) {
+      assert.ok(rule.ports?.length, 'a rule without ports would open leaderhook too');
+      assert.ok(rule.ports.every((port) => port.port === appPort));
+    }
+    // The kubelet's probes come from the node, which NetworkPolicy always admits: they use leaderhook's port.
+    for (const probe of [sidecar(objects).livenessProbe, sidecar(objects).readinessProbe])
+      assert.equal(probe?.httpGet?.port, leaderhookPort);
+  });
+
   test(`${variant}: every flag is one leaderhook knows, and every mounted ConfigMap is built`, () => {
     const known = new Set<string>(FLAGS.map((flag) => flag.name));
     for (const name of flags(sidecar(objects)).keys()) assert.ok(known.has(name), `--${name}`);
@@ -242,6 +305,50 @@ for (const [variant, objects] of built) {
     assert.ok(code, `the main container's ${script} is in a ConfigMap`);
   });
 }
+
+test('native sidecar in the base; classic-sidecar moves the same container among the app containers', () => {
+  const base = podSpec(one(built.get('base')!, 'Deployment'))!;
+  assert.deepEqual(
+    base.initContainers?.map((container) => [container.name, container.restartPolicy]),
+    [['leaderhook', 'Always']],
+  );
+  assert.deepEqual(
+    base.containers.map((container) => container.name),
+    ['app'],
+  );
+  const native = base.initContainers[0]!;
+  // It answers before the app starts: the kubelet starts the app once the sidecar's startup probe passes.
+  assert.equal(native.startupProbe?.httpGet?.path, '/healthz');
+
+  const classic = podSpec(one(built.get('classic-sidecar')!, 'Deployment'))!;
+  assert.equal(classic.initContainers, undefined);
+  assert.deepEqual(
+    classic.containers.map((container) => container.name),
+    ['app', 'leaderhook'],
+  );
+  const { restartPolicy, ...rest } = native;
+  assert.equal(restartPolicy, 'Always');
+  assert.deepEqual(classic.containers[1], rest, 'the same container, without restartPolicy');
+  for (const [variant, objects] of built) {
+    if (variant === 'classic-sidecar') continue;
+    assert.equal(podSpec(one(objects, 'Deployment'))!.initContainers?.[0]?.name, 'leaderhook', variant);
+  }
+});
+
+test('monitoring: the PodMonitor scrapes the sidecar port of the pods, and the rules are there', () => {
+  const objects = built.get('monitoring')!;
+  const monitor = one(objects, 'PodMonitor');
+  const deployment = one(objects, 'Deployment');
+  assert.deepEqual(monitor.spec.selector.matchLabels, deployment.spec?.selector.matchLabels);
+  const [endpoint] = monitor.spec.podMetricsEndpoints ?? [];
+  assert.equal(endpoint?.port, sidecar(objects).ports?.[0]?.name);
+  assert.equal(endpoint?.path, '/metrics');
+  // The rules select job="leaderhook": the PodMonitor sets it.
+  assert.deepEqual(endpoint?.relabelings, [{ action: 'replace', targetLabel: 'job', replacement: 'leaderhook' }]);
+  const rules = one(objects, 'PrometheusRule').spec.groups?.flatMap((group) => group.rules ?? []) ?? [];
+  for (const rule of rules) assert.match(String(rule.expr), /job="leaderhook"/, String(rule.alert));
+  assert.ok(rules.length >= 5);
+});
 
 test('the commented optional flags in the manifests are real flags too', () => {
   const known = new Set<string>(FLAGS.map((flag) => flag.name));
@@ -290,6 +397,21 @@ test('overlays: legacy-endpoints uses the Endpoints lock, hooks pushes to the ma
   }
   const secret = podSpec(one(hooks, 'Deployment'))!.volumes!.find((volume) => volume.secret);
   assert.equal(secret?.secret?.secretName, 'leaderhook-webhook');
+
+  // The hooks are signed, with the secret the main container checks: the same key of the same Secret.
+  const hookSecret = args.get('hook-secret-file')!;
+  const sidecarVolume = sidecar(hooks).volumeMounts!.find((mount) => hookSecret.startsWith(`${mount.mountPath}/`))!;
+  const consumerFile = app.env?.find((entry) => entry.name === 'WEBHOOK_SECRET_FILE')?.value ?? '';
+  const appVolume = app.volumeMounts?.find((mount) => consumerFile.startsWith(`${mount.mountPath}/`));
+  assert.ok(appVolume, `the main container mounts ${consumerFile}`);
+  const volumes = podSpec(one(hooks, 'Deployment'))!.volumes!;
+  const sidecarSecret = volumes.find((volume) => volume.name === sidecarVolume.name)!.secret!;
+  const appSecret = volumes.find((volume) => volume.name === appVolume.name)!.secret!;
+  assert.equal(appSecret.secretName, sidecarSecret.secretName);
+  const key = hookSecret.slice(sidecarVolume.mountPath.length + 1);
+  assert.deepEqual(appSecret.items, [{ key, path: consumerFile.slice(appVolume.mountPath.length + 1) }]);
+  // The main container sees that key only, not the external receiver's URL and secret.
+  assert.equal(appSecret.items?.length, 1);
   assert.equal(hooks.filter((object) => object.kind === 'Secret').length, 0, 'no Secret in the repository');
 });
 

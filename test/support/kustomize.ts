@@ -1,7 +1,8 @@
 /**
  * A small kustomize, in plain TypeScript, for the manifest tests: it builds exactly the features manifests/ uses
- * (resources, namespace, labels, images, configMapGenerator with files, strategic-merge patches from files) and
- * refuses any other, so the manifests cannot start relying on something these tests would silently ignore.
+ * (resources, components, namespace, labels, images, configMapGenerator with files, strategic-merge patches from
+ * files, JSON 6902 patches inline with a target) and refuses any other, so the manifests cannot start relying on
+ * something these tests would silently ignore.
  * Where `kubectl` is installed, test/manifests checks that its output agrees with `kubectl kustomize`.
  */
 import { createHash } from 'node:crypto';
@@ -27,6 +28,7 @@ const KNOWN_KEYS = new Set([
   'images',
   'configMapGenerator',
   'patches',
+  'components',
 ]);
 
 /** Kinds that are not namespaced, among those kustomize could meet here. */
@@ -58,26 +60,52 @@ export function readYamlDocuments(file: string): KubeObject[] {
     .filter((object) => object !== null);
 }
 
-/** Builds the kustomization in `dir` (a directory holding kustomization.yaml). */
-export function build(dir: string): KubeObject[] {
+function readKustomization(dir: string): { root: string; file: string; kustomization: Record<string, unknown> } {
   const root = resolve(dir);
   const file = join(root, 'kustomization.yaml');
   const kustomization = readYamlDocuments(file)[0] as unknown as Record<string, unknown>;
   for (const key of Object.keys(kustomization)) {
     if (!KNOWN_KEYS.has(key)) throw new Error(`${file}: "${key}" is not supported by test/support/kustomize.ts`);
   }
+  return { root, file, kustomization };
+}
 
+/** Builds the kustomization in `dir` (a directory holding kustomization.yaml). */
+export function build(dir: string): KubeObject[] {
+  const { root, file, kustomization } = readKustomization(dir);
+  if (kustomization.kind === 'Component')
+    throw new Error(`${file}: a Component is built only as part of a kustomization`);
+  const objects = resourcesOf(root, file, kustomization);
+  // As kustomize: the components after the resources, then this kustomization's own generators and transformers.
+  for (const entry of (kustomization.components as string[] | undefined) ?? []) {
+    const component = readKustomization(resolve(root, entry));
+    if (component.kustomization.kind !== 'Component') throw new Error(`${component.file}: not a Component`);
+    objects.push(...resourcesOf(component.root, component.file, component.kustomization));
+    transform(component.root, component.file, component.kustomization, objects);
+  }
+  transform(root, file, kustomization, objects);
+  return objects;
+}
+
+function resourcesOf(root: string, file: string, kustomization: Record<string, unknown>): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const entry of (kustomization.resources as string[] | undefined) ?? []) {
     const path = resolve(root, entry);
     if (!existsSync(path)) throw new Error(`${file}: resource ${entry} does not exist`);
     objects.push(...(statSync(path).isDirectory() ? build(path) : readYamlDocuments(path)));
   }
+  return objects;
+}
 
+function transform(root: string, file: string, kustomization: Record<string, unknown>, objects: KubeObject[]): void {
   const renames = new Map<string, string>();
   for (const generator of (kustomization.configMapGenerator as Array<Record<string, unknown>> | undefined) ?? []) {
     for (const key of Object.keys(generator))
-      if (key !== 'name' && key !== 'files') throw new Error(`${file}: configMapGenerator.${key} is not supported`);
+      if (!['name', 'files', 'options'].includes(key))
+        throw new Error(`${file}: configMapGenerator.${key} is not supported`);
+    const options = (generator.options ?? {}) as Record<string, unknown>;
+    if (Object.keys(options).some((key) => key !== 'labels'))
+      throw new Error(`${file}: configMapGenerator options other than labels are not supported`);
     const data: Record<string, string> = {};
     for (const entry of generator.files as string[]) {
       const [key, path] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [basename(entry), entry];
@@ -89,12 +117,22 @@ export function build(dir: string): KubeObject[] {
       .digest('hex')
       .slice(0, 10)}`;
     renames.set(name, hashed);
-    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: hashed }, data });
+    const labels = options.labels as Record<string, string> | undefined;
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: hashed, ...(labels ? { labels } : {}) },
+      data,
+    });
   }
 
   for (const patch of (kustomization.patches as Array<Record<string, unknown>> | undefined) ?? []) {
+    if (patch.target !== undefined) {
+      applyJsonPatch(file, objects, patch);
+      continue;
+    }
     if (Object.keys(patch).some((key) => key !== 'path'))
-      throw new Error(`${file}: only patches with a path are supported`);
+      throw new Error(`${file}: a patch has a path (strategic merge) or a target and an inline JSON 6902 patch`);
     for (const partial of readYamlDocuments(resolve(root, patch.path as string))) {
       const target = objects.find(
         (object) => object.kind === partial.kind && object.metadata.name === partial.metadata.name,
@@ -125,7 +163,71 @@ export function build(dir: string): KubeObject[] {
       container.image = `${image.newName ?? image.name}${image.newTag ? `:${image.newTag}` : ''}`;
     }
   }
-  return objects;
+}
+
+type JsonOperation = { op: string; path: string; from?: string; value?: unknown };
+
+/** A JSON 6902 patch (`move`, `remove`, `add`, `replace`) on the objects its target names by kind and name. */
+function applyJsonPatch(file: string, objects: KubeObject[], patch: Record<string, unknown>): void {
+  const target = patch.target as Record<string, string>;
+  if (Object.keys(target).some((key) => key !== 'kind' && key !== 'name'))
+    throw new Error(`${file}: a patch target is supported by kind and name only`);
+  if (typeof patch.patch !== 'string') throw new Error(`${file}: a targeted patch needs an inline JSON 6902 patch`);
+  const operations = parseAllDocuments(patch.patch)[0]!.toJS() as JsonOperation[];
+  const matched = objects.filter((object) => object.kind === target.kind && object.metadata.name === target.name);
+  if (matched.length === 0) throw new Error(`${file}: patch target ${target.kind} ${target.name} matches nothing`);
+  for (const object of matched) {
+    for (const operation of operations) {
+      const where = `${file}: ${operation.op} ${operation.path}`;
+      if (operation.op === 'move') {
+        const value = removeAt(object, operation.from ?? '', where);
+        addAt(object, operation.path, value, where);
+      } else if (operation.op === 'remove') removeAt(object, operation.path, where);
+      else if (operation.op === 'add') addAt(object, operation.path, structuredClone(operation.value), where);
+      else if (operation.op === 'replace') {
+        removeAt(object, operation.path, where);
+        addAt(object, operation.path, structuredClone(operation.value), where);
+      } else throw new Error(`${where}: the op is not supported`);
+    }
+  }
+}
+
+/** The parent of a JSON pointer's target and the last token (RFC 6901 unescaped). */
+function locate(document: unknown, pointer: string, where: string): { parent: unknown; key: string } {
+  const tokens = pointer
+    .split('/')
+    .slice(1)
+    .map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const key = tokens.pop();
+  if (key === undefined) throw new Error(`${where}: the whole document cannot be patched`);
+  let parent: unknown = document;
+  for (const token of tokens) {
+    parent = Array.isArray(parent) ? parent[Number(token)] : isObject(parent) ? parent[token] : undefined;
+    if (parent === undefined) throw new Error(`${where}: ${pointer} does not exist`);
+  }
+  return { parent, key };
+}
+
+function removeAt(document: unknown, pointer: string, where: string): unknown {
+  const { parent, key } = locate(document, pointer, where);
+  if (Array.isArray(parent)) {
+    const index = Number(key);
+    if (!(index in parent)) throw new Error(`${where}: ${pointer} does not exist`);
+    return parent.splice(index, 1)[0];
+  }
+  if (!isObject(parent) || !(key in parent)) throw new Error(`${where}: ${pointer} does not exist`);
+  const value = parent[key];
+  delete parent[key];
+  return value;
+}
+
+function addAt(document: unknown, pointer: string, value: unknown, where: string): void {
+  const { parent, key } = locate(document, pointer, where);
+  if (Array.isArray(parent)) {
+    if (key === '-') parent.push(value);
+    else parent.splice(Number(key), 0, value);
+  } else if (isObject(parent)) parent[key] = value;
+  else throw new Error(`${where}: ${pointer} has no parent to add to`);
 }
 
 /** kustomize's namespace transformer: every namespaced object, and the ServiceAccount subjects of bindings. */
