@@ -6,8 +6,12 @@ const NO_LEADER_ALERT = 'LeaderhookNoLeader';
 /** The `severity` label when the target sets none: no leader means the leader's work is not being done. */
 const DEFAULT_SEVERITY = 'critical';
 
-/** What `kubectl describe` calls the lock object of each lock kind. */
-const KUBECTL_RESOURCE = { leases: 'lease', configmaps: 'configmap', endpoints: 'endpoints' } as const;
+/** The lock object of each lock kind: its kind, and what `kubectl describe` calls it. */
+const LOCK_OBJECT = {
+  leases: { kind: 'Lease', kubectl: 'lease' },
+  configmaps: { kind: 'ConfigMap', kubectl: 'configmap' },
+  endpoints: { kind: 'Endpoints', kubectl: 'endpoints' },
+} as const;
 
 /**
  * Alertmanager's `POST /api/v2/alerts`: one alert, `LeaderhookNoLeader{namespace, election, severity}`, firing when the
@@ -27,7 +31,7 @@ export function renderAlertmanager(event: NotifyEvent, { target }: FormatContext
   if (leader && !event.noLeaderSince) return null;
   const startsAt = (event.noLeaderSince ?? event.time).toISOString();
   const labels = { alertname: NO_LEADER_ALERT, namespace, election, severity: target.severity ?? DEFAULT_SEVERITY };
-  const inspect = `kubectl -n ${namespace} describe ${KUBECTL_RESOURCE[lock]} ${election}`;
+  const inspect = `kubectl -n ${namespace} describe ${LOCK_OBJECT[lock].kubectl} ${election}`;
   const alert = leader
     ? {
         labels,
@@ -42,7 +46,7 @@ export function renderAlertmanager(event: NotifyEvent, { target }: FormatContext
         labels,
         annotations: {
           summary: `${describeElection(event)} has no leader`,
-          description: `No replica holds the ${lock} lock ${describeElection(event)} since ${startsAt}${
+          description: `No replica holds the ${LOCK_OBJECT[lock].kind} ${describeElection(event)} since ${startsAt}${
             previousLeader ? ` (the last leader was ${previousLeader})` : ''
           }. Check: ${inspect}`,
         },
