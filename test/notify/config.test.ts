@@ -117,8 +117,8 @@ describe('bad notifier configuration: exit 2 with one clear line', () => {
       'a drain timeout no timer holds',
       ['--drain-timeout', '9999999h'],
       /^leaderhook: --drain-timeout: "9999999h" is too long: at most 596h31m23\.647s/,
-      ],
-      [
+    ],
+    [
       'a severity on a format that has none',
       ['--config', file('sev.yaml', 'targets:\n  - url: http://chat/x\n    format: slack\n    severity: critical\n')],
       /targets\[0\]\.severity: applies to the pagerduty and alertmanager formats only\n$/,
