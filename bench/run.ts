@@ -1,193 +1,267 @@
-// `npm run bench`: leaderhook's speed and memory figures on this machine, against the embedded Lease API, with the
-// compiled build (`dist/`, as the container runs it). Prints medians and percentiles over many runs; asserts nothing.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// `npm run bench`: leaderhook's speed and memory figures on this machine, with the bundle run as the image runs it
+// (the Dockerfile's Node.js options and ENV), each beside the previous build's figure and the target. Medians and
+// percentiles over many runs; asserts nothing.
+//
+//   npm run bench                          all sections, against the embedded Lease API
+//   npm run bench -- --real-api            handover, push and idle figures against kube-apiserver (scripts/kube-up
+//                                          start; eval "$(scripts/kube-up env)"; hold /work/plan/kube.lock or the
+//                                          server's other users' figures and yours mix)
+//   npm run bench -- --only=idle,handover  some sections (idle, startup, http, handover, crash, push, fanout, peak,
+//                                          features, probes, runtime)
+//   npm run bench -- --with-previous       also measure the previous build (tsc output + node_modules, plain node)
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { startEmbeddedApi, type EmbeddedApi } from '../embedded-api/server.ts';
-import { Replica, waitFor } from '../test/support/replica.ts';
-import { readEvents } from '../test/support/sse.ts';
-import { benchNotify } from './notify.ts';
+import { imageCommand } from '../test/support/image.ts';
+import { crashFailovers, handovers, HANDOVER_STEPS } from './handover.ts';
+import { httpThroughput, idle, perFeature, runtimeVariants, startupToLeader, type IdleFigures } from './memory.ts';
+import { fanOut, peakWithTargets, pushLatency, PUSH_STEPS, receiver } from './notify.ts';
+import { buildPrevious, PREVIOUS } from './previous.ts';
+import { importProbes } from './probes.ts';
+import { setUp } from './setup.ts';
 import { percentile, summary } from './stats.ts';
 
 const { values: options } = parseArgs({
   options: {
-    runs: { type: 'string', default: '20' },
-    'crash-runs': { type: 'string', default: '8' },
-    'load-seconds': { type: 'string', default: '10' },
+    'real-api': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string', default: '50' },
+    'push-rounds': { type: 'string', default: '100' },
+    'crash-rounds': { type: 'string', default: '8' },
     'idle-seconds': { type: 'string', default: '60' },
+    'feature-seconds': { type: 'string', default: '20' },
+    'load-seconds': { type: 'string', default: '10' },
+    transitions: { type: 'string', default: '100' },
+    'with-previous': { type: 'boolean', default: false },
   },
 });
-const RUNS = Number(options.runs);
-const CRASH_RUNS = Number(options['crash-runs']);
-const FAST_TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
+const realApi = options['real-api'];
+const SECTIONS = realApi
+  ? ['idle', 'handover', 'push']
+  : ['idle', 'startup', 'http', 'handover', 'crash', 'push', 'fanout', 'peak', 'features', 'probes', 'runtime'];
+const only = options.only ? new Set(options.only.split(',')) : undefined;
+const runs = (section: string) => SECTIONS.includes(section) && (!only || only.has(section));
+const count = (name: keyof typeof options) => Number(options[name]);
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-console.log('building dist/ …');
-execFileSync(
-  process.execPath,
-  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
-  { stdio: 'inherit' },
-);
-const entry = join(root, 'dist/cli.js');
-
-const directory = mkdtempSync(join(tmpdir(), 'leaderhook-bench-'));
-const tokens = Object.fromEntries(
-  Array.from({ length: 8 }, (_, index) => [`token-${index}`, { user: `replica-${index}` }]),
-);
-const api: EmbeddedApi = await startEmbeddedApi({ tokens });
-const kubeconfigs: string[] = [];
-for (let index = 0; index < 8; index++) {
-  const path = join(directory, `kubeconfig-${index}`);
-  await api.writeKubeconfig(path, { token: `token-${index}` });
-  kubeconfigs.push(path);
+interface Row {
+  measure: string;
+  previous: string;
+  now: string;
+  target: string;
 }
-const results: Array<[string, string]> = [];
-const report = (name: string, value: string) => {
-  results.push([name, value]);
-  console.log(`${name}: ${value}`);
+const rows: Row[] = [];
+const report = (measure: string, now: string, previous = '', target = '') => {
+  rows.push({ measure, previous, now, target });
+  console.log(`${measure}: ${now}${target ? `   [${target}]` : ''}`);
 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mb = (value: number) => `${value.toFixed(1)} MiB`;
+const met = (ok: boolean, text: string) => `${text}: ${ok ? 'met' : '**missed**'}`;
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' / ');
+const idleText = (figures: IdleFigures, key: 'rssMb' | 'anonMb') =>
+  `median ${mb(figures[key].median)} (max ${mb(figures[key].max)})`;
 
-function start(election: string, index: number, args: string[] = FAST_TIMINGS): Promise<Replica> {
-  return Replica.start({ id: `replica-${index}`, kubeconfig: kubeconfigs[index] as string, election, args, entry });
-}
-
-async function leaderOf(replicas: Replica[]): Promise<Replica> {
-  return waitFor('a leader', async () => {
-    for (const replica of replicas) if ((await replica.leader())?.isLeader) return replica;
-    return undefined;
-  });
-}
-
-/** Resolves with the time at which any of `replicas` announces on /watch that it started leading. */
-function nextStart(replicas: Replica[]): { started: Promise<number>; cancel: () => void } {
-  const controller = new AbortController();
-  const started = new Promise<number>((resolve, reject) => {
-    for (const replica of replicas) {
-      readEvents(
-        `${replica.url}/watch`,
-        (event) => event === 'started' && resolve(performance.now()),
-        controller.signal,
-      ).catch(reject);
-    }
-  });
-  return { started, cancel: () => controller.abort() };
-}
-
-async function failovers(signal: 'SIGTERM' | 'SIGKILL', runs: number): Promise<number[]> {
-  const election = `failover-${signal.toLowerCase()}`;
-  const replicas = await Promise.all([0, 1, 2].map((index) => start(election, index)));
-  const times: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const leader = await leaderOf(replicas);
-    const others = replicas.filter((replica) => replica !== leader);
-    await Promise.all(
-      others.map((replica) => waitFor('ready', async () => (await replica.leader())?.leader === leader.id)),
-    );
-    const next = nextStart(others);
-    await sleep(300); // let the /watch streams connect and a renew or two pass
-    const sentAt = performance.now();
-    leader.signal(signal);
-    const startedAt = await next.started;
-    next.cancel();
-    times.push(startedAt - sentAt);
-    await leader.exited;
-    const index = replicas.indexOf(leader);
-    replicas[index] = await start(election, Number(leader.id.split('-')[1]));
-  }
-  await Promise.all(replicas.map((replica) => replica.stop()));
-  return times;
-}
-
-async function startupToAcquire(runs: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const startedAt = performance.now();
-    const replica = await start(`startup-${run}`, 0);
-    await waitFor('first acquire', async () => (await replica.leader())?.isLeader, 30_000, 5);
-    times.push(performance.now() - startedAt);
-    await replica.stop();
-  }
-  return times;
-}
-
-function rssMegabytes(replica: Replica): number {
-  const status = readFileSync(`/proc/${replica.process.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
-}
-
-async function idleCosts(seconds: number): Promise<void> {
-  // Default timings, as in production: client-go's followers would read every 2–4.4 s.
-  const replicas = await Promise.all([6, 7].map((index) => start('idle', index, [])));
-  const leader = await leaderOf(replicas);
-  const follower = replicas.find((replica) => replica !== leader) as Replica;
-  await sleep(5000);
-  api.clearRequests();
-  // RSS moves with each GC cycle: sample it through the idle window and report the median and the peak.
-  const rss = new Map<Replica, number[]>(replicas.map((replica) => [replica, []]));
-  const sampler = setInterval(() => {
-    for (const [replica, samples] of rss) samples.push(rssMegabytes(replica));
-  }, 500);
-  await sleep(seconds * 1000);
-  clearInterval(sampler);
-  const rssSummary = (replica: Replica) => {
-    const samples = rss.get(replica) ?? [];
-    return `median ${percentile(samples, 50).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB`;
-  };
-  const perMinute = (replica: Replica, verbs?: string[]) =>
-    (api.requests.filter(
-      (request) =>
-        request.user === `replica-${replica.id.split('-')[1]}` && (!verbs || verbs.includes(request.verb ?? '')),
-    ).length *
-      60) /
-    seconds;
-  report(
-    'API requests/min, leader (default timings)',
-    `${perMinute(leader).toFixed(1)} (reads: ${perMinute(leader, ['get', 'list']).toFixed(1)})`,
-  );
-  report(
-    'API requests/min, follower (default timings)',
-    `${perMinute(follower).toFixed(1)} (reads: ${perMinute(follower, ['get', 'list']).toFixed(1)})`,
-  );
-  report(
-    'idle RSS',
-    `leader ${rssSummary(leader)}; follower ${rssSummary(follower)} (sampled every 500 ms for ${seconds} s)`,
-  );
-  await Promise.all(replicas.map((replica) => replica.stop()));
-}
-
-async function httpThroughput(seconds: number): Promise<void> {
-  const replica = await start('http-load', 5, []);
-  await leaderOf([replica]);
-  const result = await autocannon({ url: `${replica.url}/`, connections: 32, pipelining: 1, duration: seconds });
-  report(
-    'GET / throughput',
-    `${Math.round(result.requests.average)} req/s (32 connections, ${seconds} s, ${result.errors + result.non2xx} errors)`,
-  );
-  report('GET / latency', `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`);
-  await replica.stop();
-}
-
+const image = imageCommand();
+console.log(
+  `bench against the ${realApi ? 'kube-apiserver of scripts/kube-up' : 'embedded Lease API'}; the image runs: node ${image.nodeArgs.join(' ')} … with ${Object.entries(
+    image.env,
+  )
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ')}`,
+);
+console.log(`load average at start (1/5/15 min): ${load()} on 2 cores`);
+const bench = await setUp(realApi);
+const api = realApi ? ' (kube-apiserver)' : '';
 try {
-  const graceful = await failovers('SIGTERM', RUNS);
-  report('graceful failover (SIGTERM → a new leader serves /leader)', summary(graceful));
-  const crash = await failovers('SIGKILL', CRASH_RUNS);
-  report('crash failover (SIGKILL, lease 2s / retry 500ms)', summary(crash));
-  const startup = await startupToAcquire(10);
-  report('start-up to first acquire (process start included)', summary(startup));
-  await idleCosts(Number(options['idle-seconds']));
-  await httpThroughput(Number(options['load-seconds']));
-  for (const [name, value] of await benchNotify({ kubeconfig: kubeconfigs[4] as string, directory, entry }))
-    report(name, value);
-  console.log('\n| measure | result |\n| --- | --- |');
-  for (const [name, value] of results) console.log(`| ${name} | ${value} |`);
-  console.log(
-    `\ntargets: graceful p50 < 250 ms (${percentile(graceful, 50) < 250 ? 'met' : 'MISSED'}), p99 < 1 s (${percentile(graceful, 99) < 1000 ? 'met' : 'MISSED'})`,
-  );
+  if (runs('idle')) {
+    const seconds = count('idle-seconds');
+    const { leader, follower } = await idle(bench, seconds);
+    const rssOk = leader.rssMb.median <= 80 && follower.rssMb.median <= 80;
+    const anonOk = leader.anonMb.median <= 30 && follower.anonMb.median <= 30;
+    report(`idle RSS, leader${api}`, idleText(leader, 'rssMb'), PREVIOUS.idleRss, met(rssOk, '≤ 80 MiB'));
+    report(`idle RSS, follower${api}`, idleText(follower, 'rssMb'), PREVIOUS.idleRss, met(rssOk, '≤ 80 MiB'));
+    report(
+      `idle RssAnon (private), leader${api}`,
+      idleText(leader, 'anonMb'),
+      PREVIOUS.idleAnon,
+      met(anonOk, '≤ 30 MiB'),
+    );
+    report(
+      `idle RssAnon (private), follower${api}`,
+      idleText(follower, 'anonMb'),
+      PREVIOUS.idleAnon,
+      met(anonOk, '≤ 30 MiB'),
+    );
+    report(
+      `idle CPU${api} (% of one core, ${seconds} s)`,
+      `leader ${leader.cpuPercent.toFixed(2)} %, follower ${follower.cpuPercent.toFixed(2)} %`,
+      PREVIOUS.idleCpu,
+    );
+    report(
+      `API requests per minute${api}, default timings`,
+      `leader ${leader.requestsPerMinute.toFixed(0)}, follower ${follower.requestsPerMinute.toFixed(0)}`,
+      'leader 30, follower 0',
+    );
+    if (options['with-previous']) {
+      const bundle = bench.command;
+      bench.command = buildPrevious();
+      const previous = await idle(bench, seconds);
+      bench.command = bundle;
+      report(
+        `previous build, same run: idle RSS${api}`,
+        `leader ${idleText(previous.leader, 'rssMb')}, follower ${idleText(previous.follower, 'rssMb')}`,
+      );
+      report(
+        `previous build, same run: idle RssAnon${api}`,
+        `leader ${idleText(previous.leader, 'anonMb')}, follower ${idleText(previous.follower, 'anonMb')}`,
+      );
+      report(
+        `previous build, same run: idle CPU${api}`,
+        `leader ${previous.leader.cpuPercent.toFixed(2)} %, follower ${previous.follower.cpuPercent.toFixed(2)} %`,
+      );
+    }
+  }
+  if (runs('startup')) {
+    const times = await startupToLeader(bench, 10);
+    report(
+      'start-up to leader (process start → GET /leader leads)',
+      summary(times),
+      PREVIOUS.startup,
+      met(percentile(times, 50) <= 400, 'p50 ≤ 400 ms'),
+    );
+    if (options['with-previous']) {
+      const bundle = bench.command;
+      bench.command = buildPrevious();
+      report('previous build, same run: start-up to leader', summary(await startupToLeader(bench, 10)));
+      bench.command = bundle;
+    }
+  }
+  if (runs('http')) {
+    const result = await httpThroughput(bench, count('load-seconds'));
+    report(
+      `GET / throughput (32 connections, ${count('load-seconds')} s)`,
+      `${result.requestsPerSecond.toLocaleString('en')} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors`,
+      PREVIOUS.httpThroughput,
+      met(result.requestsPerSecond >= 10_000, '≥ 10,000 req/s'),
+    );
+    if (options['with-previous']) {
+      const bundle = bench.command;
+      bench.command = buildPrevious();
+      const previous = await httpThroughput(bench, count('load-seconds'));
+      bench.command = bundle;
+      report(
+        'previous build, same run: GET / throughput',
+        `${previous.requestsPerSecond.toLocaleString('en')} req/s, p50 ${previous.p50} ms, p99 ${previous.p99} ms`,
+      );
+    }
+  }
+  if (runs('handover')) {
+    const rounds = await handovers(bench, count('rounds'));
+    const total = rounds.map((round) => round.totalMs);
+    const target = realApi
+      ? met(percentile(total, 50) <= 50 && percentile(total, 99) <= 100, 'p50 ≤ 50 ms, p99 ≤ 100 ms')
+      : '';
+    report(
+      `handover${api}: SIGTERM → a new leader serves GET /`,
+      summary(total),
+      realApi ? PREVIOUS.handoverReal : PREVIOUS.handoverEmbedded,
+      target,
+    );
+    for (const [key, step] of HANDOVER_STEPS)
+      report(`  handover${api}: ${step}`, summary(rounds.map((round) => round[key])));
+  }
+  if (runs('crash')) {
+    report(
+      'crash failover (SIGKILL; lease 2 s, retry 500 ms)',
+      summary(await crashFailovers(bench, count('crash-rounds'))),
+      PREVIOUS.crashFailover,
+      '≤ lease + retry period',
+    );
+  }
+  if (runs('push')) {
+    const rounds = await pushLatency(bench, count('push-rounds'));
+    const total = rounds.map((round) => round.totalMs);
+    report(
+      `push${api}: acquire written → local hook received leadership.started`,
+      summary(total),
+      PREVIOUS.push,
+      met(percentile(total, 99) <= 10, 'p99 ≤ 10 ms'),
+    );
+    for (const [key, step] of PUSH_STEPS)
+      report(`  push${api}: ${step}`, summary(rounds.map((round) => round[key] as number)));
+    report(
+      `  push${api}: requests on a reused connection`,
+      `${rounds.filter((round) => round.reusedConnection).length} of ${rounds.length}`,
+    );
+  }
+  if (runs('fanout')) {
+    for (const hanging of [0, 10]) {
+      const { each, last } = await fanOut(bench, hanging, 5);
+      report(`100 targets, ${hanging} hanging → each healthy hook`, summary(each), hanging ? PREVIOUS.fanOut : '');
+      report(`100 targets, ${hanging} hanging → the last healthy hook`, summary(last));
+    }
+  }
+  if (runs('peak')) {
+    const peak = await peakWithTargets(bench, count('transitions'));
+    report(
+      `peak RSS, 10 targets of every format (50), ${peak.transitions} transitions`,
+      `${mb(peak.peakRssMb)} (RssAnon ${mb(peak.peakAnonMb)}; at the end ${mb(peak.finalRssMb)}; ${peak.deliveries} deliveries)`,
+      PREVIOUS.peakWithTargets,
+      "below the manifests' limit (test/manifests)",
+    );
+  }
+  if (runs('features')) {
+    const hook = await receiver();
+    try {
+      const figures = await perFeature(bench, count('feature-seconds'), hook.port);
+      const base = figures[0];
+      for (const figure of figures) {
+        const delta =
+          figure === base
+            ? ''
+            : ` (+${(figure.rssMb - (base?.rssMb ?? 0)).toFixed(1)} / +${(figure.anonMb - (base?.anonMb ?? 0)).toFixed(1)})`;
+        report(`memory with ${figure.feature}: RSS / RssAnon`, `${mb(figure.rssMb)} / ${mb(figure.anonMb)}${delta}`);
+      }
+    } finally {
+      hook.close();
+    }
+  }
+  if (runs('probes')) {
+    for (const probe of await importProbes(image, bench.directory))
+      report(`import probe: ${probe.probe}`, `RSS ${mb(probe.rssMb)}, RssAnon ${mb(probe.anonMb)}`);
+  }
+  if (runs('runtime')) {
+    const tunable = (threshold: number) => ({
+      NODE_ENV: 'production',
+      GLIBC_TUNABLES: `glibc.malloc.mmap_threshold=${threshold}`,
+    });
+    const variants = [
+      { name: 'plain node, glibc defaults', nodeArgs: [], env: { NODE_ENV: 'production' } },
+      { name: '--optimize-for-size', nodeArgs: ['--optimize-for-size'], env: { NODE_ENV: 'production' } },
+      { name: '--max-semi-space-size=1', nodeArgs: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
+      { name: 'glibc mmap_threshold=32768', nodeArgs: [], env: tunable(32768) },
+      { name: '--optimize-for-size + mmap_threshold=16384', nodeArgs: ['--optimize-for-size'], env: tunable(16384) },
+      {
+        name: '--optimize-for-size + mmap_threshold=32768 (the image)',
+        nodeArgs: ['--optimize-for-size'],
+        env: tunable(32768),
+      },
+      { name: '--optimize-for-size + mmap_threshold=65536', nodeArgs: ['--optimize-for-size'], env: tunable(65536) },
+      {
+        name: '--optimize-for-size + mmap_threshold=32768 + arena_max=1',
+        nodeArgs: ['--optimize-for-size'],
+        env: { NODE_ENV: 'production', GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=1' },
+      },
+    ];
+    for (const row of await runtimeVariants(bench, variants, count('feature-seconds'))) {
+      report(`runtime: ${row.name}: idle RSS / RssAnon (lone leader)`, `${mb(row.rssMb)} / ${mb(row.anonMb)}`);
+    }
+  }
 } finally {
-  await api.close();
+  await bench.close();
 }
+
+console.log(`\nload average at the end (1/5/15 min): ${load()} on 2 cores\n`);
+console.log('| measure | previous build | this build | target |\n| --- | --- | --- | --- |');
+for (const row of rows) console.log(`| ${row.measure} | ${row.previous} | ${row.now} | ${row.target} |`);

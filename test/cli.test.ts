@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startEmbeddedApi } from '../embedded-api/server.ts';
-import { CLI, Replica, waitFor } from './support/replica.ts';
+import { cliArgs, leaderhookCommand, Replica, waitFor } from './support/replica.ts';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
+  const result = spawnSync(process.execPath, cliArgs(...args), {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: '/nonexistent', ...env },
+    env: { ...leaderhookCommand().env, PATH: process.env.PATH, HOME: '/nonexistent', ...env },
     timeout: 30_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

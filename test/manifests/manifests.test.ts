@@ -444,3 +444,56 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
     assert.deepEqual(normalized(built.get(variant)!), normalized(theirs));
   });
 }
+
+/** Mebibytes in a Kubernetes memory quantity (`96Mi`, `0.5Gi`, `128M`). */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  assert.ok(match, `memory quantity ${quantity}`);
+  const factor =
+    { Ki: 1 / 1024, Mi: 1, Gi: 1024, k: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576 }[match[2] ?? ''] ??
+    1 / 1048576;
+  return Number(match[1]) * factor;
+}
+
+/** The "this build" figures (MiB) of the README's "Measured" table rows whose measure starts with `prefix`. */
+function measuredMiB(prefix: string): number[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('## Measured'),
+    readme.indexOf('\n## ', readme.indexOf('## Measured') + 1),
+  );
+  return section
+    .split('\n')
+    .filter((line) => line.startsWith(`| ${prefix}`))
+    .map((line) => {
+      const thisBuild = line.split('|')[3] ?? '';
+      const figure = /(\d+(?:\.\d+)?) MiB/.exec(thisBuild);
+      assert.ok(figure, `a MiB figure in the README row: ${line}`);
+      return Number(figure[1]);
+    });
+}
+
+test("the sidecar's memory request and limit hold the README's measured idle RSS and peak, stating how they were measured", () => {
+  const peaks = measuredMiB('peak RSS');
+  const idles = measuredMiB('idle RSS');
+  assert.ok(peaks.length > 0, 'the README reports a measured peak RSS');
+  assert.ok(idles.length >= 2, 'the README reports the idle RSS of a leader and a follower');
+  const deployment = readFileSync(join(MANIFESTS, 'base', 'deployment.yaml'), 'utf8');
+  assert.match(deployment, /#.*npm run bench/, 'a comment names the bench command the sizes come from');
+  for (const [variant, objects] of built) {
+    const { requests, limits } = sidecar(objects).resources as {
+      requests: { memory: string };
+      limits: { memory: string };
+    };
+    for (const peak of peaks)
+      assert.ok(
+        peak <= mebibytes(limits.memory),
+        `${variant}: measured peak ${peak} MiB exceeds the limit ${limits.memory}`,
+      );
+    for (const idle of idles)
+      assert.ok(
+        idle <= mebibytes(requests.memory),
+        `${variant}: measured idle ${idle} MiB exceeds the request ${requests.memory}`,
+      );
+  }
+});

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { UsageError } from '../../src/config/usage-error.ts';
 import { loadNotifyConfig } from '../../src/notify/notify-config.ts';
-import { CLI } from '../support/replica.ts';
+import { cliArgs } from '../support/replica.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'leaderhook-notify-config-'));
 function file(name: string, text: string): string {
@@ -23,7 +23,7 @@ const keyFile = file('routing-key', `${'k'.repeat(32)}\n`);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--election=demo', ...args], {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, cliArgs('--election=demo', ...args), {
       timeout: 20_000,
     });
     return { code: 0, stdout, stderr };

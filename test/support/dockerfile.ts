@@ -116,3 +116,17 @@ export function execForm(stage: Stage, keyword: string): string[] | undefined {
     throw new Error(`${keyword} is not in exec form`);
   return value;
 }
+
+/** The variables a stage's `ENV` lines set (`NAME=value` pairs; values without spaces or quotes). */
+export function stageEnv(stage: Stage): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const instruction of stage.instructions) {
+    if (instruction.keyword !== 'ENV') continue;
+    for (const pair of instruction.args.split(/\s+/)) {
+      const match = /^(\w+)=(\S*)$/.exec(pair);
+      if (!match) throw new Error(`ENV ${instruction.args}: only NAME=value pairs are supported here`);
+      env[match[1]!] = match[2]!;
+    }
+  }
+  return env;
+}

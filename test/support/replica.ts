@@ -1,10 +1,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChildHandle } from './child.ts';
+import { imageCommand } from './image.ts';
 
-export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const SOURCE_CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/**
+ * How the process tests start leaderhook: the TypeScript source, or — with `LEADERHOOK_TEST_APP` naming a folder
+ * built by buildApp (test/support/image.ts) — the bundle there, with the image's Node.js options and environment.
+ * Read at each start, so a test file may set the variable before it starts replicas.
+ */
+export function leaderhookCommand(): { args: string[]; env: Record<string, string> } {
+  const app = process.env.LEADERHOOK_TEST_APP;
+  if (!app) return { args: [SOURCE_CLI], env: {} };
+  const image = imageCommand();
+  return { args: [...image.nodeArgs, join(app, 'bin', 'leaderhook.js')], env: image.env };
+}
+
+/** `node` arguments that run leaderhook (see leaderhookCommand) with `args`. */
+export function cliArgs(...args: string[]): string[] {
+  return [...leaderhookCommand().args, ...args];
+}
 
 export interface LeaderBody {
   leader: string;
@@ -67,12 +86,13 @@ export class Replica extends ChildHandle {
     args?: string[];
     port?: number;
     env?: NodeJS.ProcessEnv;
-    /** The program to run: the TypeScript source by default, or the built `dist/cli.js`. */
-    entry?: string;
+    /** Node.js options and the program to run, with their environment (default: leaderhookCommand()). */
+    command?: { args: string[]; env: Record<string, string> };
   }): Promise<Replica> {
     const port = options.port ?? (await freePort());
+    const command = options.command ?? leaderhookCommand();
     const args = [
-      options.entry ?? CLI,
+      ...command.args,
       `--election=${options.election}`,
       '--election-namespace=default',
       `--id=${options.id}`,
@@ -80,10 +100,8 @@ export class Replica extends ChildHandle {
       `--kubeconfig=${options.kubeconfig}`,
       ...(options.args ?? []),
     ];
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env },
-    });
+    const env = { ...process.env, ...command.env, ...options.env };
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     return new Replica(options.id, port, child);
   }
 
