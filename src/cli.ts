@@ -79,7 +79,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       : {}),
   });
   elector.subscribe((change) => metrics.record(change));
-  // Loaded only when used: the delivery stack (got and friends) costs ~11 MB of memory in every pod.
+  // Loaded only when used: the delivery stack (got and friends) and the CloudEvents SDK cost memory in every pod.
+  if (notifyConfig.targets.some(({ target }) => target.format === 'cloudevents')) {
+    await (await import('./notify/formats/cloudevents.ts')).loadCloudEvents();
+  }
   const notifier: Notifier | undefined = notifyConfig.targets.length
     ? new (await import('./notify/notifier.ts')).Notifier({
         election: elector,

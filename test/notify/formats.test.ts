@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { HTTP } from 'cloudevents';
 import { eventId } from '../../src/notify/events.ts';
 import { renderAlertmanager } from '../../src/notify/formats/alertmanager.ts';
-import { percentEncodeHeaderValue, renderCloudEvent } from '../../src/notify/formats/cloudevents.ts';
+import { loadCloudEvents, percentEncodeHeaderValue, renderCloudEvent } from '../../src/notify/formats/cloudevents.ts';
 import { renderJson } from '../../src/notify/formats/json.ts';
 import { renderPagerDuty } from '../../src/notify/formats/pagerduty.ts';
 import { renderSlack } from '../../src/notify/formats/slack.ts';
 import { testEvent, testQueue, testTarget } from './helpers.ts';
 import { Receiver } from './receiver.ts';
 import type { WebhookBody } from './receiver.ts';
+
+before(() => loadCloudEvents());
 
 /** Alertmanager's API v2 postable alerts, with the fields these tests read. */
 type AlertmanagerAlerts = Array<{

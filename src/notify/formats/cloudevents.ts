@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { lockPath } from '../../lock/types.ts';
 import type { NotifyEvent } from '../events.ts';
 import type { FormatContext, Rendered } from './format.ts';
@@ -7,10 +6,16 @@ type CloudEventsSdk = typeof import('cloudevents');
 let sdk: CloudEventsSdk | undefined;
 
 /**
- * The SDK (with its schema validator) costs ~15 MB: load it on first use, i.e. only when a target wants CloudEvents.
+ * Loads the SDK (with its schema validator), which costs memory in every pod: only when a target wants CloudEvents.
+ * The CLI awaits it before the notifier renders anything. A dynamic import, so the bundle carries the SDK in a chunk
+ * of its own.
  */
+export async function loadCloudEvents(): Promise<void> {
+  sdk ??= await import('cloudevents');
+}
+
 function cloudEvents(): CloudEventsSdk {
-  sdk ??= createRequire(import.meta.url)('cloudevents') as CloudEventsSdk;
+  if (!sdk) throw new Error('the CloudEvents SDK is not loaded: await loadCloudEvents() first');
   return sdk;
 }
 
