@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { validateTimings, type ElectionTimings } from '../election/timing.ts';
 import { DNS_SUBDOMAIN, parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import { LOCK_KINDS, type LockKind } from '../lock/types.ts';

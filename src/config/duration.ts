@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // µ written as \u00b5: the source stays ASCII, and so does the bundle (one non-ASCII character makes V8 hold the whole
 // bundle as two-byte text, twice its size in memory).

@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema as duration } from '../config/duration.ts';
 import { readBoundedFile } from '../files/read-bounded.ts';
 import { EVENT_TYPES } from './events.ts';
