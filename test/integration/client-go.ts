@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ChildHandle } from '../support/child.ts';
+import { stopWhenFileEnds } from '../support/leftovers.ts';
 import { waitFor, type Replica } from '../support/replica.ts';
 import type { Cluster } from './cluster.ts';
 import { startReplica } from './scenarios.ts';
@@ -85,6 +86,7 @@ export class GoElector extends ChildHandle {
 function guard(replicas: () => Replica[], electors: () => GoElector[]): { stop(): Promise<void> } {
   let running = true;
   const violations: string[] = [];
+  const forget = stopWhenFileEnds(() => (running = false));
   const loop = (async () => {
     while (running) {
       const views = await Promise.all(replicas().map((replica) => replica.leader()));
@@ -101,6 +103,7 @@ function guard(replicas: () => Replica[], electors: () => GoElector[]): { stop()
   return {
     async stop() {
       running = false;
+      forget();
       await loop;
       assert.deepEqual(violations, [], 'leaderhook and client-go led at the same time');
     },

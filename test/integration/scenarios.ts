@@ -16,19 +16,22 @@ const run = Date.now().toString(36);
 let counter = 0;
 const electionName = (what: string): string => `${what}-${run}-${++counter}`;
 
-export function startReplica(
+/** Starts a replica and waits until it answers on HTTP: process start-up is not what a scenario's bounds measure. */
+export async function startReplica(
   cluster: Cluster,
   id: string,
   election: string,
   extra: string[] = [],
   kubeconfig = cluster.replicaKubeconfig,
 ): Promise<Replica> {
-  return Replica.start({
+  const replica = await Replica.start({
     id,
     kubeconfig,
     election,
     args: [`--election-namespace=${cluster.namespace}`, ...TIMINGS, ...extra],
   });
+  await waitFor(`${id} to answer on HTTP`, () => replica.leader(), 60_000, 50);
+  return replica;
 }
 
 function startReplicas(cluster: Cluster, election: string, count: number, extra: string[] = []): Promise<Replica[]> {

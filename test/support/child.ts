@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { stopWhenFileEnds } from './leftovers.ts';
 
 /** A process under test: stdout line by line to the subclass, stderr kept, its exit awaited. */
 export abstract class ChildHandle {
@@ -12,7 +13,13 @@ export abstract class ChildHandle {
     // Lines arrive asynchronously, after the subclass has initialised its fields.
     createInterface({ input: child.stdout! }).on('line', (line) => this.onStdoutLine(line));
     createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const forget = stopWhenFileEnds(() => child.kill('SIGKILL'));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        forget();
+        resolve(code);
+      }),
+    );
   }
 
   protected abstract onStdoutLine(line: string): void;

@@ -1,6 +1,7 @@
 // What the process tests ask of a set of leaderhook replicas: who leads, and that never two at once.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopWhenFileEnds } from './leftovers.ts';
 import { waitFor, type Replica } from './replica.ts';
 
 /** Waits until every replica names the same leader (not `not`), and exactly that one says it leads. */
@@ -24,6 +25,7 @@ export function guardOneLeader(replicas: () => Replica[]): { stop(): Promise<num
   let running = true;
   let samples = 0;
   const violations: string[] = [];
+  const forget = stopWhenFileEnds(() => (running = false));
   const loop = (async () => {
     while (running) {
       const views = await Promise.all(replicas().map((replica) => replica.leader()));
@@ -36,6 +38,7 @@ export function guardOneLeader(replicas: () => Replica[]): { stop(): Promise<num
   return {
     async stop() {
       running = false;
+      forget();
       await loop;
       assert.deepEqual(violations, [], 'two replicas said they lead at the same time');
       return samples;
