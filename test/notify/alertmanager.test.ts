@@ -1,8 +1,11 @@
 /**
  * The alertmanager format against a real Alertmanager (Debian's prometheus-alertmanager, on loopback), as the README
- * advises running it: three replicas, scope `all`. An outage is made by stopping the API's storage (every write
- * hangs, as with etcd down): the leader cannot renew and steps down, every replica sees the election without a leader
- * and fires `LeaderhookNoLeader`; once storage is back a replica is elected and every replica resolves. Alertmanager
+ * advises running it: three replicas, scope `all`. The outage: the replicas' right to write the Lease is revoked (a
+ * broken Role), so the leader cannot renew and steps down, and every replica reads the lock, sees it expired and
+ * cannot take it: the election is without a leader, confirmed by a read, and every replica fires
+ * `LeaderhookNoLeader`; once the right is back a replica is elected and every replica resolves. (An API server that
+ * answers nothing is another outage: no replica can confirm there is no leader, so none reports one; the Prometheus
+ * rules of manifests/components/monitoring page on that.) Alertmanager
  * routes on `severity` (as common routing trees do) to a real webhook receiver, and its resolved notification must
  * report the outage from its true start, not a zero-length alert at the last resolve.
  */
@@ -33,6 +36,7 @@ interface Notification {
 }
 
 const ALERTMANAGER = 'prometheus-alertmanager';
+const TOKEN = 'leaderhook-token';
 let api: EmbeddedApi;
 let scratch: string;
 let webhook: Receiver;
@@ -42,9 +46,9 @@ let alertmanagerUrl = '';
 const replicas: Replica[] = [];
 
 before(async () => {
-  api = await startEmbeddedApi();
+  api = await startEmbeddedApi({ tokens: { [TOKEN]: { user: 'system:serviceaccount:default:leaderhook' } } });
   scratch = mkdtempSync(join(tmpdir(), 'leaderhook-alertmanager-'));
-  await api.writeKubeconfig(join(scratch, 'kubeconfig'));
+  await api.writeKubeconfig(join(scratch, 'kubeconfig'), { token: TOKEN });
   webhook = await Receiver.start();
 });
 
@@ -55,7 +59,6 @@ after(async () => {
     await once(alertmanager, 'exit');
   }
   await webhook.close();
-  api.resumeStore();
   await api.close();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -146,9 +149,9 @@ test(
       return leader && views.every((view) => view?.leader === leader) ? leader : undefined;
     });
 
-    // The outage: storage stops, the leader cannot renew, every replica sees the election without a leader.
+    // The outage: the Lease can be read but no longer written; the leader cannot renew, nobody can take over.
     const pausedAt = Date.now();
-    api.pauseStore();
+    api.setAllowed(TOKEN, (verb) => verb === 'get' || verb === 'list' || verb === 'watch');
     await waitFor(
       'every replica without a leader',
       async () => (await Promise.all(replicas.map((replica) => replica.leader()))).every((view) => view?.leader === ''),
@@ -162,7 +165,7 @@ test(
     // Long enough that the resolves of the three replicas land seconds apart from the alert's start.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const resumedAt = Date.now();
-    api.resumeStore();
+    api.setAllowed(TOKEN, undefined);
 
     const resolved = await waitFor(
       'the resolved notification',
@@ -209,9 +212,9 @@ test(
       const startsAt = Date.parse(alert.startsAt);
       const endsAt = Date.parse(alert.endsAt);
       assert.equal(alert.startsAt, page!.startsAt, 'the resolved alert keeps the start Alertmanager paged with');
-      // The outage began once the leader could no longer renew: after the pause, before storage came back.
+      // The outage began once the leader could no longer renew: after the revocation, before the right came back.
       assert.ok(startsAt > pausedAt && startsAt < resumedAt, `startsAt ${alert.startsAt} within the outage`);
-      assert.ok(endsAt >= resumedAt, `endsAt ${alert.endsAt} after storage came back`);
+      assert.ok(endsAt >= resumedAt, `endsAt ${alert.endsAt} after the right came back`);
       assert.ok(endsAt - startsAt >= 3000, `the outage lasted ${endsAt - startsAt} ms, not zero`);
     }
   },
