@@ -147,13 +147,21 @@ export async function clientGoInterop(cluster: Cluster, binary: string): Promise
     assert.equal((await lh.leader())?.leader, go1.id);
     assert.equal((await lease()).spec?.leaseTransitions ?? 0, 0);
 
-    let sentAt = performance.now();
     go1.signal('SIGTERM');
     assert.equal(await go1.exited, 0, go1.describe());
     assert.ok(go1.lines.some(({ text }) => text === 'stopped leading'));
+    // Timed from client-go's exit, which follows its release: how soon it releases after SIGTERM is client-go's part.
+    const releasedBy = performance.now();
     await waitFor('leaderhook to take the released lock', async () => (await lh.leader())?.isLeader === true, 5000, 10);
-    const takeMs = performance.now() - sentAt;
-    assert.ok(takeMs < 1000, `leaderhook took client-go's released lock after ${Math.round(takeMs)} ms`);
+    const takeMs = performance.now() - releasedBy;
+    assert.ok(
+      takeMs < 1000,
+      `leaderhook took client-go's released lock ${Math.round(takeMs)} ms after client-go exited:\n` +
+        lh.logs
+          .slice(-8)
+          .map((line) => JSON.stringify(line))
+          .join('\n'),
+    );
     let spec = (await lease()).spec;
     assert.equal(spec?.holderIdentity, lh.id);
     assert.equal(spec?.leaseTransitions, 1);
@@ -166,7 +174,7 @@ export async function clientGoInterop(cluster: Cluster, binary: string): Promise
     await sleep(2500);
     assert.equal(go2.leading, false, 'client-go respects the lease leaderhook renews');
 
-    sentAt = performance.now();
+    const sentAt = performance.now();
     lh.signal('SIGTERM');
     assert.equal(await lh.exited, 0);
     await waitFor('client-go to take the released lock', () => go2.leading, 5000, 10);
