@@ -19,7 +19,7 @@ import { ElectionMetrics } from './metrics/election-metrics.ts';
 import { instrumentLock } from './metrics/instrumented-lock.ts';
 import type { Notifier } from './notify/notifier.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
-import { StateFile } from './state-file/state-file.ts';
+import { StateFile, stateFilePathProblem } from './state-file/state-file.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -43,6 +43,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const parsed = parse(argv, env);
   if (!parsed) return 0;
   const { config, notifyConfig } = parsed;
+  const stateFileProblem = notifyConfig.stateFile && stateFilePathProblem(notifyConfig.stateFile);
+  if (stateFileProblem) throw new UsageError('--state-file', stateFileProblem);
   // client-go bounds each API call so: a hung request must not eat the renew deadline.
   const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
   const kubeConfig = loadKubeConfig(config.kubeconfig?.path, config.kubeconfig?.source ?? '--kubeconfig', env);

@@ -57,6 +57,18 @@ describe('leaderhook command line', () => {
       /^leaderhook: LEADERHOOK_LOCK: must be leases, configmaps or endpoints/,
     ],
     [
+      'a FIFO as the state file (a rename would replace it)',
+      ['--election=x', `--kubeconfig=${good}`, `--state-file=${fifo}`],
+      {},
+      /^leaderhook: --state-file: ".*fifo" exists and is not a regular file: it would be replaced/,
+    ],
+    [
+      'a state file in a directory that does not exist',
+      ['--election=x', `--kubeconfig=${good}`, '--state-file=/nonexistent/dir/state.json'],
+      {},
+      /^leaderhook: --state-file: directory "\/nonexistent\/dir" does not exist\n$/,
+    ],
+    [
       'missing kubeconfig',
       ['--election=x', '--kubeconfig=/nonexistent/config'],
       {},

@@ -111,6 +111,9 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
   }
   const flags = result.data;
   const identity = resolveIdentity(flags.id, env, sources);
+  // An identity is written into the lock, logs and event ids (whose recipe joins its fields with line breaks).
+  if ([...identity.value].some((character) => character < ' ' || character === '\u007f'))
+    throw new UsageError(identity.source, 'must not contain control characters (line breaks, tabs, ...)');
   if (flags['leader-label'] && !isPodName(identity.value)) {
     throw new UsageError(
       identity.source,

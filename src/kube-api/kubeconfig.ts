@@ -65,7 +65,7 @@ import { readBoundedFile } from '../files/read-bounded.ts';
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** Where a pod's ServiceAccount token is mounted: client-node uses the in-cluster config when it exists. */
 const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-/** The largest kubeconfig read: 1 MiB, the most a Secret or ConfigMap holds. */
+/** The largest kubeconfig, or file it names, read: 1 MiB, the most a Secret or ConfigMap holds. */
 const MAX_KUBECONFIG_BYTES = 1024 * 1024;
 
 /**
@@ -103,7 +103,48 @@ export function loadKubeConfig(path: string | undefined, subject: string, env: N
       `kubeconfig ${JSON.stringify(path ?? listed[0] ?? home ?? '')} has no current cluster`,
     );
   }
+  checkCredentials(kubeConfig, subject);
   return kubeConfig;
+}
+
+/**
+ * What the current context points to, checked as leaderhook reads files from outside: the server URL carries no
+ * credentials (client-node's HTTP client refuses such a URL on every call, quoting it — password and all — in its
+ * error), and every file it names (certificate authority, client certificate and key, token file) is a regular file
+ * of at most 1 MiB, so a FIFO never blocks and /dev/zero is never read. client-node reads these files again on each
+ * call; the check is at start.
+ */
+function checkCredentials(kubeConfig: KubeConfig, subject: string): void {
+  const cluster = kubeConfig.getCurrentCluster();
+  const user = kubeConfig.getCurrentUser();
+  let server: URL;
+  try {
+    server = new URL(cluster?.server ?? '');
+  } catch {
+    throw new UsageError(subject, "the kubeconfig's server is not a URL");
+  }
+  if (server.username || server.password)
+    throw new UsageError(
+      subject,
+      "the kubeconfig's server URL carries credentials (user:password@): put them in the user entry instead",
+    );
+  const providerConfig = (user?.authProvider as { config?: { tokenFile?: unknown } } | undefined)?.config;
+  const files: Array<[string, unknown]> = [
+    ['certificate-authority', cluster?.caFile],
+    ['client-certificate', user?.certFile],
+    ['client-key', user?.keyFile],
+    ['tokenFile', providerConfig?.tokenFile],
+  ];
+  for (const [field, file] of files) {
+    if (typeof file !== 'string' || !file) continue;
+    try {
+      readBoundedFile(file, MAX_KUBECONFIG_BYTES);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : firstLine(error);
+      throw new UsageError(subject, `the kubeconfig's ${field} ${JSON.stringify(file)}: ${reason}`);
+    }
+  }
 }
 
 /**

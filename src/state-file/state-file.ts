@@ -1,4 +1,6 @@
+import { lstatSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 
@@ -74,4 +76,28 @@ export class StateFile {
       }
     } while (this.#dirty);
   }
+}
+
+/**
+ * Why `path` cannot be the state file, or undefined when it can: the file is replaced by a rename, which would put a
+ * regular file in place of whatever is there — a device, a FIFO, a symbolic link — so only a regular file or nothing
+ * may be there, and the directory must exist (the temporary file is written beside it).
+ */
+export function stateFilePathProblem(path: string): string | undefined {
+  try {
+    const existing = lstatSync(path);
+    if (existing.isDirectory()) return `${JSON.stringify(path)} is a directory`;
+    if (!existing.isFile())
+      return `${JSON.stringify(path)} exists and is not a regular file: it would be replaced, so name a regular file or a new one`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return `${JSON.stringify(path)}: ${(error as Error).message}`;
+  }
+  const directory = dirname(path);
+  try {
+    if (!statSync(directory).isDirectory()) return `${JSON.stringify(directory)} is not a directory`;
+  } catch {
+    return `directory ${JSON.stringify(directory)} does not exist`;
+  }
+  return undefined;
 }

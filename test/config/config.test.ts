@@ -165,6 +165,15 @@ describe('-h and --id', () => {
       usageError(['--election', 'x', '--leader-label', 'role=leader'], { POD_NAME: 'UPPER' }),
       new RegExp(`^POD_NAME: "UPPER" ${needs}`),
     );
+    // An identity is written into logs and event ids: no control characters, wherever it came from.
+    assert.equal(
+      usageError(['--election', 'x', '--id', 'a\nb']),
+      '--id: must not contain control characters (line breaks, tabs, ...)',
+    );
+    assert.equal(
+      usageError(['--election', 'x'], { POD_NAME: 'pod\t1' }),
+      'POD_NAME: must not contain control characters (line breaks, tabs, ...)',
+    );
     // Without --leader-label the identity is only a holder identity, which may be any string.
     assert.equal(configFrom(['--election', 'x', '--id', 'Pod_1']).identity, 'Pod_1');
     assert.equal(
@@ -177,7 +186,7 @@ describe('-h and --id', () => {
 describe('--max-watch-clients', () => {
   it('defaults to 100; takes a whole number up to 10000', () => {
     assert.equal(configFrom(['--election', 'x']).maxWatchClients, 100);
-    assert.equal(configFrom(['--election', 'x', '--max-watch-clients', '0']).maxWatchClients, 0);
+    assert.equal(configFrom(['--election', 'x', '--max-watch-clients', '0']).maxWatchClients, 0, '/watch turned off');
     assert.equal(configFrom(['--election', 'x'], { LEADERHOOK_MAX_WATCH_CLIENTS: '10000' }).maxWatchClients, 10_000);
     const cases: Array<[string, string]> = [
       ['many', '--max-watch-clients: must be a whole number of clients'],

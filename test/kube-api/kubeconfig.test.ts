@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,5 +70,56 @@ describe('kubeconfig', () => {
         error instanceof UsageError &&
         error.message === `--kubeconfig: cannot read kubeconfig "${big}": larger than 1 MiB, the limit for this file`,
     );
+  });
+
+  it('a server URL with credentials is refused without repeating them', () => {
+    const file = join(dir, 'userinfo');
+    writeFileSync(file, kubeconfig('http://user:URLPASS55@127.0.0.1:6443'));
+    assert.throws(
+      () => loadKubeConfig(file, '--kubeconfig', {}),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message ===
+          "--kubeconfig: the kubeconfig's server URL carries credentials (user:password@): put them in the user entry " +
+            'instead',
+    );
+  });
+
+  it('every file the kubeconfig names is read only as a regular file of at most 1 MiB', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(dir, 'big-ca');
+    writeFileSync(big, 'x'.repeat(1024 * 1024 + 1));
+    const cases: Array<[string, string, string]> = [
+      ['certificate-authority', 'cluster', '/dev/zero'],
+      ['client-certificate', 'user', fifo],
+      ['client-key', 'user', big],
+      ['client-key', 'user', join(dir, 'missing')],
+    ];
+    const reasons = ['not a regular file (a character device)', 'not a regular file (a FIFO)'];
+    reasons.push('larger than 1 MiB, the limit for this file', 'no such file');
+    for (const [index, [field, where, path]] of cases.entries()) {
+      const file = join(dir, `names-${index}`);
+      writeFileSync(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          `clusters: [{name: c, cluster: {server: "https://a.example"${where === 'cluster' ? `, ${field}: "${path}"` : ''}}}]`,
+          `users: [{name: u, user: {${where === 'user' ? `${field}: "${path}"` : 'token: t'}}}]`,
+          'contexts: [{name: x, context: {cluster: c, user: u}}]',
+          'current-context: x',
+        ].join('\n'),
+      );
+      const startedAt = performance.now();
+      assert.throws(
+        () => loadKubeConfig(file, '--kubeconfig', {}),
+        (error: unknown) =>
+          error instanceof UsageError &&
+          error.message === `--kubeconfig: the kubeconfig's ${field} ${JSON.stringify(path)}: ${reasons[index]}`,
+        path,
+      );
+      assert.ok(performance.now() - startedAt < 5000, 'refused at once, never blocked on a FIFO');
+    }
   });
 });

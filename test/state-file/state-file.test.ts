@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { Fanout } from '../../src/election/changes.ts';
 import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
-import { StateFile } from '../../src/state-file/state-file.ts';
+import { StateFile, stateFilePathProblem } from '../../src/state-file/state-file.ts';
 import { captureLog } from '../notify/helpers.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 
@@ -42,6 +43,31 @@ class ScriptedLeadership {
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
+
+describe('--state-file paths', () => {
+  it('only a regular file or nothing may be at the path, in a directory that exists', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-path-'));
+    const regular = join(dir, 'state.json');
+    writeFileSync(regular, '{}');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = join(dir, 'link');
+    symlinkSync(regular, link);
+    mkdirSync(join(dir, 'sub'));
+    const replaced = 'exists and is not a regular file: it would be replaced, so name a regular file or a new one';
+    const cases: Array<[string, string | undefined]> = [
+      [regular, undefined],
+      [join(dir, 'new.json'), undefined],
+      ['/dev/null', `"/dev/null" ${replaced}`],
+      [fifo, `${JSON.stringify(fifo)} ${replaced}`],
+      [link, `${JSON.stringify(link)} ${replaced}`],
+      [join(dir, 'sub'), `${JSON.stringify(join(dir, 'sub'))} is a directory`],
+      [join(dir, 'missing', 'state.json'), `directory ${JSON.stringify(join(dir, 'missing'))} does not exist`],
+      [join(regular, 'state.json'), `${JSON.stringify(regular)} is not a directory`],
+    ];
+    for (const [path, problem] of cases) assert.equal(stateFilePathProblem(path), problem, path);
+  });
+});
 
 describe('--state-file', () => {
   it("holds GET /leader's body from the start and after every change, replaced whole", async () => {
