@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { builtinsViaRequire } from './builtins-via-require.ts';
 import { checkSlimBundle, planSlimming, slimClientNode, type ClientNodeCalls } from './client-node-slimming.ts';
 import { thirdPartyNotices } from './notices.ts';
 
@@ -94,7 +95,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       splitting: true,
       chunkNames: 'chunks/[name]-[hash]',
       ...(options.clientNodeRoot ? { alias: { '@kubernetes/client-node': options.clientNodeRoot } } : {}),
-      plugins: [slimClientNode(slimming, plan)],
+      plugins: [slimClientNode(slimming, plan), builtinsViaRequire()],
       metafile: true,
       logLevel: 'silent',
     })

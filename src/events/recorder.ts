@@ -134,6 +134,9 @@ export class EventRecorder {
   }
 
   async #drain(): Promise<void> {
+    // Events are made inside a leadership change: the request is built and sent on a later turn of the event loop, so
+    // the change reaches HTTP, /watch and the hooks first.
+    await new Promise((resolve) => setImmediate(resolve));
     for (let event = this.#queue.shift(); event; event = this.#queue.shift()) {
       const correlated = this.#correlator.correlate(event);
       if (correlated.skip) {

@@ -47,6 +47,22 @@ describe('the bundle', () => {
     }
   });
 
+  test('loads Node.js built-ins with require: no ES module facade reads their getters (root certificates, WebCrypto)', () => {
+    const files = readdirSync(join(app, 'dist'), { recursive: true, encoding: 'utf8' }).filter((name) =>
+      name.endsWith('.js'),
+    );
+    for (const file of files) {
+      const imported = [
+        ...readFileSync(join(app, 'dist', file), 'utf8').matchAll(/\bfrom\s*"((?:node:)?[a-z_/]+)"/g),
+      ].map(([, specifier]) => specifier);
+      assert.deepEqual(
+        [...new Set(imported)].filter((specifier) => specifier !== 'node:module'),
+        [],
+        file,
+      );
+    }
+  });
+
   test('keeps the delivery stack out of the entry chunk: got and p-retry load with the notifier', () => {
     const entry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint === 'src/cli.ts');
     assert.ok(entry, 'an output for src/cli.ts');
