@@ -140,7 +140,7 @@ try {
   if (runs('http')) {
     const result = await httpThroughput(bench, count('load-seconds'));
     report(
-      `GET / throughput (32 connections, ${count('load-seconds')} s)`,
+      `GET / throughput (32 connections, ${count('load-seconds')} s, autocannon in its own process)`,
       `${result.requestsPerSecond.toLocaleString('en')} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors`,
       PREVIOUS.httpThroughput,
       met(result.requestsPerSecond >= 10_000, '≥ 10,000 req/s'),

@@ -96,6 +96,8 @@ export class Elector {
   /** Until then (monotonic), another process is known to use this identity: do not lead. */
   #clashUntil = Number.NEGATIVE_INFINITY;
   #reportedLeader = '';
+  /** The holder whose lock a takeover was last rehearsed on. */
+  #rehearsedFor: string | undefined;
   #failures = 0;
   #ownAnnotations: Record<string, string> = {};
   /** One actionable log line per RBAC gap or credentials problem, until a call succeeds again. */
@@ -281,7 +283,20 @@ export class Elector {
       if (this.#leading) return retryPeriodMs;
       if (this.#failures > 0) return this.#failureDelay();
     }
+    this.#rehearseTakeover();
     return this.#followerDelay();
+  }
+
+  /**
+   * Once per holder this replica follows, the takeover write is built and dropped unsent (`Lock.rehearseUpdate`): a
+   * follower's first write is otherwise code it never ran, compiled on first use while the lock waits for it.
+   */
+  #rehearseTakeover(): void {
+    const previous = this.#observed.observation;
+    const holder = previous?.record?.holderIdentity;
+    if (!previous?.record || !holder || this.#ours() || holder === this.#rehearsedFor) return;
+    this.#rehearsedFor = holder;
+    void this.#lock.rehearseUpdate?.(previous, this.#acquireRecord(previous.record), this.#ownAnnotations);
   }
 
   /** A follower sleeps until the observed record expires, or polls while it cannot watch. */
@@ -324,12 +339,11 @@ export class Elector {
     }
   }
 
-  async #acquire(): Promise<void> {
-    const previous = this.#observed.observation;
-    const old = previous?.record ?? null;
+  /** The record an acquire writes over `old`: a new term unless the record is this process's own. */
+  #acquireRecord(old: LeaderElectionRecord | null): LeaderElectionRecord {
     const now = this.#clock.date();
     const own = this.#ours();
-    const record: LeaderElectionRecord = {
+    return {
       holderIdentity: this.#identity,
       leaseDurationSeconds: this.#leaseDurationSeconds,
       acquireTime: own && old?.acquireTime ? old.acquireTime : now,
@@ -337,6 +351,11 @@ export class Elector {
       leaderTransitions:
         own && old ? old.leaderTransitions : old ? Math.min(old.leaderTransitions + 1, MAX_LEASE_TRANSITIONS) : 0,
     };
+  }
+
+  async #acquire(): Promise<void> {
+    const previous = this.#observed.observation;
+    const record = this.#acquireRecord(previous?.record ?? null);
     const sentAt = this.#clock.now();
     this.#rememberOwn(record);
     const verb = previous ? 'update' : 'create';

@@ -10,11 +10,23 @@ export type RequestOptions = ConfigurationOptions;
  * status: toKubeApiError classifies it as `network`.
  */
 export function requestOptions(timeoutMs: number): RequestOptions {
+  return withSignal(() => AbortSignal.timeout(timeoutMs));
+}
+
+/**
+ * Per-call options that abort a request before it is sent: client-node builds it (body serialised, credentials
+ * applied) and undici's fetch drops it at once, so nothing reaches the network. Rejects as an aborted call.
+ */
+export function unsentRequestOptions(): RequestOptions {
+  return withSignal(() => AbortSignal.abort(new Error('not sent: a rehearsal')));
+}
+
+function withSignal(signal: () => AbortSignal): RequestOptions {
   return {
     middleware: [
       {
         pre: (context) => {
-          context.setSignal(AbortSignal.timeout(timeoutMs));
+          context.setSignal(signal());
           return new Observable(Promise.resolve(context));
         },
         post: (response) => new Observable(Promise.resolve(response)),

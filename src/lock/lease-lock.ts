@@ -1,7 +1,7 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { readOrNull } from '../kube-api/read-or-null.ts';
-import { requestOptions, type RequestOptions } from '../kube-api/request-options.ts';
+import { requestOptions, unsentRequestOptions, type RequestOptions } from '../kube-api/request-options.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import {
@@ -21,6 +21,7 @@ export class LeaseLock implements Lock {
   readonly #api: CoordinationV1Api;
   readonly #watch: Watch;
   readonly #options: RequestOptions;
+  readonly #unsent = unsentRequestOptions();
 
   constructor(kubeConfig: KubeConfig, namespace: string, name: string, requestTimeoutMs: number) {
     this.#options = requestOptions(requestTimeoutMs);
@@ -59,12 +60,7 @@ export class LeaseLock implements Lock {
     record: LeaderElectionRecord,
     annotations: Record<string, string>,
   ): Promise<LockObservation> {
-    const lease = previous.object as V1Lease;
-    const body: V1Lease = {
-      ...lease,
-      metadata: withOwnAnnotations({ ...lease.metadata, resourceVersion: previous.resourceVersion }, annotations),
-      spec: { ...lease.spec, ...toSpec(record) },
-    };
+    const body = updated(previous, record, annotations);
     try {
       return observe(
         await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options),
@@ -74,10 +70,39 @@ export class LeaseLock implements Lock {
     }
   }
 
+  async rehearseUpdate(
+    previous: LockObservation,
+    record: LeaderElectionRecord,
+    annotations: Record<string, string>,
+  ): Promise<void> {
+    const body = updated(previous, record, annotations);
+    try {
+      observe(
+        await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#unsent),
+      );
+    } catch (error) {
+      toKubeApiError('update', error);
+    }
+  }
+
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void> {
     const path = lockCollectionPath(this.kind, this.namespace);
     return watchObject(this.#watch, path, this.name, resourceVersion, (object) => observe(object as V1Lease), handlers);
   }
+}
+
+/** The Lease `update` sends: the observed object with the new record, compare-and-swap on its resourceVersion. */
+function updated(
+  previous: LockObservation,
+  record: LeaderElectionRecord,
+  annotations: Record<string, string>,
+): V1Lease {
+  const lease = previous.object as V1Lease;
+  return {
+    ...lease,
+    metadata: withOwnAnnotations({ ...lease.metadata, resourceVersion: previous.resourceVersion }, annotations),
+    spec: { ...lease.spec, ...toSpec(record) },
+  };
 }
 
 function toSpec(record: LeaderElectionRecord): NonNullable<V1Lease['spec']> {

@@ -91,4 +91,14 @@ export interface Lock {
   ): Promise<LockObservation>;
   /** Watches this one object from `resourceVersion`; returns a function that stops the watch. */
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void>;
+  /**
+   * Builds the request that `update(previous, record, annotations)` would send and drops it before anything is sent,
+   * so a follower's takeover (its first write) runs code that is already compiled. Best effort: never sends, never
+   * rejects.
+   */
+  rehearseUpdate?(
+    previous: LockObservation,
+    record: LeaderElectionRecord,
+    annotations: Record<string, string>,
+  ): Promise<void>;
 }

@@ -47,5 +47,7 @@ export function instrumentLock(
       written(await measured('update', () => lock.update(previous, record, annotations), 200)),
     watch: (resourceVersion: string, handlers: WatchHandlers) =>
       measured('watch', () => lock.watch(resourceVersion, handlers), 200),
+    // Nothing is sent: no request to count.
+    ...(lock.rehearseUpdate ? { rehearseUpdate: lock.rehearseUpdate.bind(lock) } : {}),
   };
 }

@@ -73,6 +73,34 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
+  it('rehearses its takeover write once per holder it follows, sending nothing', async () => {
+    const { store, clock, elector } = setup();
+    store.writeAsOther(record('other', clock.date(), 2));
+    elector.start();
+    await clock.advance(0);
+    const calls = store.calls.length;
+    await clock.advance(4_000);
+    assert.deepEqual(
+      store.rehearsals.map(({ resourceVersion, record }) => [
+        resourceVersion,
+        record.holderIdentity,
+        record.leaderTransitions,
+      ]),
+      [[store.stored?.resourceVersion, 'me', 3]],
+      'the write it would send to take the lock: its own identity, a new term',
+    );
+    assert.equal(store.stored?.record.holderIdentity, 'other', 'the lock is untouched');
+    assert.equal(store.calls.length, calls, 'no API call for it');
+    store.writeAsOther(record('third', clock.date(), 3));
+    await clock.advance(2_000);
+    assert.deepEqual(
+      store.rehearsals.map(({ record }) => record.leaderTransitions),
+      [3, 4],
+      'again for a new holder',
+    );
+    await elector.stop({ release: false });
+  });
+
   it('takes a released lock at once, from the watch event', async () => {
     const { store, clock, elector, changes } = setup();
     store.writeAsOther(record('other', clock.date(), 2));

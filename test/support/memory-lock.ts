@@ -15,6 +15,8 @@ export class MemoryStore {
   stored: Stored | undefined;
   #revision = 100;
   readonly calls: string[] = [];
+  /** Updates rehearsed (built, never sent): what they would have written over which revision. */
+  readonly rehearsals: Array<{ resourceVersion: string; record: LeaderElectionRecord }> = [];
   readonly #watchers = new Set<WatchHandlers>();
   /** Errors to throw from the next calls of a verb, in order. */
   readonly failures = new Map<string, KubeApiError[]>();
@@ -55,6 +57,10 @@ export class MemoryStore {
           this.#watchers.add(handlers);
           return () => this.#watchers.delete(handlers);
         }),
+      rehearseUpdate: (previous, record) => {
+        this.rehearsals.push({ resourceVersion: previous.resourceVersion, record });
+        return Promise.resolve();
+      },
     };
   }
 
