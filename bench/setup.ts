@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { realCluster, type Cluster } from '../test/integration/cluster.ts';
-import { buildApp, imageCommand } from '../test/support/image.ts';
+import { appCommand, buildApp } from '../test/support/image.ts';
 import { Replica, waitFor } from '../test/support/replica.ts';
 
 export const FAST_TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
@@ -50,8 +50,7 @@ export async function setUp(realApi: boolean): Promise<Bench> {
   const appDir = join(directory, 'app');
   console.log('building the bundle as the image holds it …');
   await buildApp(appDir);
-  const image = imageCommand();
-  const command = { args: [...image.nodeArgs, join(appDir, 'bin', 'leaderhook.js')], env: image.env };
+  const command = appCommand(appDir);
 
   let embedded: ChildProcess | undefined;
   let cluster: Cluster | undefined;

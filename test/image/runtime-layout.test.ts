@@ -109,12 +109,31 @@ before(async () => {
     if (instruction.keyword === 'WORKDIR') cwd = instruction.args;
     if (instruction.keyword === 'COPY')
       for (const copy of copies({ ...runtime, instructions: [instruction] })) await applyCopy(copy, rootfs, cwd);
-    if (instruction.keyword === 'RUN' && !/^rm -rf /.test(instruction.args)) {
-      throw new Error(`the runtime stage runs ${instruction.args}: the test only knows removals from the base image`);
-    }
+    if (instruction.keyword === 'RUN') await replayRuntimeRun(instruction.args);
   }
   appDir = join(rootfs, workdir(runtime));
 });
+
+/**
+ * The runtime stage's RUN lines the test knows: removals from the base image (nothing to do here), making a folder
+ * (its owner is the image's user), and the ENTRYPOINT run with `--version` (filling the compile cache).
+ */
+async function replayRuntimeRun(command: string): Promise<void> {
+  if (/^rm -rf /.test(command)) return;
+  const folder = /^mkdir (\/\S+) && chown \d+:\d+ \1$/.exec(command)?.[1];
+  if (folder) {
+    mkdirSync(join(rootfs, folder), { recursive: true });
+    return;
+  }
+  if (command === `${execForm(runtime, 'ENTRYPOINT')!.join(' ')} --version`) {
+    await run(process.execPath, [...entrypoint(), '--version'], {
+      cwd: '/',
+      env: { ...runtimeEnv(), PATH: '/usr/bin:/bin' },
+    });
+    return;
+  }
+  throw new Error(`the runtime stage runs ${command}: the test does not know how to reproduce it`);
+}
 
 after(async () => {
   for (const child of children) await child.stop();
@@ -122,8 +141,15 @@ after(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
+/** The runtime stage's ENV, with paths under the image's /app pointing into the emulated app directory. */
 function runtimeEnv(): NodeJS.ProcessEnv {
-  return stageEnv(runtime);
+  const app = workdir(runtime);
+  return Object.fromEntries(
+    Object.entries(stageEnv(runtime)).map(([name, value]) => [
+      name,
+      value === app || value.startsWith(`${app}/`) ? join(rootfs, value) : value,
+    ]),
+  );
 }
 
 /** The ENTRYPOINT with `node` as this Node.js and /app as the emulated app directory. */
@@ -133,8 +159,8 @@ function entrypoint(): string[] {
   return args.map((arg) => (arg.startsWith(`${workdir(runtime)}/`) ? join(rootfs, arg) : arg));
 }
 
-test('the runtime stage holds the bundle, its licence notices, package.json and bin/: no node_modules, no sources', () => {
-  assert.deepEqual(readdirSync(appDir).sort(), ['bin', 'dist', 'package.json']);
+test('the runtime stage holds the bundle, its licence notices, package.json, bin/ and the compile cache: no node_modules, no sources', () => {
+  assert.deepEqual(readdirSync(appDir).sort(), ['bin', 'compile-cache', 'dist', 'package.json']);
   assert.ok(existsSync(join(appDir, 'dist', 'cli.js')), 'dist/cli.js');
   assert.ok(existsSync(join(appDir, 'dist', 'THIRD-PARTY-NOTICES.txt')), "the bundled packages' licences");
   const files = readdirSync(join(appDir, 'dist'), { recursive: true, encoding: 'utf8' });
@@ -196,6 +222,20 @@ test('the image runs the Node.js version the project tests with, as a numeric no
   for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'created', 'base.name']) {
     assert.ok(labels.includes(`org.opencontainers.image.${key}=`), `OCI label ${key}`);
   }
+});
+
+test("start-up reads V8's code for the bundle from the image's compile cache instead of compiling it", async () => {
+  const child = new Child(process.execPath, [...entrypoint(), '--version'], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+  });
+  children.push(child);
+  assert.equal(await child.exited, 0);
+  const cli = `file://${join(appDir, 'dist', 'cli.js')}`;
+  assert.ok(
+    child.text().includes(`V8 code cache for ESM ${cli} was accepted`),
+    `the cached code of dist/cli.js was used:\n${child.text()}`,
+  );
 });
 
 test('--version answers from the runtime file set', async () => {

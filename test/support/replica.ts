@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChildHandle } from './child.ts';
-import { imageCommand } from './image.ts';
+import { appCommand } from './image.ts';
 
 const SOURCE_CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -16,8 +16,7 @@ const SOURCE_CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 export function leaderhookCommand(): { args: string[]; env: Record<string, string> } {
   const app = process.env.LEADERHOOK_TEST_APP;
   if (!app) return { args: [SOURCE_CLI], env: {} };
-  const image = imageCommand();
-  return { args: [...image.nodeArgs, join(app, 'bin', 'leaderhook.js')], env: image.env };
+  return appCommand(app);
 }
 
 /** `node` arguments that run leaderhook (see leaderhookCommand) with `args`. */
