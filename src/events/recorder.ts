@@ -2,6 +2,7 @@ import type { LeadershipFeed } from '../election/leadership.ts';
 import { toKubeApiError, type KubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
 import type { Log } from '../log/logger.ts';
+import { afterNextPoll } from '../runtime/after-io.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { EventCorrelator } from './correlator.ts';
@@ -134,9 +135,9 @@ export class EventRecorder {
   }
 
   async #drain(): Promise<void> {
-    // Events are made inside a leadership change: the request is built and sent on a later turn of the event loop, so
-    // the change reaches HTTP, /watch and the hooks first.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Events are made inside a leadership change: their requests are built and sent after the event loop has polled
+    // again, so the change reaches HTTP, /watch and the hooks first.
+    await afterNextPoll();
     for (let event = this.#queue.shift(); event; event = this.#queue.shift()) {
       const correlated = this.#correlator.correlate(event);
       if (correlated.skip) {
