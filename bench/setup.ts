@@ -84,6 +84,9 @@ export async function setUp(realApi: boolean): Promise<Bench> {
         election,
         args: [`--election-namespace=${namespace}`, ...args],
         command: bench.command,
+        // The image's environment only: this machine's (e.g. NODE_EXTRA_CA_CERTS, which loads 140 more CA
+        // certificates into every TLS client) is not the container's.
+        inheritEnv: false,
       });
     },
     async close() {

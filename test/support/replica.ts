@@ -86,6 +86,11 @@ export class Replica extends ChildHandle {
     env?: NodeJS.ProcessEnv;
     /** Node.js options and the program to run, with their environment (default: leaderhookCommand()). */
     command?: { args: string[]; env: Record<string, string> };
+    /**
+     * Whether the process gets this process's environment under `command.env` and `env` (default true); false runs
+     * it with those alone, as a container gets only its image's and its pod's variables.
+     */
+    inheritEnv?: boolean;
   }): Promise<Replica> {
     const port = options.port ?? (await freePort());
     const command = options.command ?? leaderhookCommand();
@@ -98,7 +103,7 @@ export class Replica extends ChildHandle {
       `--kubeconfig=${options.kubeconfig}`,
       ...(options.args ?? []),
     ];
-    const env = { ...process.env, ...command.env, ...options.env };
+    const env = { ...(options.inheritEnv === false ? {} : process.env), ...command.env, ...options.env };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     return new Replica(options.id, port, child);
   }
