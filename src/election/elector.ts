@@ -11,6 +11,26 @@ import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
 import type { ElectionTimings } from './timing.ts';
 
+/**
+ * Whether this replica stands for election, decided outside the elector (e.g. from the main container's health, see
+ * src/candidate/). The elector asks `mayAcquire` before every attempt to acquire the lock, and `mayLead` while leading
+ * and whenever the `subscribe` listener runs.
+ */
+export interface Candidacy {
+  /**
+   * `false`: make no attempt to acquire the lock (create or update it), nor while `mayLead` is `false`; reading,
+   * watching and reporting go on.
+   */
+  mayAcquire(): boolean;
+  /**
+   * `false` while leading: step down at once (every listener hears `stopped`, reason `candidate-unhealthy`), then hand
+   * the lock back as `stop({ release: true })` does (after `beforeRelease`), and stay a follower until `mayAcquire`.
+   */
+  mayLead(): boolean;
+  /** Calls `listener` whenever an answer may have changed; returns the function that unsubscribes. */
+  subscribe(listener: () => void): () => void;
+}
+
 export interface ElectorOptions extends ElectionTimings {
   lock: Lock;
   /** This replica's identity, written as `holderIdentity`. */
@@ -29,6 +49,8 @@ export interface ElectorOptions extends ElectionTimings {
    * `signal` aborts then), which leaves a retry period for the release.
    */
   beforeRelease?: (signal: AbortSignal) => Promise<void>;
+  /** Whether this replica may acquire and keep the lock; it always may without one. */
+  candidacy?: Candidacy;
 }
 
 /** `leaseTransitions` is an int32 in the API: the count saturates there instead of asking for a 400 forever. */
@@ -52,7 +74,8 @@ const HEALTH_GRACE_MS = 20_000;
  * - the leader renews every retry period; it stops leading at its last successful renew + renew deadline at the
  *   latest, from a timer on the monotonic clock, whatever is in flight (at the first instant it runs again after a
  *   pause), then competes again;
- * - on stop it stops leading first, then (after `beforeRelease`) hands the lock back as a former leader.
+ * - on stop it stops leading first, then (after `beforeRelease`) hands the lock back as a former leader; so does a
+ *   leader whose `candidacy` no longer allows it to lead, which stays in the election as a follower.
  * Unlike client-go:
  * - followers watch the lock instead of polling it, so a released lock is taken at once; a watch that missed an update
  *   (found by the read at expiry) is opened again;
@@ -76,6 +99,10 @@ export class Elector {
   readonly #onSlowPath: (() => void) | undefined;
   readonly #onIdentityClash: (() => void) | undefined;
   readonly #beforeRelease: ((signal: AbortSignal) => Promise<void>) | undefined;
+  readonly #candidacy: Candidacy | undefined;
+  #unsubscribeCandidacy: () => void = () => {};
+  /** A leader that resigned (see `Candidacy.mayLead`): its last renew + renew deadline, until it has handed back. */
+  #handBackBy: number | undefined;
   /** What the election needs of the API, for the line that says what to grant when a call is refused. */
   readonly #access: ApiAccess;
 
@@ -126,6 +153,7 @@ export class Elector {
     this.#onSlowPath = options.onSlowPath;
     this.#onIdentityClash = options.onIdentityClash;
     this.#beforeRelease = options.beforeRelease;
+    this.#candidacy = options.candidacy;
     const { kind, namespace, name } = this.#lock;
     const { group } = LOCK_RESOURCES[kind];
     this.#access = { resource: kind, group, namespace, name, meanwhile: 'retrying with back-off' };
@@ -218,6 +246,7 @@ export class Elector {
     this.#stopping = false;
     this.#running = this.#loop();
     this.#watcher.start();
+    this.#unsubscribeCandidacy = this.#candidacy?.subscribe(() => this.#onCandidacyChange()) ?? (() => {});
   }
 
   /**
@@ -229,6 +258,7 @@ export class Elector {
    */
   async stop({ release }: { release: boolean }): Promise<void> {
     this.#stopping = true;
+    this.#unsubscribeCandidacy();
     this.#wakeUp();
     this.#watcher.stop();
     const ledUntil = this.leadingUntil();
@@ -261,8 +291,16 @@ export class Elector {
   /** One round of tryAcquireOrRenew; returns how long to wait before the next one (a watch event may cut it short). */
   async #step(): Promise<number> {
     const { retryPeriodMs } = this.#timings;
+    if (this.#handBackBy !== undefined) {
+      await this.#handBack(this.#handBackBy);
+      if (this.#stopping) return 0;
+    }
     if (this.#leading) {
       if (!this.#checkStillLeading()) return 0;
+      if (!(this.#candidacy?.mayLead() ?? true)) {
+        this.#resign();
+        return 0;
+      }
       await this.#renew();
       return this.#checkStillLeading() ? retryPeriodMs : 0;
     }
@@ -278,9 +316,10 @@ export class Elector {
       }
     }
     if (this.#clashing()) return this.#followerDelay();
-    if (this.#observed.acquirable(this.#ours())) {
+    if (this.#observed.acquirable(this.#ours()) && this.#mayAcquire()) {
       await this.#acquire();
-      if (this.#leading) return retryPeriodMs;
+      // A candidacy lost while the write was in flight is acted on at once, in the next step.
+      if (this.#leading) return (this.#candidacy?.mayLead() ?? true) ? retryPeriodMs : 0;
       if (this.#failures > 0) return this.#failureDelay();
     }
     this.#rehearseTakeover();
@@ -304,6 +343,8 @@ export class Elector {
     const { retryPeriodMs } = this.#timings;
     const polling =
       this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
+    // Nothing is left to learn at an expiry already confirmed: a replica that may not acquire waits for news.
+    if (!this.#mayAcquire() && this.#observed.acquirable(this.#ours())) return polling;
     const now = this.#clock.now();
     const expiresIn =
       (this.#clashing()
@@ -491,6 +532,36 @@ export class Elector {
       }
     }
     this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock; it expires after the lease duration');
+  }
+
+  /** Both answers: one that would resign at once must not take the lock (it would take and release it in a loop). */
+  #mayAcquire(): boolean {
+    return this.#candidacy ? this.#candidacy.mayAcquire() && this.#candidacy.mayLead() : true;
+  }
+
+  #onCandidacyChange(): void {
+    if (this.#stopping) return;
+    if (this.#leading && !(this.#candidacy?.mayLead() ?? true)) this.#resign();
+    else if (!this.#leading) this.#wakeUp();
+  }
+
+  /** Stops leading now; the election loop hands the lock back (see `#handBack`) before it competes again. */
+  #resign(): void {
+    const ledUntil = this.leadingUntil();
+    if (ledUntil === undefined) return;
+    this.#stepDown('candidate-unhealthy');
+    this.#handBackBy = ledUntil;
+    this.#wakeUp();
+  }
+
+  /**
+   * A resigned leader's release, in the order of `stop({ release: true })`: `beforeRelease` (bounded by last renew +
+   * renew deadline − retry period), then the release as a former leader. Stopping takes over the release.
+   */
+  async #handBack(ledUntil: number): Promise<void> {
+    await this.#acknowledge(ledUntil - this.#timings.retryPeriodMs);
+    this.#handBackBy = undefined;
+    if (!this.#stopping && this.#ours()) await this.#release();
   }
 
   /** The step-down rule for a leader that stopped renewing, also checked before answering as leader. */

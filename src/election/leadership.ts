@@ -11,7 +11,8 @@ type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
 export type StopReason =
   | 'lost' // another replica holds the lock
   | 'renew-deadline' // no successful renew within the renew deadline (API down, or this process was paused)
-  | 'shutdown'; // stop(): reported before the lock is released, so nobody else starts while this replica still leads
+  | 'shutdown' // stop(): reported before the lock is released, so nobody else starts while this replica still leads
+  | 'candidate-unhealthy'; // its candidacy no longer allows it to lead (--candidate-check); reported before the release
 
 export interface LeadershipChange {
   type: LeadershipChangeType;

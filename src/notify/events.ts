@@ -19,7 +19,7 @@ export interface EventData {
   observer: string;
   /** Whether the observer leads when it sends the event. */
   isLeader: boolean;
-  /** `leadership.stopped` only, when known: lost | renew-deadline | shutdown. */
+  /** `leadership.stopped` only, when known: lost | renew-deadline | shutdown | candidate-unhealthy. */
   reason?: string;
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout } from '../../src/election/changes.ts';
 import type { LeadershipChange } from '../../src/election/leadership.ts';
-import { Elector } from '../../src/election/elector.ts';
+import { Elector, type Candidacy } from '../../src/election/elector.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
@@ -457,6 +457,226 @@ describe('elector', () => {
     assert.equal(leaders.length, 1);
     for (const elector of electors) assert.equal(elector.snapshot().leader, leaders[0]);
     await Promise.all(electors.map((elector) => elector.stop({ release: false })));
+  });
+});
+
+/** A candidacy the test sets by hand, as src/candidate/ sets it from the main container's health checks. */
+class TestCandidacy implements Candidacy {
+  acquire: boolean;
+  lead: boolean;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(acquire: boolean, lead = acquire) {
+    this.acquire = acquire;
+    this.lead = lead;
+  }
+
+  mayAcquire(): boolean {
+    return this.acquire;
+  }
+
+  mayLead(): boolean {
+    return this.lead;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  set(acquire: boolean, lead = acquire): void {
+    this.acquire = acquire;
+    this.lead = lead;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+function candidate(
+  store: MemoryStore,
+  clock: FakeClock,
+  identity: string,
+  candidacy: Candidacy,
+  beforeRelease?: (signal: AbortSignal) => Promise<void>,
+) {
+  const elector = new Elector({
+    lock: store.lock(),
+    identity,
+    log: memoryLog().log,
+    clock,
+    random: () => 0.5,
+    ...timings,
+    candidacy,
+    ...(beforeRelease ? { beforeRelease } : {}),
+  });
+  const changes: LeadershipChange[] = [];
+  elector.subscribe((change) => changes.push(change));
+  return { elector, changes };
+}
+
+describe('elector candidacy', () => {
+  it('a replica that may not acquire never writes the lock, missing or free, and takes it at once when it may', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const candidacy = new TestCandidacy(false);
+    const { elector, changes } = candidate(store, clock, 'me', candidacy);
+    elector.start();
+    await clock.advance(60_000);
+    assert.equal(store.count('create'), 0, 'a missing lock is not created');
+    store.writeAsOther({ ...record('', clock.date(), 4), leaseDurationSeconds: 1 });
+    await clock.advance(60_000);
+    assert.equal(store.count('create') + store.count('update'), 0, 'a free lock is not taken');
+    assert.ok(store.count('get') <= 2, `no polling meanwhile (${store.count('get')} reads)`);
+    assert.equal(elector.snapshot().isLeader, false);
+    assert.deepEqual(changes, []);
+
+    candidacy.set(true);
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me', 'campaigns as soon as it may, without waiting a period');
+    assert.equal(store.stored?.record.leaderTransitions, 5);
+    assert.equal(elector.snapshot().isLeader, true);
+    await elector.stop({ release: false });
+  });
+
+  it("a replica that may not acquire confirms a dead holder's expiry with one read, reports no leader, writes nothing", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    store.writeAsOther(record('other', clock.date()));
+    const { elector } = candidate(store, clock, 'me', new TestCandidacy(false));
+    elector.start();
+    await clock.advance(0);
+    assert.equal(elector.snapshot().leader, 'other');
+    await clock.advance(60_000);
+    assert.equal(elector.snapshot().leader, '', 'the expired holder is no longer reported');
+    assert.equal(store.count('get'), 2, 'the start read and the read that confirmed the expiry');
+    assert.equal(store.count('update'), 0);
+    await elector.stop({ release: false });
+  });
+
+  it('a leader that may no longer lead: stopped (candidate-unhealthy) at once, hooks, then the release; a candidate takes over at once; it does not take the lock back', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const order: string[] = [];
+    const sick = new TestCandidacy(true);
+    const leader = candidate(store, clock, 'a', sick, () => {
+      order.push(`beforeRelease (holder ${store.stored?.record.holderIdentity})`);
+      return Promise.resolve();
+    });
+    leader.elector.subscribe((change) => {
+      if (change.type === 'stopped') order.push(`stopped (holder ${store.stored?.record.holderIdentity})`);
+    });
+    leader.elector.start();
+    await clock.advance(0);
+    assert.equal(leader.elector.snapshot().isLeader, true);
+    const follower = candidate(store, clock, 'b', new TestCandidacy(true));
+    follower.elector.start();
+    await clock.advance(3_000);
+    assert.equal(follower.elector.snapshot().leader, 'a');
+
+    sick.set(true, false); // one failure too many: may still campaign later, but not lead now
+    assert.equal(leader.elector.snapshot().isLeader, false, 'stepped down synchronously');
+    assert.equal(leader.changes.at(-2)?.type, 'stopped');
+    assert.equal(leader.changes.at(-2)?.reason, 'candidate-unhealthy');
+    sick.set(false);
+    await clock.advance(0);
+    assert.deepEqual(order, ['stopped (holder a)', 'beforeRelease (holder a)']);
+    assert.equal(store.stored?.record.holderIdentity, 'b', 'the release was taken at once by the healthy replica');
+    assert.equal(store.stored?.record.leaderTransitions, 1);
+    assert.equal(follower.elector.snapshot().isLeader, true);
+
+    await clock.advance(30_000);
+    assert.equal(leader.elector.snapshot().leader, 'b');
+    assert.equal(leader.elector.snapshot().isLeader, false);
+    sick.set(true);
+    await clock.advance(30_000);
+    assert.equal(store.stored?.record.holderIdentity, 'b', 'a recovered replica follows the leader it finds');
+    assert.equal(leader.elector.snapshot().leader, 'b');
+    await Promise.all([leader.elector.stop({ release: false }), follower.elector.stop({ release: false })]);
+  });
+
+  it('a resigning leader waits for beforeRelease at most until last renew + renew deadline − retry period; stopped comes first', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const sick = new TestCandidacy(true);
+    let signal: AbortSignal | undefined;
+    const { elector, changes } = candidate(store, clock, 'me', sick, (abort) => {
+      signal = abort;
+      return new Promise(() => {}); // the main container never answers its hook
+    });
+    elector.start();
+    await clock.advance(0);
+    await clock.advance(1_000); // last renew at 0: the release must go ahead by 0 + 10 s − 2 s
+    sick.set(false);
+    assert.equal(changes.find((change) => change.type === 'stopped')?.at.getTime(), clock.date().getTime());
+    await clock.advance(6_900);
+    assert.equal(store.stored?.record.holderIdentity, 'me', 'still waiting for the hooks');
+    assert.equal(signal?.aborted, false);
+    assert.equal(store.count('update'), 0, 'no renew while resigned');
+    await clock.advance(200);
+    assert.equal(signal?.aborted, true);
+    assert.equal(store.stored?.record.holderIdentity, '', 'released at last renew + renew deadline − retry period');
+    assert.equal(store.stored?.record.leaseDurationSeconds, 1);
+    await elector.stop({ release: true });
+    assert.equal(changes.filter((change) => change.type === 'stopped').length, 1, 'stop() reports nothing twice');
+  });
+
+  it('a candidacy lost while the acquire is in flight: leads, then resigns and hands back at once', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const candidacy = new TestCandidacy(true);
+    const lock = store.lock();
+    const create = lock.create.bind(lock);
+    lock.create = async (...args) => {
+      const written = await create(...args);
+      candidacy.lead = false; // the answer comes back after the check failed (no listener call needed)
+      return written;
+    };
+    const elector = new Elector({
+      lock,
+      identity: 'me',
+      log: memoryLog().log,
+      clock,
+      random: () => 0.5,
+      ...timings,
+      candidacy,
+    });
+    const changes: LeadershipChange[] = [];
+    elector.subscribe((change) => changes.push(change));
+    elector.start();
+    await clock.advance(0);
+    assert.deepEqual(
+      changes.filter((change) => change.type !== 'leader-changed').map((change) => [change.type, change.reason]),
+      [
+        ['started', undefined],
+        ['stopped', 'candidate-unhealthy'],
+      ],
+    );
+    assert.equal(store.stored?.record.holderIdentity, '', 'handed back');
+    await clock.advance(30_000);
+    assert.equal(store.count('create') + store.count('update'), 2, 'the create and the release, and nothing since');
+    await elector.stop({ release: false });
+  });
+
+  it('a replica that may acquire but not lead does not take the lock', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const { elector } = candidate(store, clock, 'me', new TestCandidacy(true, false));
+    elector.start();
+    await clock.advance(30_000);
+    assert.equal(store.stored, undefined);
+    await elector.stop({ release: false });
+  });
+
+  it('the renew-deadline bound holds for a candidate leader whose renew hangs', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const { elector, changes } = candidate(store, clock, 'me', new TestCandidacy(true));
+    elector.start();
+    await clock.advance(0);
+    store.hanging.add('update');
+    await clock.advance(10_000);
+    assert.equal(changes.find((change) => change.type === 'stopped')?.reason, 'renew-deadline');
+    store.hanging.clear();
+    await elector.stop({ release: false });
   });
 });
 
