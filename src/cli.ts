@@ -52,6 +52,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
 
   const metrics = new ElectionMetrics(config.election);
+  // Loaded only when used, as the notifier is: the check's HTTP client costs memory in every pod.
+  const candidate = config.candidateCheck
+    ? new (await import('./candidate/candidate-check.ts')).CandidateCheck({
+        ...config.candidateCheck,
+        log: log.child({ part: 'candidate-check' }),
+        registry: metrics.registry,
+      })
+    : undefined;
   /** The lock object's uid once known, for the events' involvedObject. */
   let lockUid: string | undefined;
   const lock = instrumentLock(
@@ -79,6 +87,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     ...(config.stopBeforeRelease
       ? { beforeRelease: async (signal: AbortSignal) => notifier?.localHooksSettled(signal) }
       : {}),
+    ...(candidate ? { candidacy: candidate } : {}),
   });
   elector.subscribe((change) => metrics.record(change));
   // Loaded only when used: the delivery stack (got and friends) and the CloudEvents SDK cost memory in every pod.
@@ -130,6 +139,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     metrics: metrics.registry,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
     watch: { maxClients: config.maxWatchClients },
+    ...(candidate ? { candidate: () => candidate.state() } : {}),
   });
   if (notifier) app.route('/deliveries', notifier.deliveriesApp());
   let server: Awaited<ReturnType<typeof listen>>;
@@ -145,6 +155,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     { http, apiServer: apiServerUrl(kubeConfig), lock: config.lock, ...config.timings, version },
     'leaderhook started',
   );
+  candidate?.start();
   elector.start();
   leaderLabel?.start(elector);
 
@@ -156,6 +167,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     }
     stopping = true;
     log.info({ signal }, 'shutting down: stopping leadership, then releasing the lock');
+    candidate?.stop();
     await elector.stop({ release: true });
     // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
     // Pending notifications, the final leadership.stopped included, and the state file drain within --drain-timeout.

@@ -129,6 +129,30 @@ describe('leaderhook command line', () => {
       {},
       /^leaderhook: --max-watch-clients: must be a whole number of clients\n$/,
     ],
+    [
+      '--candidate-check that is not an HTTP URL',
+      ['--election=x', '--candidate-check=tcp://127.0.0.1:8080'],
+      {},
+      /^leaderhook: --candidate-check: must be an http:\/\/ or https:\/\/ URL, not tcp:/,
+    ],
+    [
+      '--candidate-check-failures 0',
+      ['--election=x', '--candidate-check=http://127.0.0.1:8080/ready', '--candidate-check-failures=0'],
+      {},
+      /^leaderhook: --candidate-check-failures: must be at least 1\n$/,
+    ],
+    [
+      '--candidate-check-timeout longer than the interval',
+      ['--election=x', '--candidate-check=http://127.0.0.1:8080/ready', '--candidate-check-timeout=5s'],
+      {},
+      /^leaderhook: --candidate-check-timeout: must be at most the interval \(5s > --candidate-check-interval 2s\)/,
+    ],
+    [
+      '--candidate-check-interval without --candidate-check',
+      ['--election=x', '--candidate-check-interval=1s'],
+      {},
+      /^leaderhook: --candidate-check-interval: sets the candidate check, but --candidate-check is not given\n$/,
+    ],
   ];
   for (const [name, args, env, message] of cases) {
     it(`${name}: one line on stderr, exit 2, no stack trace`, () => {

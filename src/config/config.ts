@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
+import type { CandidateCheckOptions } from '../candidate/candidate-check.ts';
 import { validateTimings, type ElectionTimings } from '../election/timing.ts';
 import { DNS_SUBDOMAIN, parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
@@ -30,7 +31,21 @@ export interface Config {
   stopBeforeRelease: boolean;
   /** `--max-watch-clients`: how many `/watch` streams may be open at once. */
   maxWatchClients: number;
+  /** `--candidate-check` and its settings; `undefined` without it. */
+  candidateCheck: CandidateCheckSettings | undefined;
 }
+
+export type CandidateCheckSettings = Pick<
+  CandidateCheckOptions,
+  'url' | 'intervalMs' | 'timeoutMs' | 'failureThreshold'
+>;
+
+/** kubelet's probe defaults for the timeout and the failure threshold; a period short enough for a quick handover. */
+const CANDIDATE_CHECK_DEFAULTS = { intervalMs: 2_000, timeoutMs: 1_000, failureThreshold: 3 };
+/** Below this a check would keep the main container busy answering. */
+const MIN_CANDIDATE_CHECK_INTERVAL_MS = 100;
+const MAX_CANDIDATE_CHECK_FAILURES = 1_000;
+const MAX_URL_LENGTH = 2_048;
 
 /** The most `--max-watch-clients` may allow: each open stream holds about 30 KB. */
 const MAX_WATCH_CLIENTS = 10_000;
@@ -64,6 +79,26 @@ const listenAddress = z.string().transform((text, context): ListenAddress => {
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 });
 
+const candidateCheckUrl = z
+  .string()
+  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .transform((text, context): URL => {
+    const example = '(e.g. http://127.0.0.1:8080/ready)';
+    const url = URL.parse(text.trim());
+    const problem = !url
+      ? `"${text}" is not a URL ${example}`
+      : url.protocol !== 'http:' && url.protocol !== 'https:'
+        ? `must be an http:// or https:// URL, not ${url.protocol} ${example}`
+        : url.username || url.password
+          ? 'must not carry credentials (user:password@): the check sends none'
+          : undefined;
+    if (problem || !url) {
+      context.addIssue({ code: 'custom', message: problem ?? 'invalid URL' });
+      return z.NEVER;
+    }
+    return url;
+  });
+
 const schema = z.object({
   election: z.string({ error: 'is required (the name of the lock object)' }).pipe(objectName),
   'election-namespace': namespaceName.optional(),
@@ -96,6 +131,22 @@ const schema = z.object({
     .regex(/^\s*\d+\s*$/, 'must be a whole number of clients')
     .transform(Number)
     .pipe(z.number().max(MAX_WATCH_CLIENTS, `must be at most ${MAX_WATCH_CLIENTS}`))
+    .optional(),
+  'candidate-check': candidateCheckUrl.optional(),
+  'candidate-check-interval': duration
+    .pipe(z.number().min(MIN_CANDIDATE_CHECK_INTERVAL_MS, `must be at least ${MIN_CANDIDATE_CHECK_INTERVAL_MS}ms`))
+    .optional(),
+  'candidate-check-timeout': duration.pipe(z.number().min(1, 'must be at least 1ms')).optional(),
+  'candidate-check-failures': z
+    .string()
+    .regex(/^\s*\d+\s*$/, 'must be a whole number of checks')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(1, 'must be at least 1')
+        .max(MAX_CANDIDATE_CHECK_FAILURES, `must be at most ${MAX_CANDIDATE_CHECK_FAILURES}`),
+    )
     .optional(),
 });
 
@@ -135,6 +186,42 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
     events: flags.events ?? true,
     stopBeforeRelease: flags['stop-before-release'] ?? true,
     maxWatchClients: flags['max-watch-clients'] ?? WATCH_DEFAULTS.maxClients,
+    candidateCheck: resolveCandidateCheck(flags, sources),
+  };
+}
+
+function resolveCandidateCheck(
+  flags: {
+    'candidate-check'?: URL;
+    'candidate-check-interval'?: number;
+    'candidate-check-timeout'?: number;
+    'candidate-check-failures'?: number;
+  },
+  sources: FlagSources,
+): CandidateCheckSettings | undefined {
+  const source = (flag: string) => sources[flag] ?? `--${flag}`;
+  const url = flags['candidate-check'];
+  if (!url) {
+    const orphan = (['candidate-check-interval', 'candidate-check-timeout', 'candidate-check-failures'] as const).find(
+      (name) => flags[name] !== undefined,
+    );
+    if (orphan)
+      throw new UsageError(source(orphan), `sets the candidate check, but ${source('candidate-check')} is not given`);
+    return undefined;
+  }
+  const intervalMs = flags['candidate-check-interval'] ?? CANDIDATE_CHECK_DEFAULTS.intervalMs;
+  const timeoutMs = flags['candidate-check-timeout'] ?? Math.min(CANDIDATE_CHECK_DEFAULTS.timeoutMs, intervalMs);
+  if (timeoutMs > intervalMs) {
+    throw new UsageError(
+      source('candidate-check-timeout'),
+      `must be at most the interval (${formatDuration(timeoutMs)} > ${source('candidate-check-interval')} ${formatDuration(intervalMs)}), so checks never overlap`,
+    );
+  }
+  return {
+    url,
+    intervalMs,
+    timeoutMs,
+    failureThreshold: flags['candidate-check-failures'] ?? CANDIDATE_CHECK_DEFAULTS.failureThreshold,
   };
 }
 

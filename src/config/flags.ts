@@ -98,6 +98,31 @@ export const FLAGS = [
       'on SIGTERM the leader tells its --hook targets leadership.stopped and waits for their 2xx before releasing the lock, bounded by the renew deadline (default true)',
   },
   {
+    name: 'candidate-check',
+    type: 'string',
+    value: 'URL',
+    description:
+      "the main container's health endpoint (e.g. http://127.0.0.1:8080/ready): this replica campaigns only while it answers 200-399, and the leader steps down and releases after --candidate-check-failures failed checks in a row",
+  },
+  {
+    name: 'candidate-check-interval',
+    type: 'string',
+    value: 'DURATION',
+    description: 'how often the candidate check runs (default 2s, at least 100ms)',
+  },
+  {
+    name: 'candidate-check-timeout',
+    type: 'string',
+    value: 'DURATION',
+    description: 'how long one candidate check may take (default 1s, at most the interval)',
+  },
+  {
+    name: 'candidate-check-failures',
+    type: 'string',
+    value: 'N',
+    description: 'failed candidate checks in a row after which the leader steps down (default 3, 1 to 1000)',
+  },
+  {
     name: 'hook',
     type: 'list',
     value: 'URL',

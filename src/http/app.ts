@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
+import type { CandidateState } from '../candidate/candidate-check.ts';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import { WatchStreams, type WatchLimits } from './watch-stream.ts';
 
@@ -16,20 +17,31 @@ export interface HttpAppOptions {
   readyOnlyWhenLeader?: boolean;
   /** Bounds of `/watch` (`--max-watch-clients`); `WATCH_DEFAULTS` for the rest. */
   watch?: Partial<WatchLimits>;
+  /** `--candidate-check`: the check's state, shown in `GET /leader` as `candidate`. */
+  candidate?: () => CandidateState;
 }
 
 /**
  * The HTTP API: leader-elector's `GET /`, the richer `/leader`, `/watch` (SSE), probes and metrics. Other parts'
  * routes are Hono sub-apps the caller mounts with `app.route` (e.g. the notifier's `/deliveries`).
  */
-export function createHttpApp({ leadership, metrics, readyOnlyWhenLeader = false, watch }: HttpAppOptions): Hono {
+export function createHttpApp({
+  leadership,
+  metrics,
+  readyOnlyWhenLeader = false,
+  watch,
+  candidate,
+}: HttpAppOptions): Hono {
   const app = new Hono();
   const watchStreams = new WatchStreams(leadership, metrics, watch);
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
   app.get('/', (c) => c.json({ name: leadership.snapshot().leader }));
 
-  app.get('/leader', (c) => c.json(leaderBody(leadership.snapshot())));
+  app.get('/leader', (c) => {
+    const body = leaderBody(leadership.snapshot());
+    return c.json(candidate ? { ...body, candidate: candidate() } : body);
+  });
 
   app.get('/watch', (c) => watchStreams.handle(c));
 

@@ -199,3 +199,106 @@ describe('--max-watch-clients', () => {
       assert.equal(usageError(['--election', 'x', `--max-watch-clients=${value}`]), message, value);
   });
 });
+
+describe('--candidate-check', () => {
+  it('off by default; with a URL: 2s interval, 1s timeout, 3 failures; each settable, also from LEADERHOOK_*', () => {
+    assert.equal(configFrom(['--election', 'x']).candidateCheck, undefined);
+    const defaults = configFrom(['--election', 'x', '--candidate-check', 'http://127.0.0.1:8080/ready']).candidateCheck;
+    assert.equal(defaults?.url.href, 'http://127.0.0.1:8080/ready');
+    assert.deepEqual(
+      { ...defaults, url: undefined },
+      { url: undefined, intervalMs: 2000, timeoutMs: 1000, failureThreshold: 3 },
+    );
+    const set = configFrom(
+      [
+        '--election=x',
+        '--candidate-check=https://localhost:8443/healthz',
+        '--candidate-check-interval=500ms',
+        '--candidate-check-timeout=500ms',
+      ],
+      { LEADERHOOK_CANDIDATE_CHECK_FAILURES: '1000' },
+    ).candidateCheck;
+    assert.deepEqual(
+      { ...set, url: set?.url.href },
+      { url: 'https://localhost:8443/healthz', intervalMs: 500, timeoutMs: 500, failureThreshold: 1000 },
+    );
+    const short = configFrom([
+      '--election=x',
+      '--candidate-check=http://[::1]:80/',
+      '--candidate-check-interval=100ms',
+    ]);
+    assert.equal(short.candidateCheck?.timeoutMs, 100, 'the default timeout never exceeds a shorter interval');
+  });
+
+  it('refuses bad values with one message naming the flag or variable', () => {
+    const check = ['--election=x', '--candidate-check=http://127.0.0.1:8080/ready'];
+    const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
+      [
+        ['--election=x', '--candidate-check=ready'],
+        {},
+        '--candidate-check: "ready" is not a URL (e.g. http://127.0.0.1:8080/ready)',
+      ],
+      [
+        ['--election=x', '--candidate-check='],
+        {},
+        '--candidate-check: "" is not a URL (e.g. http://127.0.0.1:8080/ready)',
+      ],
+      [
+        ['--election=x', '--candidate-check=ftp://127.0.0.1/ready'],
+        {},
+        '--candidate-check: must be an http:// or https:// URL, not ftp: (e.g. http://127.0.0.1:8080/ready)',
+      ],
+      [
+        ['--election=x', '--candidate-check=http://user:pw@127.0.0.1/ready'],
+        {},
+        '--candidate-check: must not carry credentials (user:password@): the check sends none',
+      ],
+      [
+        ['--election=x', `--candidate-check=http://127.0.0.1/${'a'.repeat(2048)}`],
+        {},
+        '--candidate-check: must be at most 2048 characters',
+      ],
+      [[...check, '--candidate-check-interval=50ms'], {}, '--candidate-check-interval: must be at least 100ms'],
+      [[...check, '--candidate-check-interval=0'], {}, '--candidate-check-interval: must be at least 100ms'],
+      [
+        [...check, '--candidate-check-interval=600h'],
+        {},
+        '--candidate-check-interval: "600h" is too long: at most 596h31m23.647s (2^31-1 ms, the longest delay a timer holds)',
+      ],
+      [
+        [...check, '--candidate-check-interval=often'],
+        {},
+        '--candidate-check-interval: "often" is not a duration (use Go form: 500ms, 15s, 1m)',
+      ],
+      [[...check, '--candidate-check-timeout=0'], {}, '--candidate-check-timeout: must be at least 1ms'],
+      [
+        [...check, '--candidate-check-timeout=3s'],
+        {},
+        '--candidate-check-timeout: must be at most the interval (3s > --candidate-check-interval 2s), so checks never overlap',
+      ],
+      [[...check, '--candidate-check-failures=0'], {}, '--candidate-check-failures: must be at least 1'],
+      [[...check, '--candidate-check-failures=1001'], {}, '--candidate-check-failures: must be at most 1000'],
+      [
+        [...check, '--candidate-check-failures=2.5'],
+        {},
+        '--candidate-check-failures: must be a whole number of checks',
+      ],
+      [
+        [...check],
+        { LEADERHOOK_CANDIDATE_CHECK_FAILURES: 'three' },
+        'LEADERHOOK_CANDIDATE_CHECK_FAILURES: must be a whole number of checks',
+      ],
+      [
+        ['--election=x', '--candidate-check-failures=2'],
+        {},
+        '--candidate-check-failures: sets the candidate check, but --candidate-check is not given',
+      ],
+      [
+        ['--election=x', '--candidate-check-interval=1s'],
+        {},
+        '--candidate-check-interval: sets the candidate check, but --candidate-check is not given',
+      ],
+    ];
+    for (const [argv, env, message] of cases) assert.equal(usageError(argv, env), message, argv.join(' '));
+  });
+});
