@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { agreedLeader, guardOneLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 import { ELECTION_RULES, type Cluster, type Rule } from './cluster.ts';
+import { candidateScenarios } from './candidate-scenarios.ts';
 import { faultScenarios } from './fault-scenarios.ts';
 
 export const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
@@ -441,4 +442,5 @@ export const scenarios: Scenario[] = [
         : `${cluster.name} ends watches only at the timeoutSeconds leaderhook sends (5–10 minutes)`,
   },
   ...faultScenarios,
+  ...candidateScenarios,
 ];
