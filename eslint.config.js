@@ -39,7 +39,7 @@ export default tseslint.config(
  */
 function featureBoundaries() {
   const publicModules = { election: ['leadership.ts'], lock: ['types.ts'] };
-  const features = ['election', 'events', 'http', 'leader-pod', 'lock', 'metrics', 'notify', 'state-file'];
+  const features = ['candidate', 'election', 'events', 'http', 'leader-pod', 'lock', 'metrics', 'notify', 'state-file'];
   const outsideProduct = {
     group: ['**/embedded-api/**', '**/test/**'],
     message: 'src/ is the product: it never imports the API double or the tests.',

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Candidacy } from '../election/elector.ts';
+import type { Candidacy } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 import { probe, PROBE_RESULTS, type ProbeOutcome } from './http-probe.ts';
 

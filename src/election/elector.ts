@@ -6,30 +6,10 @@ import { backoff, jittered } from '../runtime/backoff.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { Fanout } from './changes.ts';
-import type { LeadershipChange, LeadershipSnapshot, StopReason } from './leadership.ts';
+import type { Candidacy, LeadershipChange, LeadershipSnapshot, StopReason } from './leadership.ts';
 import { LockWatcher } from './lock-watcher.ts';
 import { ObservedLock } from './observed-lock.ts';
 import type { ElectionTimings } from './timing.ts';
-
-/**
- * Whether this replica stands for election, decided outside the elector (e.g. from the main container's health, see
- * src/candidate/). The elector asks `mayAcquire` before every attempt to acquire the lock, and `mayLead` while leading
- * and whenever the `subscribe` listener runs.
- */
-export interface Candidacy {
-  /**
-   * `false`: make no attempt to acquire the lock (create or update it), nor while `mayLead` is `false`; reading,
-   * watching and reporting go on.
-   */
-  mayAcquire(): boolean;
-  /**
-   * `false` while leading: step down at once (every listener hears `stopped`, reason `candidate-unhealthy`), then hand
-   * the lock back as `stop({ release: true })` does (after `beforeRelease`), and stay a follower until `mayAcquire`.
-   */
-  mayLead(): boolean;
-  /** Calls `listener` whenever an answer may have changed; returns the function that unsubscribes. */
-  subscribe(listener: () => void): () => void;
-}
 
 export interface ElectorOptions extends ElectionTimings {
   lock: Lock;

@@ -76,3 +76,23 @@ export function leaderBody(state: LeadershipSnapshot) {
     observedAt: state.observedAt?.toISOString() ?? null,
   };
 }
+
+/**
+ * Whether this replica stands for election, decided outside the elector (e.g. from the main container's health, see
+ * src/candidate/). The elector asks `mayAcquire` before every attempt to acquire the lock, and `mayLead` while leading
+ * and whenever the `subscribe` listener runs.
+ */
+export interface Candidacy {
+  /**
+   * `false`: make no attempt to acquire the lock (create or update it), nor while `mayLead` is `false`; reading,
+   * watching and reporting go on.
+   */
+  mayAcquire(): boolean;
+  /**
+   * `false` while leading: step down at once (every listener hears `stopped`, reason `candidate-unhealthy`), then hand
+   * the lock back as `stop({ release: true })` does (after `beforeRelease`), and stay a follower until `mayAcquire`.
+   */
+  mayLead(): boolean;
+  /** Calls `listener` whenever an answer may have changed; returns the function that unsubscribes. */
+  subscribe(listener: () => void): () => void;
+}

@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { CandidateState } from '../candidate/candidate-check.ts';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import { WatchStreams, type WatchLimits } from './watch-stream.ts';
 
@@ -10,6 +9,15 @@ export interface ElectionView extends LeadershipFeed {
   unhealthyReason(): string | undefined;
 }
 
+/** The candidate check as `GET /leader` shows it (src/candidate/ gives it; wired in cli.ts). */
+export interface CandidateView {
+  healthy: boolean;
+  consecutiveFailures: number;
+  failureThreshold: number;
+  checkedAt: string | null;
+  lastResult: string | null;
+}
+
 export interface HttpAppOptions {
   leadership: ElectionView;
   metrics: Registry;
@@ -17,8 +25,8 @@ export interface HttpAppOptions {
   readyOnlyWhenLeader?: boolean;
   /** Bounds of `/watch` (`--max-watch-clients`); `WATCH_DEFAULTS` for the rest. */
   watch?: Partial<WatchLimits>;
-  /** `--candidate-check`: the check's state, shown in `GET /leader` as `candidate`. */
-  candidate?: () => CandidateState;
+  /** `--candidate-check`: the main container's health check, shown in `GET /leader` as `candidate`. */
+  candidate?: () => CandidateView;
 }
 
 /**

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout } from '../../src/election/changes.ts';
-import type { LeadershipChange } from '../../src/election/leadership.ts';
-import { Elector, type Candidacy } from '../../src/election/elector.ts';
+import type { Candidacy, LeadershipChange } from '../../src/election/leadership.ts';
+import { Elector } from '../../src/election/elector.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
