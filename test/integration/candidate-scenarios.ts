@@ -101,6 +101,8 @@ async function startPod(cluster: Cluster, id: string, election: string, readySta
     election,
     args: [`--election-namespace=${cluster.namespace}`, ...TIMINGS, '--events=false', ...app.args()],
   });
+  // Process start-up is not what the scenario's bounds measure.
+  await waitFor(`${id} to answer on HTTP`, () => replica.leader(), 60_000, 50);
   return { replica, app };
 }
 
