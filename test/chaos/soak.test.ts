@@ -4,17 +4,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { embeddedCluster, type Cluster } from '../integration/cluster.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 import { FAULT_KINDS, runSoak, type FaultKind } from './soak.ts';
 
 const SEED = Number(process.env.LEADERHOOK_CHAOS_SEED ?? 20261130);
 
-/** Each kind `times` times, shuffled by `seed` (Fisher–Yates on a small LCG). */
+/** Each kind `times` times, shuffled by `seed` (Fisher–Yates). */
 function plan(times: number, seed: number): FaultKind[] {
   const faults = FAULT_KINDS.flatMap((kind) => Array.from({ length: times }, () => kind));
-  let state = seed >>> 0;
+  const random = seededRandom(seed);
   for (let index = faults.length - 1; index > 0; index--) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    const other = state % (index + 1);
+    const other = Math.floor(random() * (index + 1));
     [faults[index], faults[other]] = [faults[other] as FaultKind, faults[index] as FaultKind];
   }
   return faults;

@@ -18,6 +18,7 @@ import type { Cluster } from '../integration/cluster.ts';
 import { Receiver } from '../notify/receiver.ts';
 import { FaultProxy, kubeconfigServer, proxiedKubeconfig } from '../support/fault-proxy.ts';
 import { Replica, type LogLine } from '../support/replica.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 export const FAULT_KINDS = [
   'sigterm',
@@ -95,17 +96,6 @@ interface Slot {
   paused: boolean;
   /** A fault ends the current process (a signal that makes it exit): its exit is no crash. */
   ending: boolean;
-}
-
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function parseEvents(receiver: Receiver): HookEvent[] {

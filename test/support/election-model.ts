@@ -11,6 +11,7 @@ import type { LeadershipChange } from '../../src/election/leadership.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import type { LeaderElectionRecord, Lock, LockObservation, WatchHandlers } from '../../src/lock/types.ts';
+import { seededRandom } from './seeded-random.ts';
 
 export const INT32_MAX = 2_147_483_647;
 
@@ -141,18 +142,6 @@ class Scheduler {
 /** Lets every pending promise chain run: nothing in the simulation waits on real I/O or real timers. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A small deterministic random source (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------- API server ---
