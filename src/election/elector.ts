@@ -53,7 +53,8 @@ const HEALTH_GRACE_MS = 20_000;
  * - every write is a compare-and-swap on the object's resourceVersion;
  * - the leader renews every retry period; it stops leading at its last successful renew + renew deadline at the
  *   latest, from a timer on the monotonic clock, whatever is in flight (at the first instant it runs again after a
- *   pause), then competes again;
+ *   pause), then competes again; until a read shows its record free, gone or taken, the leader it reports is
+ *   still itself (the record's holder as last observed) with `isLeader` false — no "no leader" on a guess;
  * - on stop it stops leading first, then (after `beforeRelease`) hands the lock back as a former leader; so does a
  *   leader whose `candidacy` no longer allows it to lead, which stays in the election as a follower.
  * Unlike client-go:
@@ -386,9 +387,11 @@ export class Elector {
           ? this.#lock.update(previous, record, this.#ownAnnotations)
           : this.#lock.create(record, this.#ownAnnotations),
       );
-      this.#applyObservation(written, 'write');
+      // Reported once it leads (or after it declines to), so `started` comes before the leader change to itself.
+      this.#applyObservation(written, 'write', undefined, false);
       this.#renewed(sentAt);
       this.#becomeLeader();
+      this.#reportLeader();
     } catch (error) {
       this.#forgetOwn(record, error);
       this.#onApiError(verb, error);
@@ -588,13 +591,16 @@ export class Elector {
   }
 
   /**
-   * The leader as known here: ourselves while leading, else the holder until its lease has run out as observed here
-   * and a read has confirmed it (a record of ours we no longer lead on names nobody).
+   * The leader as known here: ourselves while leading, else the record's holder until the record is seen free or
+   * gone, or its lease has run out as observed here and a read has confirmed it. A record of ours that we no longer
+   * lead on (a step-down at the renew deadline) still names us: as client-go's observed record after
+   * OnStoppedLeading, it names the last holder until a new record is read, so a step-down is never reported as "no
+   * leader" on a guess (the snapshot says `isLeader: false`).
    */
   #currentLeader(): string {
     if (this.#leading) return this.#identity;
     const holder = this.#observed.record?.holderIdentity ?? '';
-    if (holder === '' || this.#ours()) return '';
+    if (holder === '' || this.#ours()) return holder;
     return this.#observed.expired(false) ? '' : holder;
   }
 
@@ -626,13 +632,14 @@ export class Elector {
     observation: LockObservation,
     source: 'read' | 'write' | 'watch',
     readSentAt?: number,
+    report = true,
   ): { applied: boolean; changed: boolean } {
     const result = this.#observed.apply(observation, source, readSentAt);
     if (!result.applied) return result;
     const record = observation.record;
     if (record?.holderIdentity === this.#identity && !this.#ours()) this.#foreignSelf(record);
     if (this.#leading && !this.#ours()) this.#stepDown('lost');
-    this.#reportLeader();
+    if (report) this.#reportLeader();
     return result;
   }
 

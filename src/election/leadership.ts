@@ -4,7 +4,9 @@ import type { LockKind } from '../lock/types.ts';
  * One leadership change, as every consumer (HTTP, metrics, notifier) receives it.
  * - `started`: this replica became leader;
  * - `stopped`: this replica stopped leading (lost the lock, could not renew in time, or shuts down);
- * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`).
+ * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`): only
+ *   when the lock was seen free or gone, a read confirmed that the holder's lease ran out, or another holder was
+ *   seen. A replica that stops leading keeps reporting itself (the record's holder) with `isLeader` false until then.
  */
 type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
 

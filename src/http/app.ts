@@ -43,8 +43,13 @@ export function createHttpApp({
   const app = new Hono();
   const watchStreams = new WatchStreams(leadership, metrics, watch);
 
-  // Exactly leader-elector 0.4's answer, so its consumers work unchanged.
-  app.get('/', (c) => c.json({ name: leadership.snapshot().leader }));
+  // Exactly leader-elector 0.4's answer, so its consumers work unchanged. They decide whether they lead by comparing
+  // the name with their own, so this replica's name only while it leads: after a step-down, until a read shows who
+  // holds the lock, the leader is unknown here, "" (as 0.4 answers when its re-read after a step-down fails).
+  app.get('/', (c) => {
+    const { leader, identity, isLeader } = leadership.snapshot();
+    return c.json({ name: leader === identity && !isLeader ? '' : leader });
+  });
 
   app.get('/leader', (c) => {
     const body = leaderBody(leadership.snapshot());

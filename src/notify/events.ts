@@ -51,7 +51,11 @@ export interface EventIdParts {
    * `leadership.started`/`leadership.stopped` the replica that started or stopped leading.
    */
   subject: string;
-  /** 1 for the first such event in a term; a replica that steps down and takes its own lock again counts on. */
+  /**
+   * 1 for the first such event in a term: a replica that steps down and takes its own lock again counts its
+   * `leadership.started`/`stopped` on; an observer that sees the leader change to the same value again in one term
+   * counts that `leader.changed` on.
+   */
   occurrence?: number;
 }
 
@@ -135,9 +139,12 @@ export function buildEvent(origin: EventOrigin, key: EventKey, fields: EventFiel
 
 /**
  * The event at `position` of the election's canonical sequence (see cursor.ts), in a term held by `holder`: its type
- * and subject are those of the position's slot (`leader.changed` to `''` in the fourth), its occurrence is the run the
- * index falls in (`ceil(index / 4)`). Whoever builds it, the term's leader or a successor re-sending it, and whatever
- * order the changes were observed in, the id is the same.
+ * and subject are those of the position's slot (`leader.changed` to `''` in the fourth). The occurrence of
+ * `leadership.started`/`stopped` is the run the index falls in (`ceil(index / 4)`); that of `leader.changed` is 1: the
+ * election's leader changes to the holder once in its term and to `''` at most once, at the term's end (a holder that
+ * steps down and takes its own still-valid record back never reported `''`), so the id is the one every observer
+ * computes for that change. Whoever builds it, the term's leader or a successor re-sending it, and whatever order the
+ * changes were observed in, the id is the same.
  */
 export function eventAt(
   origin: EventOrigin,
@@ -147,10 +154,10 @@ export function eventAt(
   time: Date,
 ): NotifyEvent {
   const { term, index, lockUid } = position;
-  const occurrence = occurrenceOf(index);
   const slot = slotOf(index);
   const type: EventType =
     slot === 'started' ? 'leadership.started' : slot === 'stopped' ? 'leadership.stopped' : 'leader.changed';
+  const occurrence = type === 'leader.changed' ? 1 : occurrenceOf(index);
   const subject = slot === 'changed-out' ? '' : holder;
   return buildEvent(origin, { type, lockUid, term, subject, occurrence }, fields, time);
 }

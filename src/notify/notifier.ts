@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
-import type { PlacedPosition } from './cursor.ts';
+import { occurrenceOf, slotOf, type PlacedPosition } from './cursor.ts';
 import { DeliveryLog } from './delivery-log.ts';
 import { deliveriesApp } from './deliveries-app.ts';
 import {
@@ -16,7 +16,7 @@ import {
 } from './events.ts';
 import type { FileValue } from './file-value.ts';
 import { FORMATTERS } from './formats/index.ts';
-import { LeaderLedger, type TargetCursor } from './ledger.ts';
+import { LeaderLedger, type LedTerm, type TargetCursor } from './ledger.ts';
 import { NotifyMetrics } from './metrics.ts';
 import type { SecretFiles } from './signing.ts';
 import { TargetQueue, type QueueItem, type SettledOutcome } from './target-queue.ts';
@@ -80,6 +80,16 @@ export class Notifier {
   #lastTerm = { lockUid: '', term: 0 };
   /** When this replica first saw the election without a leader, until it sees a leader again. */
   #noLeaderSince: Date | undefined;
+  /** The run this replica leads, from its `started` to its `stopped`. */
+  #leading: LedTerm | undefined;
+  /** The election's leader was seen to leave this replica (to `''` or another holder) during the run it leads. */
+  #leftDuringRun = false;
+  /**
+   * A run that stopped while its record still named this replica: its `leader.changed` to `''` waits until the
+   * elector reports the leader gone from it (confirmed by a read), and is skipped when this replica takes its own
+   * record back in the same term (the election never was without a leader).
+   */
+  #openEnd: LedTerm | undefined;
   #published = '';
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -210,6 +220,7 @@ export class Notifier {
       if (leader !== '') this.#noLeaderSince = undefined;
       const event = buildEvent(this.#election, key, { leader, previousLeader, isLeader }, change.at);
       this.#enqueueObserved(noLeaderSince ? { ...event, noLeaderSince } : event, changedAt);
+      if (leader !== this.#election.identity) this.#leaderLeft(change, changedAt);
     }
     this.#publish();
   }
@@ -224,6 +235,13 @@ export class Notifier {
     // The lock's annotations as this replica took it: what its predecessors left unsettled, and who they were.
     const observed = this.#election.observedAnnotations();
     const led = this.#ledger.start(change.transitions, change.lockUid, observed);
+    this.#leading = led;
+    this.#leftDuringRun = false;
+    const open = this.#openEnd;
+    this.#openEnd = undefined;
+    // Its own record taken back in the same term: the election never was without a leader, nor did its leader change.
+    const retaken = open !== undefined && open.term === led.term && open.lockUid === led.lockUid;
+    if (open && !retaken) this.#endRun(open, change.at, changedAt);
     const fields = { leader: identity, previousLeader: change.previousLeader, isLeader: true };
     const startedAt = this.#ledger.positionOf(led, 'started');
     const started = eventAt(this.#election, startedAt, identity, fields, change.at);
@@ -232,22 +250,32 @@ export class Notifier {
     const changedIn = eventAt(this.#election, changedInAt, identity, fields, change.at);
     for (const lane of this.#leaderLanes) {
       const cursor = lane.cursor as TargetCursor;
+      if (open && retaken) this.#skip(lane, this.#ledger.positionOf(open, 'changed-out'));
       for (const { position, holder, previousHolder } of this.#ledger.unsettled(cursor, led, observed)) {
+        if (!happens(position, led)) {
+          this.#skip(lane, position);
+          continue;
+        }
         const event = recoveredEvent(this.#election, position, holder, previousHolder);
         if (!lane.queued.has(event.id)) this.#enqueue(lane, event, changedAt, position, true);
       }
       this.#enqueue(lane, started, changedAt, startedAt);
-      this.#enqueue(lane, changedIn, changedAt, changedInAt);
+      if (retaken) this.#skip(lane, changedInAt);
+      else this.#enqueue(lane, changedIn, changedAt, changedInAt);
     }
   }
 
   /**
    * This replica stopped leading. `self` and `all` targets hear that it stopped; `leader` targets get its run's
-   * `leadership.stopped` and `leader.changed` to no leader, at their positions in the canonical sequence.
+   * `leadership.stopped`, and its `leader.changed` to no leader once the leader is seen gone from it (see `#openEnd`),
+   * at their positions in the canonical sequence.
    */
   #stopped(change: LeadershipChange, changedAt: number): void {
     const { identity } = this.#election;
     const led = this.#ledger.stop();
+    const left = this.#leftDuringRun;
+    this.#leading = undefined;
+    this.#leftDuringRun = false;
     // The term that ended, even when the change was observed on the successor's record (`lost`) or once the lock was
     // deleted; a stop without a start seen here (the notifier started late) is counted as the first run of the
     // record's term.
@@ -258,13 +286,33 @@ export class Notifier {
     const stopped = eventAt(this.#election, stoppedAt, identity, fields, change.at);
     this.#enqueueObserved(stopped, changedAt);
     if (!led) return;
+    for (const lane of this.#leaderLanes) this.#enqueue(lane, stopped, changedAt, stoppedAt);
+    if (left) this.#endRun(led, change.at, changedAt);
+    else this.#openEnd = led;
+  }
+
+  /** The election's leader is no longer this replica, as the elector reports it (never on a guess). */
+  #leaderLeft(change: LeadershipChange, changedAt: number): void {
+    if (this.#leading) {
+      this.#leftDuringRun = true;
+    } else if (this.#openEnd) {
+      this.#endRun(this.#openEnd, change.at, changedAt);
+      this.#openEnd = undefined;
+    }
+  }
+
+  /** The `leader` targets get the end of the run `led`: `leader.changed` to no leader. */
+  #endRun(led: LedTerm, at: Date, changedAt: number): void {
+    const { identity } = this.#election;
     const changedOutAt = this.#ledger.positionOf(led, 'changed-out');
     const noLeader = { leader: '', previousLeader: identity, isLeader: false };
-    const changedOut = eventAt(this.#election, changedOutAt, identity, noLeader, change.at);
-    for (const lane of this.#leaderLanes) {
-      this.#enqueue(lane, stopped, changedAt, stoppedAt);
-      this.#enqueue(lane, changedOut, changedAt, changedOutAt);
-    }
+    const changedOut = eventAt(this.#election, changedOutAt, identity, noLeader, at);
+    for (const lane of this.#leaderLanes) this.#enqueue(lane, changedOut, changedAt, changedOutAt);
+  }
+
+  /** A canonical position with nothing to send: it settles once everything queued before it has. */
+  #skip(lane: Lane, position: PlacedPosition): void {
+    lane.cursor?.skip(position, lane.queue.depth === 0);
   }
 
   /** Queues an event for the `self` and `all` targets, which get every change this replica observes. */
@@ -332,4 +380,16 @@ export class Notifier {
     this.#published = text;
     this.#election.setOwnAnnotations(own);
   }
+}
+
+/**
+ * Whether the canonical event at `position`, owed before the run `led` starts, ever happens: a holder's later run in
+ * one term is its own record taken back, so its `leader.changed` to the holder does not happen, and neither does the
+ * `leader.changed` to `''` of this replica's earlier runs of `led`'s term (each was followed by the next run).
+ */
+function happens(position: PlacedPosition, led: LedTerm): boolean {
+  const slot = slotOf(position.index);
+  if (slot === 'changed-in') return occurrenceOf(position.index) === 1;
+  if (slot === 'changed-out') return !(position.term === led.term && position.lockUid === led.lockUid);
+  return true;
 }

@@ -150,17 +150,69 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
-  it('a paused leader reports stopped leading before it answers as leader', async () => {
+  it('a paused leader reports stopped leading before it answers as leader, and no "no leader" on a guess', async () => {
     const { clock, elector, changes } = setup();
     elector.start();
     await clock.advance(0);
     assert.equal(elector.snapshot().isLeader, true);
+    const before = changes.length;
     clock.jump(11_000); // SIGSTOP: no timer ran, no renew happened
     const state = elector.snapshot();
     assert.equal(state.isLeader, false);
-    assert.notEqual(state.leader, 'me');
-    assert.deepEqual(changes.at(-2)?.type, 'stopped');
-    assert.equal(changes.at(-2)?.reason, 'renew-deadline');
+    assert.equal(state.leader, 'me', 'the record it last saw still names it: not "no leader" before a read');
+    assert.deepEqual(
+      changes.slice(before).map((change) => [change.type, change.leader, change.isLeader, change.reason]),
+      [['stopped', 'me', false, 'renew-deadline']],
+    );
+    await elector.stop({ release: false });
+  });
+
+  it('a leader cut off past its renew deadline names itself (not leading) until a read shows the new holder', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    const cutOff = (verb: 'get' | 'update') =>
+      Array.from({ length: 100 }, () => new KubeApiError(verb, 'network', 'connect ETIMEDOUT', undefined));
+    store.failures.set('update', cutOff('update'));
+    store.failures.set('get', cutOff('get'));
+    await clock.advance(30_000);
+    assert.equal(changes.find((change) => change.type === 'stopped')?.reason, 'renew-deadline');
+    assert.deepEqual(
+      [elector.snapshot().leader, elector.snapshot().isLeader],
+      ['me', false],
+      'still the holder it last saw, not leading',
+    );
+    // Another replica took the lock meanwhile (a new term); the link heals.
+    store.writeAsOther(record('other', clock.date(), 1));
+    store.failures.clear();
+    await clock.advance(5_000);
+    assert.equal(elector.snapshot().leader, 'other');
+    assert.deepEqual(
+      changes.filter((change) => change.type === 'leader-changed').map((change) => change.leader),
+      ['me', 'other'],
+      'straight from itself to the new holder: never "no leader" on a guess',
+    );
+    await elector.stop({ release: false });
+  });
+
+  it('a leader paused past its renew deadline but not its lease takes its own record back in the same term, silently for the leader', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    clock.jump(12_000); // SIGSTOP past the renew deadline (10 s), below the lease (15 s)
+    await clock.advance(0);
+    assert.equal(elector.snapshot().isLeader, true, 'leads again after reading its own, still valid, record');
+    assert.equal(store.stored?.record.leaderTransitions, 0, 'the same term');
+    assert.deepEqual(
+      changes.map((change) => [change.type, change.leader]),
+      [
+        ['started', 'me'],
+        ['leader-changed', 'me'],
+        ['stopped', 'me'],
+        ['started', 'me'],
+      ],
+      'stopped and started again; the election never was without a leader, nor did its leader change',
+    );
     await elector.stop({ release: false });
   });
 
