@@ -99,6 +99,40 @@ const REGRESSIONS: Array<{ name: string; ops: Op[] }> = [
     ],
   },
   {
+    name: 'the leader paused past its renew deadline while another takes over reports "no leader" without a read when it resumes',
+    ops: [
+      { op: 'advance', ms: 1000 },
+      { op: 'pause', slot: 0 },
+      { op: 'advance', ms: 25000 },
+      { op: 'resume', slot: 0 },
+      { op: 'advance', ms: 5000 },
+    ],
+  },
+  {
+    name: 'the leader partitioned past its renew deadline reports "no leader" while the others still name it',
+    ops: [
+      { op: 'advance', ms: 1000 },
+      { op: 'net', slot: 0, mode: 'partition' },
+      { op: 'advance', ms: 12000 },
+      { op: 'net', slot: 0, mode: 'ok' },
+      { op: 'advance', ms: 10000 },
+    ],
+  },
+  {
+    name: 'a step-down below the lease, its own record taken back, then a real expiry: one "no leader" id for two ends',
+    ops: [
+      { op: 'advance', ms: 1000 },
+      { op: 'pause', slot: 0 },
+      { op: 'advance', ms: 12000 },
+      { op: 'resume', slot: 0 },
+      { op: 'advance', ms: 16000 },
+      { op: 'pause', slot: 0 },
+      { op: 'advance', ms: 30000 },
+      { op: 'resume', slot: 0 },
+      { op: 'advance', ms: 5000 },
+    ],
+  },
+  {
     name: 'two processes with one identity (hostNetwork): both lead',
     ops: [
       { op: 'start', slot: 3 },

@@ -54,7 +54,7 @@ export type InvariantName =
   | 'one-leader' // never two processes leading within their renew deadlines at once
   | 'no-leader-after-read' // "no leader" only when the lock was seen free, or read after the holder's lease ran out
   | 'transitions' // leaseTransitions +1 per new holder, kept otherwise, never beyond int32, nothing the API rejects
-  | 'event-ids' // two different leadership terms never give one `leadership.started` id
+  | 'event-ids' // one `leadership.started` or "no leader" id never names two different events
   | 'no-spin' // bounded requests and timers per simulated second
   | 'liveness'; // after the faults heal, exactly one live replica leads (unless a ghost holds a lease for ever)
 
@@ -404,6 +404,10 @@ export class SimProcess {
   readonly streams = new Set<SimStream>();
   /** `leadership.started` occurrences, counted as the notifier counts them. */
   readonly occurrences = new Map<string, number>();
+  /** "No leader" occurrences per (object uid, term), counted as the notifier counts them. */
+  readonly noLeaderCounts = new Map<string, number>();
+  /** The lock object and term of the last change observed on an existing object (a deleted lock's is its last). */
+  lastTerm = { lockUid: '', term: 0 };
   readonly rejected: string[] = [];
 
   constructor(
@@ -645,6 +649,12 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   let incarnation = 0;
   /** leadership.started ids as the notifier builds them: (object uid, transitions, subject, occurrence) → process. */
   const startedIds = new Map<string, string>();
+  /**
+   * "No leader" ids as the notifier builds them for `self`/`all` targets — (object uid, term, occurrence), counted per
+   * process — and the end they name: the record seen free or confirmed expired (`''` for a deleted lock), with who said
+   * it first. Every replica that reports one end must give it one id, and one id must never name two ends.
+   */
+  const noLeaderIds = new Map<string, { ended: string; by: string }>();
   let pendingViolation: InvariantViolation | undefined;
   /** When another client last overwrote the lock: a leader deposed so cannot know it before its deadline. */
   let foreignWriteAt = Number.NEGATIVE_INFINITY;
@@ -668,15 +678,29 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
         fail('event-ids', `${process.name} and ${owner} both announced leadership.started with one id (${id})`);
       startedIds.set(id, process.name);
     }
+    if (change.lockUid) process.lastTerm = { lockUid: change.lockUid, term: change.transitions };
+    if (change.type === 'leader-changed' && change.leader === '' && change.transitions < INT32_MAX) {
+      const { lockUid, term } = process.lastTerm;
+      const key = `${lockUid}/${term}`;
+      const occurrence = (process.noLeaderCounts.get(key) ?? 0) + 1;
+      process.noLeaderCounts.set(key, occurrence);
+      const id = `${key}/${occurrence}`;
+      const ended = process.lastReceived?.raw ?? '';
+      const named = noLeaderIds.get(id);
+      if (named && named.ended !== ended)
+        fail(
+          'event-ids',
+          `${process.name} reported "no leader" with the id ${named.by} gave another end of the term (${id}): ${ended} vs ${named.ended}`,
+        );
+      if (!named) noLeaderIds.set(id, { ended, by: process.name });
+    }
     if (change.type === 'leader-changed' && change.leader === '' && !process.leading) {
-      const justStopped = process.changes.some((earlier) => earlier.type === 'stopped' && earlier.t === scheduler.now);
       const seen = process.lastReceived;
-      // The lock seen free, or naming this replica itself (which knows it does not lead), or read after expiry.
+      // The lock seen free (or gone), or read after the holder's lease ran out. A step-down is no such thing: the
+      // record it last saw still names this replica, and only a read can show it free, expired or taken.
       const justifies = (record: ReceivedRecord) =>
-        record.holder === '' ||
-        record.holder === process.identity ||
-        (record.source === 'get' && record.sentAt >= record.firstSeenAt + record.leaseMs);
-      if (!justStopped && !process.receivedSinceReport.some(justifies)) {
+        record.holder === '' || (record.source === 'get' && record.sentAt >= record.firstSeenAt + record.leaseMs);
+      if (!process.receivedSinceReport.some(justifies)) {
         fail(
           'no-leader-after-read',
           `${process.name} reported "no leader" while the lock it last saw names ${JSON.stringify(seen?.holder)} (from ${seen?.source} at ${seen?.sentAt}, first seen at ${seen?.firstSeenAt}) without reading it after that lease ran out`,
