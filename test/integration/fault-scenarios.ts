@@ -303,6 +303,186 @@ async function stopBeforeRelease(cluster: Cluster): Promise<void> {
   }
 }
 
+/** Every delivery a receiver got: its webhook-id, the event's type, term, subject and who sent it, and when. */
+interface Delivery {
+  id: string;
+  type: string;
+  transitions: number;
+  leader: string;
+  /** Who the event is about: the new leader for leader.changed, the replica that started or stopped otherwise. */
+  subject: string;
+  observer: string;
+  at: number;
+}
+
+function deliveries(receiver: Receiver): Delivery[] {
+  return receiver.received.map((request) => {
+    const { type, data } = JSON.parse(request.body) as {
+      type: string;
+      data: { leader: string; previousLeader: string; transitions: number; observer: string };
+    };
+    return {
+      id: String(request.headers['webhook-id']),
+      type,
+      transitions: data.transitions,
+      leader: data.leader,
+      subject: type === 'leadership.stopped' ? data.previousLeader : data.leader,
+      observer: data.observer,
+      at: request.at,
+    };
+  });
+}
+
+/**
+ * Issue 14.2 for a leader: paused past its renew deadline (below the lease) it steps down and takes its own record
+ * back; later paused past the lease, another replica takes over. It never reports "no leader" on a guess: it keeps
+ * naming itself (not leading) until a read shows the lock, so no hook or webhook hears leader.changed to "" from it,
+ * and the only "no leader" is the real end of its term, with one webhook-id on every replica and target; no webhook-id
+ * names two different events.
+ */
+async function steppedDownLeader(cluster: Cluster): Promise<void> {
+  const election = electionName('stepdown');
+  // A lease of 4 s leaves the resumed leader 1 s or more to read and take its record back after a 2.5 s pause.
+  const timings = ['--lease-duration=4s', '--renew-deadline=2s', '--retry-period=500ms'];
+  const webhook = await Receiver.start();
+  const nodes = [
+    await startNode(cluster, `${election}-a`, election, timings, [`--webhook=${webhook.url}`]),
+    await startNode(cluster, `${election}-b`, election, timings, [`--webhook=${webhook.url}`]),
+  ];
+  const receivers = [...nodes.map((node) => node.hook), webhook];
+  const noLeader = (receiver: Receiver, after = 0) =>
+    deliveries(receiver).filter((event) => event.type === 'leader.changed' && event.leader === '' && event.at >= after);
+  try {
+    const leaderId = await agreedLeader(nodes.map((node) => node.replica));
+    const leader = nodes.find((node) => node.id === leaderId)!;
+    const follower = nodes.find((node) => node !== leader)!;
+    const term = (await leader.replica.leader())!.transitions;
+    await sleep(1000);
+
+    // Past the renew deadline, below the lease: it steps down and takes its own, still valid, record back.
+    const firstPauseAt = performance.now();
+    leader.replica.signal('SIGSTOP');
+    await sleep(2500);
+    leader.replica.signal('SIGCONT');
+    const stoppedOnce = await waitFor(
+      'the resumed leader to report that it stopped leading',
+      () => firstEvent(leader, 'leadership.stopped', firstPauseAt),
+      10_000,
+    );
+    assert.equal(stoppedOnce.reason, 'renew-deadline');
+    const startedAgain = await waitFor(
+      'the resumed leader to take its record back',
+      () => firstEvent(leader, 'leadership.started', firstPauseAt),
+      10_000,
+    );
+    assert.equal(startedAgain.transitions, term, 'the same term');
+    assert.equal((await follower.replica.leader())?.leader, leaderId, 'the follower named it throughout');
+    await sleep(1500);
+    for (const receiver of receivers)
+      assert.deepEqual(noLeader(receiver), [], 'nobody heard "no leader": the election never was without one');
+
+    // Past the lease: the follower takes over; the old leader resumes into the new term.
+    await sleep(2500);
+    const secondPauseAt = performance.now();
+    leader.replica.signal('SIGSTOP');
+    await waitFor('the follower to take over', () => firstEvent(follower, 'leadership.started'), 20_000);
+    await sleep(Math.max(0, 6000 - (performance.now() - secondPauseAt)));
+    leader.replica.signal('SIGCONT');
+    await waitFor(
+      'the old leader to name the new one',
+      async () => (await leader.replica.leader())?.leader === follower.id,
+      10_000,
+    );
+    const body = (await leader.replica.leader())!;
+    assert.deepEqual([body.leader, body.isLeader], [follower.id, false]);
+    await sleep(1500);
+    assert.deepEqual(
+      hookEvents(leader)
+        .filter((event) => event.type === 'leader.changed')
+        .map((event) => event.leader),
+      [leaderId, follower.id],
+      'the old leader went from itself straight to its successor',
+    );
+
+    // The one real "no leader": the end of the old term, confirmed by the follower's read, with one id everywhere.
+    assert.deepEqual(noLeader(leader.hook), [], 'the old leader never reported "no leader"');
+    const real = noLeader(follower.hook);
+    assert.equal(real.length, 1, "the follower's hook heard one 'no leader'");
+    assert.equal(real[0]!.transitions, term, 'the end of the old term');
+    const atWebhook = noLeader(webhook);
+    assert.ok(atWebhook.length >= 1, 'the leader-scope webhook heard the end of the old term');
+    for (const event of atWebhook) {
+      assert.equal(event.transitions, term);
+      assert.equal(event.id, real[0]!.id, 'the same event has the same webhook-id on every replica and target');
+    }
+
+    // No webhook-id names two different events, anywhere in the sequence.
+    const named = new Map<string, string>();
+    for (const event of receivers.flatMap(deliveries)) {
+      const what = `${event.type} ${event.transitions} ${JSON.stringify(event.subject)}`;
+      assert.equal(named.get(event.id) ?? what, what, `webhook-id ${event.id} names two events`);
+      named.set(event.id, what);
+    }
+    for (const type of ['leadership.started', 'leadership.stopped']) {
+      const own = deliveries(leader.hook).filter((event) => event.type === type);
+      assert.equal(own.length, 2, `the old leader's hook heard ${type} for each of its two runs`);
+      assert.equal(new Set(own.map((event) => event.id)).size, 2, `its two ${type} events have two ids`);
+    }
+  } finally {
+    await stopNodes(nodes);
+    await webhook.close();
+  }
+}
+
+/**
+ * Issue 14.2 for a leader cut off from the API past its renew deadline while another replica takes over: it reports
+ * leadership.stopped, names itself (not leading) on /leader and nobody on GET / (its main container must not act as
+ * leader), and never hears "no leader" from itself; once healed it names the new leader.
+ */
+async function partitionedLeaderNoGuess(cluster: Cluster): Promise<void> {
+  const election = electionName('cutoff');
+  const timings = ['--lease-duration=3s', '--renew-deadline=2s', '--retry-period=500ms'];
+  const nodes = [
+    await startNode(cluster, `${election}-a`, election, timings),
+    await startNode(cluster, `${election}-b`, election, timings),
+  ];
+  try {
+    const leaderId = await agreedLeader(nodes.map((node) => node.replica));
+    const leader = nodes.find((node) => node.id === leaderId)!;
+    const follower = nodes.find((node) => node !== leader)!;
+    await sleep(1000);
+    const partitionedAt = performance.now();
+    leader.proxy.partition();
+    await waitFor('the follower to take over', () => firstEvent(follower, 'leadership.started'), 20_000);
+    await waitFor('the old leader to step down', () => firstEvent(leader, 'leadership.stopped', partitionedAt), 10_000);
+    const body = (await leader.replica.leader())!;
+    assert.deepEqual(
+      [body.leader, body.isLeader],
+      [leaderId, false],
+      'the record it last saw still names it; it does not lead',
+    );
+    const name = ((await (await fetch(`${leader.replica.url}/`)).json()) as { name: string }).name;
+    assert.equal(name, '', 'GET / does not name a replica that does not lead');
+    assert.equal((await follower.replica.leader())?.leader, follower.id);
+    leader.proxy.heal();
+    await waitFor(
+      'the old leader to name the new one',
+      async () => (await leader.replica.leader())?.leader === follower.id,
+      15_000,
+    );
+    await sleep(500);
+    assert.deepEqual(
+      hookEvents(leader)
+        .filter((event) => event.type === 'leader.changed')
+        .map((event) => event.leader),
+      [leaderId, follower.id],
+      'from itself straight to its successor: no "no leader" on a guess',
+    );
+  } finally {
+    await stopNodes(nodes);
+  }
+}
+
 /** Issue 9.1: another client's Lease with leaseDurationSeconds 2147483647 (beyond any timer): followers do not spin. */
 async function endlessForeignLease(cluster: Cluster): Promise<void> {
   const election = electionName('ghost');
@@ -389,6 +569,14 @@ export const faultScenarios = [
   {
     name: 'case 4: SIGTERM: the local hook hears stopped and answers before the lock is released',
     run: stopBeforeRelease,
+  },
+  {
+    name: 'a leader paused past its renew deadline: no "no leader" on a guess, one webhook-id per event, as it takes its record back and as another takes over',
+    run: steppedDownLeader,
+  },
+  {
+    name: 'a leader partitioned past its renew deadline while another takes over: stopped, no "no leader" on a guess',
+    run: partitionedLeaderNoGuess,
   },
   {
     name: 'a foreign Lease with leaseDurationSeconds 2147483647: followers report it and do not spin',

@@ -655,6 +655,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
    * it first. Every replica that reports one end must give it one id, and one id must never name two ends.
    */
   const noLeaderIds = new Map<string, { ended: string; by: string }>();
+  /** Terms (object uid/transitions) another client wrote into without counting a new term: several ends each. */
+  const foreignTerms = new Set<string>();
   let pendingViolation: InvariantViolation | undefined;
   /** When another client last overwrote the lock: a leader deposed so cannot know it before its deadline. */
   let foreignWriteAt = Number.NEGATIVE_INFINITY;
@@ -679,15 +681,20 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       startedIds.set(id, process.name);
     }
     if (change.lockUid) process.lastTerm = { lockUid: change.lockUid, term: change.transitions };
+    // The lock seen free (or gone), or read after the holder's lease ran out. A step-down is no such thing: the
+    // record it last saw still names this replica, and only a read can show it free, expired or taken.
+    const justifies = (record: ReceivedRecord) =>
+      record.holder === '' || (record.source === 'get' && record.sentAt >= record.firstSeenAt + record.leaseMs);
     if (change.type === 'leader-changed' && change.leader === '' && change.transitions < INT32_MAX) {
       const { lockUid, term } = process.lastTerm;
       const key = `${lockUid}/${term}`;
       const occurrence = (process.noLeaderCounts.get(key) ?? 0) + 1;
       process.noLeaderCounts.set(key, occurrence);
       const id = `${key}/${occurrence}`;
-      const ended = process.lastReceived?.raw ?? '';
+      // The record whose end it reports (a newer one may have arrived and wait for a write's answer).
+      const ended = process.receivedSinceReport.findLast(justifies)?.raw ?? process.lastReceived?.raw ?? '';
       const named = noLeaderIds.get(id);
-      if (named && named.ended !== ended)
+      if (named && named.ended !== ended && !foreignTerms.has(key))
         fail(
           'event-ids',
           `${process.name} reported "no leader" with the id ${named.by} gave another end of the term (${id}): ${ended} vs ${named.ended}`,
@@ -696,10 +703,6 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
     if (change.type === 'leader-changed' && change.leader === '' && !process.leading) {
       const seen = process.lastReceived;
-      // The lock seen free (or gone), or read after the holder's lease ran out. A step-down is no such thing: the
-      // record it last saw still names this replica, and only a read can show it free, expired or taken.
-      const justifies = (record: ReceivedRecord) =>
-        record.holder === '' || (record.source === 'get' && record.sentAt >= record.firstSeenAt + record.leaseMs);
       if (!process.receivedSinceReport.some(justifies)) {
         fail(
           'no-leader-after-read',
@@ -801,6 +804,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
         const now = new Date(scheduler.epoch + scheduler.now);
         const previous = server.stored?.record;
         foreignWriteAt = scheduler.now;
+        if (server.stored && op.transitions === 'keep')
+          foreignTerms.add(`${server.stored.uid}/${server.stored.record.leaderTransitions}`);
         server.overwrite({
           holderIdentity: op.holder,
           leaseDurationSeconds: op.leaseSeconds,
