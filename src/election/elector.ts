@@ -53,8 +53,9 @@ const HEALTH_GRACE_MS = 20_000;
  * - every write is a compare-and-swap on the object's resourceVersion;
  * - the leader renews every retry period; it stops leading at its last successful renew + renew deadline at the
  *   latest, from a timer on the monotonic clock, whatever is in flight (at the first instant it runs again after a
- *   pause), then competes again; until a read shows its record free, gone or taken, the leader it reports is
- *   still itself (the record's holder as last observed) with `isLeader` false — no "no leader" on a guess;
+ *   pause), then competes again; until a read shows its record free, gone, taken or expired, the leader it reports
+ *   is still itself (the record's holder as last observed) with `isLeader` false — no "no leader" on a guess; it
+ *   takes back its own record in the same term while that record's lease has not run out, else as a new term;
  * - on stop it stops leading first, then (after `beforeRelease`) hands the lock back as a former leader; so does a
  *   leader whose `candidacy` no longer allows it to lead, which stays in the election as a follower.
  * Unlike client-go:
@@ -361,17 +362,21 @@ export class Elector {
     }
   }
 
-  /** The record an acquire writes over `old`: a new term unless the record is this process's own. */
+  /** The record an acquire writes over `old`: a new term unless it continues this process's own (see below). */
   #acquireRecord(old: LeaderElectionRecord | null): LeaderElectionRecord {
     const now = this.#clock.date();
-    const own = this.#ours();
+    // Our own record continues our term only while its lease has not run out as observed here (from when this
+    // record was first seen, as any holder's): after that another replica may have reported the election without a
+    // leader, so taking it back starts a new term, and a term's leader changes to its holder once and to "no leader"
+    // at most once.
+    const continued = this.#ours() && this.#clock.now() < this.#observed.expiresAt(false);
     return {
       holderIdentity: this.#identity,
       leaseDurationSeconds: this.#leaseDurationSeconds,
-      acquireTime: own && old?.acquireTime ? old.acquireTime : now,
+      acquireTime: continued && old?.acquireTime ? old.acquireTime : now,
       renewTime: now,
       leaderTransitions:
-        own && old ? old.leaderTransitions : old ? Math.min(old.leaderTransitions + 1, MAX_LEASE_TRANSITIONS) : 0,
+        continued && old ? old.leaderTransitions : old ? Math.min(old.leaderTransitions + 1, MAX_LEASE_TRANSITIONS) : 0,
     };
   }
 
@@ -593,15 +598,14 @@ export class Elector {
   /**
    * The leader as known here: ourselves while leading, else the record's holder until the record is seen free or
    * gone, or its lease has run out as observed here and a read has confirmed it. A record of ours that we no longer
-   * lead on (a step-down at the renew deadline) still names us: as client-go's observed record after
-   * OnStoppedLeading, it names the last holder until a new record is read, so a step-down is never reported as "no
-   * leader" on a guess (the snapshot says `isLeader: false`).
+   * lead on (a step-down at the renew deadline) follows the same rule: as client-go's observed record after
+   * OnStoppedLeading, it names the last holder (us, with `isLeader: false`) until a read shows otherwise, so a
+   * step-down is never reported as "no leader" on a guess.
    */
   #currentLeader(): string {
     if (this.#leading) return this.#identity;
     const holder = this.#observed.record?.holderIdentity ?? '';
-    if (holder === '' || this.#ours()) return holder;
-    return this.#observed.expired(false) ? '' : holder;
+    return holder === '' || this.#observed.expired(false) ? '' : holder;
   }
 
   #reportLeader(): void {

@@ -195,6 +195,30 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
+  it('a leader paused past its lease, with nobody to take over, reports "no leader" only after a read, then leads a new term', async () => {
+    const { store, clock, elector, changes } = setup();
+    elector.start();
+    await clock.advance(0);
+    const before = changes.length;
+    clock.jump(20_000); // SIGSTOP past the lease (15 s)
+    assert.equal(elector.snapshot().leader, 'me', 'before any read it names the record it last saw');
+    const reads = store.count('get');
+    await clock.advance(0);
+    assert.ok(store.count('get') > reads, 'read the lock');
+    assert.deepEqual(
+      changes.slice(before).map((change) => [change.type, change.leader, change.transitions]),
+      [
+        ['stopped', 'me', 0],
+        ['leader-changed', '', 0],
+        ['started', 'me', 1],
+        ['leader-changed', 'me', 1],
+      ],
+      'its lease ran out, confirmed by the read: a real "no leader", then a new term',
+    );
+    assert.equal(store.stored?.record.leaderTransitions, 1);
+    await elector.stop({ release: false });
+  });
+
   it('a leader paused past its renew deadline but not its lease takes its own record back in the same term, silently for the leader', async () => {
     const { store, clock, elector, changes } = setup();
     elector.start();

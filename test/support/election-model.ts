@@ -870,7 +870,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
 
 /**
  * leaseTransitions on the lock's history, for the writes of leaderhook processes: +1 (saturating at int32) when the
- * holder changes, unchanged on a renew or a release. A process taking over a record that names its own identity but
+ * holder changes, unchanged on a renew or a release; a process taking its own record back once its lease may have run
+ * out may add one (a new term). A process taking over a record that names its own identity but
  * was written by another process (a restarted or duplicated replica) may keep the count (client-go) or add one.
  */
 function checkHistory(history: HistoryEntry[], fail: (invariant: InvariantName, message: string) => void): void {
@@ -882,7 +883,10 @@ function checkHistory(history: HistoryEntry[], fail: (invariant: InvariantName, 
     const after = entry.record.leaderTransitions;
     const holder = entry.record.holderIdentity;
     let allowed: number[];
-    if (holder === '' || (holder === previous.record.holderIdentity && entry.writer === previous.writer))
+    // The same process taking its own record back: the same term while its lease runs, a new term once it may have
+    // run out for anyone (the process judges that from its write's send time, the history has the server's times).
+    const lapsed = entry.at - previous.at >= TIMINGS.leaseDurationMs - REQUEST_TIMEOUT_MS;
+    if (holder === '' || (holder === previous.record.holderIdentity && entry.writer === previous.writer && !lapsed))
       allowed = [before];
     else if (holder !== previous.record.holderIdentity) allowed = [Math.min(before + 1, INT32_MAX)];
     else allowed = [before, Math.min(before + 1, INT32_MAX)];
