@@ -287,8 +287,9 @@ export class Elector {
       return this.#checkStillLeading() ? retryPeriodMs : 0;
     }
     this.#reportLeader();
-    // The holder's lease ran out as observed here: read before believing it (the watch may have gone silent).
-    const confirming = this.#observed.needsConfirmation(this.#ours());
+    // The holder's lease ran out as observed here: read before believing it (the watch may have gone silent). Our
+    // own record, once we no longer lead on it, too: "no leader" only after a read.
+    const confirming = this.#observed.needsConfirmation(false);
     if (this.#stale || !this.#watcher.healthy || confirming) {
       const { ok, changed } = await this.#read();
       if (!ok) return this.#failureDelay();

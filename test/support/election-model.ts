@@ -692,7 +692,12 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       process.noLeaderCounts.set(key, occurrence);
       const id = `${key}/${occurrence}`;
       // The record whose end it reports (a newer one may have arrived and wait for a write's answer).
-      const ended = process.receivedSinceReport.findLast(justifies)?.raw ?? process.lastReceived?.raw ?? '';
+      const ofTerm = (record: ReceivedRecord) =>
+        record.raw === '' || (JSON.parse(record.raw) as unknown[])[4] === change.transitions;
+      const ended =
+        process.receivedSinceReport.findLast((record) => justifies(record) && ofTerm(record))?.raw ??
+        process.lastReceived?.raw ??
+        '';
       const named = noLeaderIds.get(id);
       if (named && named.ended !== ended && !foreignTerms.has(key))
         fail(
