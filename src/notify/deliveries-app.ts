@@ -5,6 +5,8 @@ import { redactUrl, type Target } from './targets.ts';
 /** What `/deliveries` shows of one target's queue. */
 export interface QueueView {
   readonly target: Target;
+  /** Where the target's deliveries go now (a `urlFile` is re-read); shown reduced to scheme://host. */
+  readonly url: string;
   /** Events waiting or in delivery. */
   readonly depth: number;
   /** The target answered 410 Gone and gets nothing more from this process. */
@@ -24,7 +26,7 @@ export function deliveriesApp(queues: readonly QueueView[], deliveries: Delivery
     return c.json({
       targets: queues.map((queue) => ({
         name: queue.target.name,
-        url: redactUrl(queue.target.url),
+        url: redactUrl(queue.url),
         scope: queue.target.scope,
         format: queue.target.format,
         events: [...queue.target.events],

@@ -34,6 +34,8 @@ export interface ResolvedTarget {
   secrets: SecretFiles;
   headerFiles: ReadonlyMap<string, FileValue<string>>;
   routingKey?: FileValue<string>;
+  /** The target's `urlFile`: its URL, re-read as the other files are (`target.url` holds the value read at start). */
+  urlFile?: FileValue<string>;
 }
 
 export interface NotifierOptions {
@@ -111,6 +113,7 @@ export class Notifier {
           deliveries: this.#deliveries,
           secrets: resolved.secrets,
           headerFiles: resolved.headerFiles,
+          ...(resolved.urlFile ? { urlFile: resolved.urlFile } : {}),
           onSettled: (item, outcome, reason) => this.#onSettled(lane, item, outcome, reason),
         }),
         ...(target.scope === 'leader' ? { cursor: this.#ledger.track(target.name, target.cursorKey) } : {}),
@@ -170,9 +173,10 @@ export class Notifier {
   }
 
   /**
-   * Stop before release: resolves once every local hook (`self` target) has settled what is queued for it now — the
-   * `leadership.stopped` of a shutdown included — with a 2xx, a final failure, or a refused connection (nothing
-   * listens, so nothing is there to wait for); or when `signal` aborts. Other targets are not waited for.
+   * Stop before release: resolves once every local hook (`self` target) has settled the last `leadership.stopped`
+   * queued for it now (the one of the shutdown), and so everything queued ahead of it, with a 2xx or a final failure;
+   * or once a hook refused the connection (nothing listens, so nothing is there to wait for); or when `signal` aborts.
+   * The `leader.changed` queued behind it and other targets are not waited for.
    */
   async localHooksSettled(signal: AbortSignal): Promise<void> {
     const hooks = this.#lanes.filter((lane) => lane.resolved.target.scope === 'self');
@@ -180,7 +184,7 @@ export class Notifier {
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    await Promise.race([Promise.all(hooks.map((lane) => lane.queue.settledOrRefused())), aborted]);
+    await Promise.race([Promise.all(hooks.map((lane) => lane.queue.settledThrough('leadership.stopped'))), aborted]);
   }
 
   stop(): void {
@@ -347,11 +351,13 @@ export class Notifier {
   }
 
   /**
-   * A target's secret, header and routing-key files are re-read on rotation; a re-read that fails keeps the last good
-   * value, is counted every time and logged once until the file reads well again.
+   * A target's URL, secret, header and routing-key files are re-read on rotation; a re-read that fails keeps the last
+   * good value, is counted every time and logged once (naming the file, never its content) until the file reads well
+   * again.
    */
-  #reportReloads({ target, secrets, headerFiles, routingKey }: ResolvedTarget): void {
+  #reportReloads({ target, secrets, headerFiles, routingKey, urlFile }: ResolvedTarget): void {
     const files: FileValue<unknown>[] = [
+      ...(urlFile ? [urlFile] : []),
       ...secrets.files,
       ...headerFiles.values(),
       ...(routingKey ? [routingKey] : []),

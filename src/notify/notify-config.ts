@@ -13,6 +13,7 @@ import {
   redactUrl,
   REMOTE_DEFAULTS,
   urlCursorKey,
+  type FormatName,
   type RetryPolicy,
   type Scope,
   type Target,
@@ -140,24 +141,14 @@ function resolveTarget(
   const defaults = scope === 'self' ? HOOK_DEFAULTS : REMOTE_DEFAULTS;
 
   if (spec.url !== undefined && spec.urlFile !== undefined) throw fail('url', 'give url or urlFile, not both');
-  let url = spec.url;
-  if (spec.urlFile !== undefined) url = openFile(spec.urlFile, nonEmptyText, fail, 'urlFile').value();
+  const urlFile = spec.urlFile === undefined ? undefined : openFile(spec.urlFile, urlFileText(format), fail, 'urlFile');
+  let url = urlFile?.value() ?? spec.url;
   if (url === undefined) {
     if (format !== 'pagerduty') throw fail('url', 'is required (or urlFile, for a URL that carries a token)');
     url = PAGERDUTY_URL;
   }
-  checkUrl(
-    url,
-    kind === 'config'
-      ? (message) => fail(spec.urlFile ? 'urlFile' : 'url', message)
-      : (message) => fail('url', message),
-  );
-  if (format === 'alertmanager' && !new URL(url).pathname.endsWith('/api/v2/alerts')) {
-    throw fail(
-      'url',
-      "an alertmanager target posts to Alertmanager's /api/v2/alerts (e.g. http://alertmanager:9093/api/v2/alerts)",
-    );
-  }
+  const problem = urlProblem(url, format);
+  if (problem) throw fail('url', problem);
   if (spec.mode !== undefined && format !== 'cloudevents') throw fail('mode', 'applies to the cloudevents format only');
   if (format === 'pagerduty' && !spec.routingKeyFile)
     throw fail('routingKeyFile', 'is required for pagerduty (a file holding the integration key)');
@@ -230,21 +221,39 @@ function resolveTarget(
     target,
     secrets,
     headerFiles,
+    ...(urlFile ? { urlFile } : {}),
     ...(spec.routingKeyFile ? { routingKey: openFile(spec.routingKeyFile, nonEmptyText, fail, 'routingKeyFile') } : {}),
   };
 }
 
-function checkUrl(url: string, fail: (message: string) => UsageError): void {
+/** Why `url` cannot be a target's URL for `format`, or `undefined`; the message never quotes the URL. */
+function urlProblem(url: string, format: FormatName): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw fail(`is not a URL (expected http://HOST[:PORT]/PATH)`);
+    return 'is not a URL (expected http://HOST[:PORT]/PATH)';
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw fail(`must be an http:// or https:// URL, not ${parsed.protocol}`);
+    return `must be an http:// or https:// URL, not ${parsed.protocol}`;
   if (parsed.username || parsed.password)
-    throw fail('must not carry credentials: put an Authorization header value in a file and use headerFiles');
+    return 'must not carry credentials: put an Authorization header value in a file and use headerFiles';
+  if (format === 'alertmanager' && !parsed.pathname.endsWith('/api/v2/alerts'))
+    return "an alertmanager target posts to Alertmanager's /api/v2/alerts (e.g. http://alertmanager:9093/api/v2/alerts)";
+  return undefined;
+}
+
+/**
+ * The parser of a `urlFile` for a target of `format`: the trimmed text, a URL the target can post to. Used at start and
+ * on every re-read, so a rotation to something else keeps the last good URL; its errors never quote the file.
+ */
+export function urlFileText(format: FormatName): (text: string) => string {
+  return (text) => {
+    const url = nonEmptyText(text);
+    const problem = urlProblem(url, format);
+    if (problem) throw new Error(`the URL in the file ${problem}`);
+    return url;
+  };
 }
 
 function openFile<T>(

@@ -3,7 +3,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { attempt, type AttemptResult, type Request } from './delivery.ts';
 import type { Log } from '../log/logger.ts';
 import type { DeliveryLog, DeliveryRecord } from './delivery-log.ts';
-import type { NotifyEvent } from './events.ts';
+import type { EventType, NotifyEvent } from './events.ts';
 import type { FileValue } from './file-value.ts';
 import type { Rendered } from './formats/index.ts';
 import type { NotifyMetrics } from './metrics.ts';
@@ -12,6 +12,12 @@ import type { Target } from './targets.ts';
 
 /** A `Retry-After` longer than this is cut to it. */
 const RETRY_AFTER_CAP_MS = 5 * 60_000;
+
+/**
+ * The most events one target's queue holds (about 2 KB each). Beyond it the oldest is given up (reason `queue-full`):
+ * a target that stays down while the election keeps changing costs bounded memory.
+ */
+export const MAX_QUEUED_EVENTS = 256;
 
 export type SettledOutcome = 'delivered' | 'given-up' | 'superseded' | 'disabled';
 
@@ -27,7 +33,7 @@ export interface QueueItem<P = unknown> {
 
 interface Entry<P> extends QueueItem<P> {
   record: DeliveryRecord;
-  /** Ends the retry loop (supersession, shutdown); never interrupts a request in flight. */
+  /** Ends the retry loop (supersession, shutdown, the queue bound); never interrupts a request in flight. */
   stop: AbortController;
 }
 
@@ -38,7 +44,9 @@ export interface TargetQueueOptions<P> {
   deliveries: DeliveryLog;
   secrets: SecretFiles;
   headerFiles: ReadonlyMap<string, FileValue<string>>;
-  /** Called once per item, in queue order. */
+  /** The target's URL file (`urlFile`), re-read as it says; without it the target's `url` is used. */
+  urlFile?: FileValue<string>;
+  /** Called once per item. */
   onSettled?: (item: QueueItem<P>, outcome: SettledOutcome, reason: string | undefined) => void;
 }
 
@@ -59,7 +67,7 @@ class DeliveryFailure extends Error {
 export class TargetQueue<P = unknown> {
   readonly target: Target;
   readonly #options: TargetQueueOptions<P>;
-  readonly #entries: Entry<P>[] = [];
+  #entries: Entry<P>[] = [];
   /** Aborts requests in flight, at shutdown only. */
   readonly #shutdown = new AbortController();
   #running = false;
@@ -82,6 +90,11 @@ export class TargetQueue<P = unknown> {
     return this.#disabled;
   }
 
+  /** Where the next attempt is sent: the URL file's last good value, or the target's `url`. */
+  get url(): string {
+    return this.#options.urlFile?.value() ?? this.target.url;
+  }
+
   enqueue(item: QueueItem<P>): void {
     const { target, metrics, deliveries } = this.#options;
     const record = deliveries.add({
@@ -102,22 +115,47 @@ export class TargetQueue<P = unknown> {
     }
     this.#entries.push(entry);
     this.#supersedeStale();
+    this.#dropBeyondBound();
     metrics.queueDepth.set({ target: target.name }, this.#entries.length);
     if (!this.#running) void this.#pump();
   }
 
   /**
-   * Supersession, for state hooks: once the event at the head has failed an attempt (the receiver is down or still
-   * starting), it and everything queued behind it except the newest are dropped, so the receiver gets the current state
-   * as soon as it answers, never a backlog of stale ones. While the receiver answers, every event is delivered in
-   * order.
+   * Supersession, for state hooks (`supersede`), only while the target fails (the event at the head has failed an
+   * attempt: the receiver is down or still starting): a queued `leader.changed` is dropped once a newer
+   * `leader.changed` is queued behind it, as the newer one says who leads now. `leadership.started` and
+   * `leadership.stopped` are never superseded: each says something no later event repeats (that this replica started
+   * or stopped a run of leadership, in which term, and why it stopped), and a receiver that acts on them must see
+   * every start and stop, in order. While the receiver answers, every event is delivered in order.
    */
   #supersedeStale(): void {
     if (!this.target.supersede || this.#entries.length < 2) return;
     const head = this.#entries[0] as Entry<P>;
     if (head.record.lastError === undefined) return;
-    for (const old of this.#entries.splice(1, this.#entries.length - 2)) this.#finish(old, 'superseded');
-    head.stop.abort('superseded');
+    const newest = this.#entries.findLastIndex((entry) => entry.event.type === 'leader.changed');
+    if (newest < 1) return;
+    const stale = this.#entries.filter((entry, index) => index > 0 && index < newest && isStateEvent(entry));
+    this.#entries = this.#entries.filter((entry) => !stale.includes(entry));
+    for (const old of stale) this.#finish(old, 'superseded');
+    // The head may have a request in flight: it ends its retry loop and is settled by the pump.
+    if (isStateEvent(head)) head.stop.abort('superseded');
+  }
+
+  /**
+   * Keeps the queue within `MAX_QUEUED_EVENTS`: the oldest events are given up first (the head's retry loop ends, a
+   * request in flight finishes), so whatever is delivered stays in order.
+   */
+  #dropBeyondBound(): void {
+    const head = this.#entries[0];
+    // A head whose retry loop was ended is on its way out.
+    const leaving = head?.stop.signal.aborted ? 1 : 0;
+    let excess = this.#entries.length - leaving - MAX_QUEUED_EVENTS;
+    if (excess <= 0 || !head) return;
+    if (!leaving) {
+      head.stop.abort('queue-full');
+      excess--;
+    }
+    for (const old of this.#entries.splice(1, excess)) this.#finish(old, 'given-up', 'queue-full');
   }
 
   /** Resolves when nothing is queued or in delivery. */
@@ -127,11 +165,14 @@ export class TargetQueue<P = unknown> {
   }
 
   /**
-   * Resolves once everything queued now has settled (delivered, given up, superseded), or the event at the head was
-   * refused a connection (nothing listens at the target, so nothing is there to wait for).
+   * Resolves once the last event of `type` queued now has settled (delivered, given up), and with it everything queued
+   * ahead of it, or once the event at the head was refused a connection (nothing listens at the target, so nothing is
+   * there to wait for). Resolves at once when no event of `type` is queued. Events queued behind it are not waited for.
    */
-  async settledOrRefused(): Promise<void> {
-    while (this.#entries.length > 0 && this.#entries[0]?.record.lastError !== 'connection-refused') {
+  async settledThrough(type: EventType): Promise<void> {
+    const awaited = this.#entries.findLast((entry) => entry.event.type === type);
+    if (!awaited) return;
+    while (this.#entries.includes(awaited) && this.#entries[0]?.record.lastError !== 'connection-refused') {
       await new Promise<void>((resolve) => this.#progressWaiters.push(resolve));
     }
   }
@@ -155,6 +196,7 @@ export class TargetQueue<P = unknown> {
         for (const rest of this.#entries.splice(0)) this.#finish(rest, 'disabled', 'disabled');
       }
       metrics.queueDepth.set({ target: target.name }, this.#entries.length);
+      for (const resolve of this.#progressWaiters.splice(0)) resolve();
     }
     this.#running = false;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -218,7 +260,7 @@ export class TargetQueue<P = unknown> {
     } catch (error) {
       const stopped = entry.stop.signal.aborted ? String(entry.stop.signal.reason) : undefined;
       if (stopped === 'superseded') return ['superseded'];
-      if (stopped === 'shutdown') return ['given-up', 'shutdown'];
+      if (stopped === 'shutdown' || stopped === 'queue-full') return ['given-up', stopped];
       if (error instanceof DeliveryFailure) {
         if (error.result.outcome === 'disable') {
           this.#disabled = true;
@@ -250,7 +292,7 @@ export class TargetQueue<P = unknown> {
     if (keys.length)
       headers['webhook-signature'] = signatureHeader(keys, entry.event.id, timestamp, entry.rendered.body);
     return {
-      url: target.url,
+      url: this.url,
       body: entry.rendered.body,
       headers,
       timeoutMs: target.timeoutMs,
@@ -301,4 +343,9 @@ export class TargetQueue<P = unknown> {
     }
     onSettled?.(entry, outcome, reason);
   }
+}
+
+/** A `leader.changed` tells the election's state, which a newer one replaces; the other types tell a change of it. */
+function isStateEvent(entry: QueueItem): boolean {
+  return entry.event.type === 'leader.changed';
 }

@@ -3,8 +3,8 @@ import type { EventType } from './events.ts';
 
 /**
  * Who sends a target's events (`scope`):
- * - `self`: every replica sends its own observations (a local container hook); while the hook fails, a newer state
- *   supersedes the queued older ones;
+ * - `self`: every replica sends its own observations (a local container hook); while the hook fails, a newer
+ *   `leader.changed` supersedes a queued older one (never a start or stop: see `TargetQueue`);
  * - `leader`: one delivery per transition for the whole election, sent by the replica leading the term it belongs to,
  *   with a delivery cursor on the lock so a successor sends what a crashed leader did not;
  * - `all`: every replica sends every event it observes, in order, nothing superseded.
@@ -51,7 +51,7 @@ export interface Target {
   secretFiles: readonly string[];
   timeoutMs: number;
   retry: RetryPolicy;
-  /** A newer event replaces the ones still queued (state hooks). */
+  /** While the target fails, a newer `leader.changed` replaces a queued one (state hooks; see `TargetQueue`). */
   supersede: boolean;
   /** PagerDuty only. */
   routingKeyFile?: string;

@@ -33,8 +33,13 @@ function record(target: string, id: string, status: DeliveryRecord['status']): D
 describe('GET /deliveries, mounted on the HTTP API with app.route', () => {
   const slackUrl = 'https://hooks.slack.com/services/T000/B000/XXXXSECRET';
   const queues: QueueView[] = [
-    { target: testTarget(slackUrl, { name: 'slack', scope: 'leader' }), depth: 2, disabled: false },
-    { target: testTarget('http://127.0.0.1:8080/', { name: 'hook-1', scope: 'self' }), depth: 0, disabled: true },
+    { target: testTarget(slackUrl, { name: 'slack', scope: 'leader' }), url: slackUrl, depth: 2, disabled: false },
+    {
+      target: testTarget('http://127.0.0.1:8080/', { name: 'hook-1', scope: 'self' }),
+      url: 'http://127.0.0.1:8080/',
+      depth: 0,
+      disabled: true,
+    },
   ];
   const log = new DeliveryLog();
   log.add(record('slack', 'lh2_a', 'delivered'));

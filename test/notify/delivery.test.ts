@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { attempt, MAX_RESPONSE_BODY_BYTES } from '../../src/notify/delivery.ts';
-import { freePort } from '../support/replica.ts';
+import { freePort, waitFor } from '../support/replica.ts';
 import { metricValue, testEvent, testQueue, testTarget } from './helpers.ts';
 import { Receiver } from './receiver.ts';
 
@@ -164,34 +164,125 @@ describe('delivery to a real receiver', () => {
       assert.ok((order[i] as number) >= (order[i - 1] as number), `out of order: ${order.join(',')}`);
   });
 
-  test('state supersession: while the hook is down, newer states replace queued ones; it ends on the newest', async () => {
-    const port = await freePort();
-    const { queue, push, deliveries, registry } = testQueue(
+  /** A state hook (`supersede`, as `--hook` targets are) on `port`, retrying quickly and for long. */
+  function stateHook(port: number, timeoutMs = 1_000) {
+    return testQueue(
       testTarget(`http://127.0.0.1:${port}/hook`, {
         name: 'state',
         supersede: true,
         scope: 'self',
-        retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 20, maxDelayMs: 50, maxElapsedMs: 10_000 },
+        timeoutMs,
+        retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 20, maxDelayMs: 50, maxElapsedMs: 60_000 },
       }),
     );
+  }
+
+  test('state supersession: while the hook is down, a newer leader.changed replaces a queued one; every start and stop is kept, in order', async () => {
+    const port = await freePort();
+    const { queue, push, deliveries, registry } = stateHook(port);
     push(testEvent(1, 'leadership.started', 'me'));
+    push(testEvent(1, 'leader.changed', 'me'));
     await new Promise((resolve) => setTimeout(resolve, 100));
     push(testEvent(1, 'leadership.stopped', 'me'));
+    push(testEvent(1, 'leader.changed', ''));
     push(testEvent(2, 'leader.changed', 'other'));
     const r = await receiver({ port });
     await queue.idle();
-    const bodies = r.json();
-    assert.equal(bodies.at(-1)?.type, 'leader.changed');
-    assert.equal(bodies.at(-1)?.data.leader, 'other');
-    assert.equal(bodies.length, 1, `stale states were sent: ${bodies.map((b) => b.type).join(', ')}`);
+    assert.deepEqual(
+      r.json().map((body) => [body.type, body.data.transitions, body.data.leader]),
+      [
+        ['leadership.started', 1, 'me'],
+        ['leadership.stopped', 1, 'me'],
+        ['leader.changed', 2, 'other'],
+      ],
+    );
     assert.deepEqual(
       deliveries
         .list()
         .reverse()
-        .map((d) => d.status),
-      ['superseded', 'superseded', 'delivered'],
+        .map((d) => [d.type, d.leader, d.status]),
+      [
+        ['leadership.started', 'me', 'delivered'],
+        ['leader.changed', 'me', 'superseded'],
+        ['leadership.stopped', 'me', 'delivered'],
+        ['leader.changed', '', 'superseded'],
+        ['leader.changed', 'other', 'delivered'],
+      ],
     );
     assert.equal(await metricValue(registry, 'leaderhook_notify_superseded_total', { target: 'state' }), 2);
+  });
+
+  test('state supersession: a leader.changed at the head that timed out is replaced by a newer one, never by a start or stop', async () => {
+    // The first request hangs past the 200 ms timeout; everything after is answered.
+    const r = await receiver({ script: ['hang'] });
+    const { queue, push, deliveries } = stateHook(r.port, 200);
+    push(testEvent(1, 'leader.changed', 'other'));
+    await r.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    push(testEvent(2, 'leadership.started', 'me'));
+    await r.waitFor(2);
+    push(testEvent(2, 'leader.changed', 'me'));
+    await queue.idle();
+    assert.deepEqual(
+      deliveries
+        .list()
+        .reverse()
+        .map((d) => [d.type, d.leader, d.status]),
+      [
+        ['leader.changed', 'other', 'delivered'],
+        ['leadership.started', 'me', 'delivered'],
+        ['leader.changed', 'me', 'delivered'],
+      ],
+      'nothing superseded: the head was retried and answered before a newer leader.changed came',
+    );
+
+    // Now the hook keeps timing out on a leader.changed while a start and a newer leader.changed are queued.
+    r.script.push('hang', 'hang', 'hang');
+    push(testEvent(3, 'leader.changed', 'third'));
+    await r.waitFor(6);
+    push(testEvent(4, 'leadership.started', 'me'));
+    push(testEvent(4, 'leader.changed', 'me'));
+    await queue.idle();
+    const arrived = r
+      .json()
+      .slice(4)
+      .map((body) => `${body.type} ${String(body.data.transitions)}`);
+    assert.deepEqual(
+      arrived.filter((event, index) => event !== arrived[index - 1]),
+      ['leader.changed 3', 'leadership.started 4', 'leader.changed 4'],
+      'each attempt in order; the start waited for the timed-out head to end',
+    );
+    assert.deepEqual(
+      deliveries
+        .list()
+        .slice(0, 3)
+        .reverse()
+        .map((d) => [d.type, d.leader, d.status]),
+      [
+        ['leader.changed', 'third', 'superseded'],
+        ['leadership.started', 'me', 'delivered'],
+        ['leader.changed', 'me', 'delivered'],
+      ],
+    );
+  });
+
+  test('a queue holds at most 256 events: beyond it the oldest are given up (queue-full), the newest 256 delivered in order', async () => {
+    const port = await freePort();
+    const { queue, push, registry, log } = stateHook(port);
+    for (let i = 1; i <= 300; i++) push(testEvent(i, i % 2 ? 'leadership.started' : 'leadership.stopped', 'me'));
+    assert.ok(queue.depth <= 257, `depth ${queue.depth}`);
+    const givenUp = () =>
+      metricValue(registry, 'leaderhook_notify_given_up_total', { target: 'state', reason: 'queue-full' });
+    await waitFor('the oldest 44 given up', async () => ((await givenUp()) === 44 ? true : undefined));
+    assert.equal(queue.depth, 256);
+    const r = await receiver({ port });
+    await queue.idle();
+    assert.deepEqual(
+      r.json().map((body) => body.data.transitions),
+      Array.from({ length: 256 }, (_, i) => i + 45),
+    );
+    assert.equal(await givenUp(), 44);
+    assert.equal(log.lines.filter((line) => line.fields.reason === 'queue-full').length, 44);
   });
 
   test('a state hook that answers gets every event, in order: nothing is superseded while it is healthy', async () => {
@@ -226,15 +317,17 @@ describe('delivery to a real receiver', () => {
 });
 
 describe('stop before release: waiting for a local hook', () => {
-  test('settledOrRefused waits for the 2xx of what is queued now, and not for a hook nobody listens on', async () => {
-    const slow = await Receiver.start({ script: [{ status: 200, delayMs: 300 }] });
+  test('settledThrough waits for the 2xx of the last queued leadership.stopped, not for what is queued behind it', async () => {
+    const slow = await Receiver.start({ script: [{ status: 200, delayMs: 300 }, 'hang'] });
     try {
       const { queue, push } = testQueue(testTarget(slow.url, { scope: 'self' }));
       push(testEvent(1, 'leadership.stopped'));
+      push(testEvent(1, 'leader.changed', ''));
       const startedAt = performance.now();
-      await queue.settledOrRefused();
+      await queue.settledThrough('leadership.stopped');
       assert.ok(performance.now() - startedAt >= 250, 'waited for the answer');
-      assert.equal(queue.depth, 0);
+      assert.equal(queue.depth, 1, 'the leader.changed behind it, still in delivery, was not waited for');
+      queue.abandon();
     } finally {
       await slow.close();
     }
@@ -247,9 +340,32 @@ describe('stop before release: waiting for a local hook', () => {
     );
     push(testEvent(2, 'leadership.stopped'));
     const refusedAt = performance.now();
-    await queue.settledOrRefused();
+    await queue.settledThrough('leadership.stopped');
     assert.ok(performance.now() - refusedAt < 1_000, 'a refused connection is not waited for');
     assert.equal(queue.depth, 1, 'the event itself is still retried');
+    queue.abandon();
+  });
+
+  test('settledThrough a stop behind a failing head: the head is retried and answered first, then the stop', async () => {
+    // The start at the head fails twice; the stop queued behind it is not superseded and is waited for.
+    const r = await receiver({ script: [{ status: 503 }, { status: 503 }] });
+    const { queue, push } = testQueue(
+      testTarget(r.url, {
+        scope: 'self',
+        supersede: true,
+        retry: { attempts: Number.POSITIVE_INFINITY, minDelayMs: 50, maxDelayMs: 100, maxElapsedMs: 60_000 },
+      }),
+    );
+    push(testEvent(1, 'leadership.started', 'me'));
+    await r.waitFor(1);
+    r.script.push({ status: 200 }, { status: 200 }, 'hang');
+    push(testEvent(1, 'leadership.stopped', 'me'));
+    push(testEvent(1, 'leader.changed', ''));
+    await queue.settledThrough('leadership.stopped');
+    assert.deepEqual(
+      r.json().map((body) => body.type),
+      ['leadership.started', 'leadership.started', 'leadership.started', 'leadership.stopped'],
+    );
     queue.abandon();
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/le
 import { eventId, type EventType } from '../../src/notify/events.ts';
 import { FileValue } from '../../src/notify/file-value.ts';
 import { Notifier, type NotifierElection } from '../../src/notify/notifier.ts';
+import { loadNotifyConfig, urlFileText } from '../../src/notify/notify-config.ts';
 import { parseSecretFile, SecretFiles } from '../../src/notify/signing.ts';
 import type { Target } from '../../src/notify/targets.ts';
 import { waitFor } from '../support/replica.ts';
@@ -276,6 +278,109 @@ describe('notifier: a secret file rotated to something unusable', () => {
       'said again after it read well in between',
     );
     assert.ok(!JSON.stringify(log.lines).includes(good.slice(6)), 'the secret never reaches the log');
+    await notifier.drain(5_000);
+  });
+});
+
+describe('notifier: a URL file rotated', () => {
+  /** A URL on `receiver` whose path carries a token, as a Slack webhook's does. */
+  const tokenUrl = (receiver: Receiver, token: string) => `http://127.0.0.1:${receiver.port}/services/T000/${token}`;
+
+  it('switches to the new URL within the 10 s re-read period; the URL never reaches the log', async () => {
+    const [first, second] = [await receiver(), await receiver()];
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-url-file-'));
+    const urlFile = join(dir, 'slack-url');
+    writeFileSync(urlFile, `${tokenUrl(first, 'FIRSTSECRET')}\n`);
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, `targets:\n  - {name: slack, urlFile: ${urlFile}, scope: all}\n`);
+    const { targets } = loadNotifyConfig({ config }, {});
+    const log = captureLog();
+    const election = new ScriptedElection();
+    const notifier = new Notifier({ election, targets, log, registry: new Registry() });
+    notifier.start();
+    election.report('leader-changed', 'pod-1', '');
+    await first.waitFor(1);
+    assert.equal(first.received[0]?.url, '/services/T000/FIRSTSECRET');
+
+    writeFileSync(urlFile, `${tokenUrl(second, 'SECONDSECRET')}\n`);
+    const rotatedAt = performance.now();
+    let sent = 1;
+    await waitFor(
+      'a delivery to the new URL',
+      () => {
+        election.report('leader-changed', `pod-${++sent}`, '');
+        return second.received.length > 0 || undefined;
+      },
+      20_000,
+      250,
+    );
+    const switchedAfterMs = performance.now() - rotatedAt;
+    assert.ok(switchedAfterMs < 10_000 + 2_000, `switched ${Math.round(switchedAfterMs)} ms after the rotation`);
+    await notifier.drain(5_000);
+    assert.equal(second.received[0]?.url, '/services/T000/SECONDSECRET');
+    assert.equal(first.received.length + second.received.length, sent, 'every event went to one URL or the other');
+    const toFirst = first.json().map((body) => body.data.leader);
+    const toSecond = second.json().map((body) => body.data.leader);
+    assert.deepEqual(
+      [...toFirst, ...toSecond],
+      Array.from({ length: sent }, (_, i) => `pod-${i + 1}`),
+      'in order, nothing sent to the old URL after the switch',
+    );
+    assert.ok(!/SECRET/.test(JSON.stringify(log.lines)), 'no URL in the log');
+  });
+
+  it('rotated to garbage or to a FIFO: keeps the last good URL, logs each problem once, counts every re-read', async () => {
+    const [good, next] = [await receiver(), await receiver()];
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-url-file-'));
+    const file = join(dir, 'url');
+    writeFileSync(file, `${tokenUrl(good, 'GOODSECRET')}\n`);
+    const log = captureLog();
+    const registry = new Registry();
+    const election = new ScriptedElection();
+    const target = testTarget(tokenUrl(good, 'GOODSECRET'), { name: 'slack', scope: 'all' });
+    // Re-read on every use, with the parser loadNotifyConfig gives a urlFile of this format.
+    const urlFile = new FileValue(file, urlFileText('json'), 0);
+    const notifier = new Notifier({
+      election,
+      targets: [{ target, secrets: new SecretFiles([]), headerFiles: new Map(), urlFile }],
+      log,
+      registry,
+    });
+    notifier.start();
+    const said = () => log.lines.filter((line) => line.msg.startsWith('cannot use the changed file'));
+    const failures = () =>
+      metricValue(registry, 'leaderhook_notify_file_reload_failures_total', { target: 'slack', file });
+    const deliver = async (to: Receiver, count: number) => {
+      const before = to.received.length;
+      for (let i = 0; i < count; i++) election.report('leader-changed', `pod-${i}`, '');
+      await to.waitFor(before + count);
+    };
+
+    writeFileSync(file, 'GARBAGESECRET not a url\n');
+    await deliver(good, 3);
+    writeFileSync(file, 'ftp://127.0.0.1/FTPSECRET\n');
+    await deliver(good, 1);
+    rmSync(file);
+    execFileSync('mkfifo', [file]);
+    await deliver(good, 2);
+    assert.deepEqual(
+      said().map((line) => line.fields),
+      [
+        { target: 'slack', file, problem: 'the URL in the file is not a URL (expected http://HOST[:PORT]/PATH)' },
+        { target: 'slack', file, problem: 'the URL in the file must be an http:// or https:// URL, not ftp:' },
+        { target: 'slack', file, problem: 'not a regular file (a FIFO)' },
+      ],
+      'each problem said once',
+    );
+    assert.equal(await failures(), 6, 'every re-read counted');
+    assert.ok(good.received.every((request) => request.url === '/services/T000/GOODSECRET'));
+
+    rmSync(file);
+    writeFileSync(file, `${tokenUrl(next, 'NEXTSECRET')}\n`);
+    await deliver(next, 1);
+    assert.equal(next.received[0]?.url, '/services/T000/NEXTSECRET');
+    assert.equal(good.received.length, 6);
+    assert.ok(!/SECRET/.test(JSON.stringify(log.lines)), 'no URL or file content in the log');
     await notifier.drain(5_000);
   });
 });

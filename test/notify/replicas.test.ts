@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { startEmbeddedApi, type EmbeddedApi } from '../../embedded-api/server.ts';
 import { eventId, type EventType } from '../../src/notify/events.ts';
-import { Replica, waitFor } from '../support/replica.ts';
+import { freePort, Replica, waitFor } from '../support/replica.ts';
 import { Receiver, type Received, type WebhookBody } from './receiver.ts';
 
 const TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
@@ -308,6 +308,104 @@ describe('notifications from replicas as separate processes', () => {
       }
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
+});
+
+describe('a local hook that fails, as a main container that starts late or stalls', () => {
+  /** The Lease's holder, read from the API. */
+  async function holder(election: string): Promise<string> {
+    const response = await fetch(`${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/${election}`);
+    return ((await response.json()) as { spec: { holderIdentity?: string } }).spec.holderIdentity ?? '';
+  }
+
+  it('down when the replica starts leading, up 2 s later: the hook gets leadership.started, then leader.changed', async () => {
+    const election = 'hook-late';
+    const port = await freePort();
+    const replica = await Replica.start({
+      id: `${election}-1`,
+      kubeconfig,
+      election,
+      args: [...TIMINGS, `--hook=http://127.0.0.1:${port}/late`],
+    });
+    try {
+      const { transitions } = await agreedLeader([replica]);
+      await waitFor('refused attempts', () =>
+        replica.logs.some((line) => line.msg === 'delivery attempt failed: connection refused'),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const hook = await receiver({ port });
+      await hook.waitFor(2, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const [started, changedIn] = await ids(election, transitions, replica.id);
+      assert.deepEqual(
+        hook.received.map((request) => [(JSON.parse(request.body) as WebhookBody).type, request.headers['webhook-id']]),
+        [started, changedIn],
+      );
+      assert.deepEqual(
+        hook.json().map((body) => [body.data.leader, body.data.isLeader]),
+        [
+          [replica.id, true],
+          [replica.id, true],
+        ],
+      );
+      const { deliveries } = (await (await fetch(`${replica.url}/deliveries`)).json()) as {
+        deliveries: Array<{ type: string; status: string }>;
+      };
+      assert.deepEqual(deliveries.map((entry) => [entry.type, entry.status]).reverse(), [
+        ['leadership.started', 'delivered'],
+        ['leader.changed', 'delivered'],
+      ]);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('failing when SIGTERM comes: the hook gets leadership.stopped (reason shutdown) before the lock is released', async () => {
+    const election = 'hook-stalled';
+    // Renew deadline − retry period leaves stop-before-release about 4 s to wait for the hook.
+    const timings = ['--lease-duration=8s', '--renew-deadline=5s', '--retry-period=1s'];
+    const hook = await receiver({ fallback: { status: 503 } });
+    const replica = await Replica.start({
+      id: `${election}-1`,
+      kubeconfig,
+      election,
+      args: [...timings, `--hook=${hook.url}`],
+    });
+    try {
+      const { transitions } = await agreedLeader([replica]);
+      // leadership.started has failed twice and is being retried when SIGTERM comes.
+      await hook.waitFor(2);
+      hook.fallback = { status: 200, delayMs: 300 };
+      replica.signal('SIGTERM');
+      const stopArrived = await waitFor(
+        'leadership.stopped at the hook',
+        () => hook.json().some((body) => body.type === 'leadership.stopped') || undefined,
+      );
+      assert.ok(stopArrived);
+      assert.equal(await holder(election), replica.id, 'the lock is still held while the hook answers the stop');
+      assert.equal(await replica.exited, 0);
+      assert.equal(await holder(election), '', 'released after the hook answered');
+
+      const [started, changedIn, stopped, changedOut] = await ids(election, transitions, replica.id);
+      const arrived = hook.received.map((request) => [
+        (JSON.parse(request.body) as WebhookBody).type,
+        request.headers['webhook-id'],
+      ]);
+      const distinctArrived = arrived.filter((event, index) => event[1] !== arrived[index - 1]?.[1]);
+      // The leader.changed to itself is delivered if the start got through before SIGTERM was handled, else the
+      // newer leader.changed to no leader supersedes it; the start and the stop are always delivered, in order.
+      assert.ok(
+        [
+          [started, stopped, changedOut],
+          [started, changedIn, stopped, changedOut],
+        ].some((expected) => JSON.stringify(expected) === JSON.stringify(distinctArrived)),
+        `received ${JSON.stringify(distinctArrived)}`,
+      );
+      const stop = hook.json().find((body) => body.type === 'leadership.stopped');
+      assert.deepEqual([stop?.data.reason, stop?.data.isLeader, stop?.data.leader], ['shutdown', false, '']);
+    } finally {
+      await replica.stop();
     }
   });
 });
