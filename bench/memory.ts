@@ -151,19 +151,28 @@ export async function perFeature(bench: Bench, seconds: number, hookPort: number
   const figures: FeatureFigure[] = [];
   for (const [feature, args] of features) {
     const replica = await bench.start('feature', `feature-${Date.now().toString(36)}`, [...FAST_TIMINGS, ...args]);
-    try {
-      await agreedLeader([replica]);
-      await new Promise((resolve) => setTimeout(resolve, 5000));
-      const sampler = new MemorySampler([replica.process.pid as number]);
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-      sampler.stop();
-      const samples = sampler.samples.get(replica.process.pid as number) ?? [];
-      figures.push({ feature, rssMb: summarise(samples, 'rssMb').median, anonMb: summarise(samples, 'anonMb').median });
-    } finally {
-      await replica.stop();
-    }
+    figures.push({ feature, ...(await loneLeaderMemory(replica, seconds)) });
   }
   return figures;
+}
+
+/**
+ * A lone replica's idle memory: once it leads and has settled (5 s), the medians of RSS and RssAnon in MiB sampled
+ * over `seconds`; the replica is stopped either way.
+ */
+async function loneLeaderMemory(replica: Replica, seconds: number): Promise<{ rssMb: number; anonMb: number }> {
+  try {
+    await agreedLeader([replica]);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const pid = replica.process.pid as number;
+    const sampler = new MemorySampler([pid]);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    sampler.stop();
+    const samples = sampler.samples.get(pid) ?? [];
+    return { rssMb: summarise(samples, 'rssMb').median, anonMb: summarise(samples, 'anonMb').median };
+  } finally {
+    await replica.stop();
+  }
 }
 
 export interface RuntimeVariant {
@@ -190,21 +199,7 @@ export async function runtimeVariants(
     for (const variant of variants) {
       bench.command = { args: [...variant.nodeArgs, script], env: variant.env };
       const replica = await bench.start('runtime', `runtime-${Date.now().toString(36)}`);
-      try {
-        await agreedLeader([replica]);
-        await new Promise((resolve) => setTimeout(resolve, 5000));
-        const sampler = new MemorySampler([replica.process.pid as number]);
-        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-        sampler.stop();
-        const samples = sampler.samples.get(replica.process.pid as number) ?? [];
-        rows.push({
-          name: variant.name,
-          rssMb: summarise(samples, 'rssMb').median,
-          anonMb: summarise(samples, 'anonMb').median,
-        });
-      } finally {
-        await replica.stop();
-      }
+      rows.push({ name: variant.name, ...(await loneLeaderMemory(replica, seconds)) });
     }
   } finally {
     bench.command = image;
