@@ -1,22 +1,16 @@
-// The composition root: parse and validate the configuration, build the parts, wire them, handle signals.
+// The composition root: parse and validate the configuration, open the library's election, add the sidecar's parts
+// (HTTP, notifier, state file) around it, handle signals.
 import { readFileSync } from 'node:fs';
 import { buildConfig, type Config } from './config/config.ts';
 import { helpText } from './config/flags.ts';
 import { readFlags } from './config/read-flags.ts';
 import { UsageError } from './config/usage-error.ts';
-import { Elector } from './election/elector.ts';
-import { KubeEventSink } from './events/event-sink.ts';
-import { EventRecorder } from './events/recorder.ts';
 import { createHttpApp } from './http/app.ts';
 import { close, listen } from './http/server.ts';
 import { apiServerUrl, defaultNamespace, loadKubeConfig } from './kube-api/kubeconfig.ts';
-import { KubePodLabelApi } from './leader-pod/pod-api.ts';
-import { LeaderLabelReconciler } from './leader-pod/reconciler.ts';
-import { createLock } from './lock/create-lock.ts';
-import { lockReference } from './lock/types.ts';
 import { createLogger } from './log/logger.ts';
-import { ElectionMetrics } from './metrics/election-metrics.ts';
-import { instrumentLock } from './metrics/instrumented-lock.ts';
+import { openElection } from './library/election.ts';
+import { createProcessRegistry } from './metrics/election-metrics.ts';
 import type { Notifier } from './notify/notifier.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
 import { StateFile, stateFilePathProblem } from './state-file/state-file.ts';
@@ -45,90 +39,69 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const { config, notifyConfig } = parsed;
   const stateFileProblem = notifyConfig.stateFile && stateFilePathProblem(notifyConfig.stateFile);
   if (stateFileProblem) throw new UsageError('--state-file', stateFileProblem);
-  // client-go bounds each API call so: a hung request must not eat the renew deadline.
-  const requestTimeoutMs = Math.max(1000, config.timings.renewDeadlineMs / 2);
   const kubeConfig = loadKubeConfig(config.kubeconfig?.path, config.kubeconfig?.source ?? '--kubeconfig', env);
   const namespace = config.namespace ?? defaultNamespace(kubeConfig);
   const log = createLogger(config.logLevel, { election: config.election, namespace, id: config.identity });
+  const registry = createProcessRegistry();
 
-  const metrics = new ElectionMetrics(config.election);
   // Loaded only when used, as the notifier is: the check's HTTP client costs memory in every pod.
   const candidate = config.candidateCheck
     ? new (await import('./candidate/candidate-check.ts')).CandidateCheck({
         ...config.candidateCheck,
         log: log.child({ part: 'candidate-check' }),
-        registry: metrics.registry,
+        registry,
       })
     : undefined;
-  /** The lock object's uid once known, for the events' involvedObject. */
-  let lockUid: string | undefined;
-  const lock = instrumentLock(
-    createLock(kubeConfig, {
-      kind: config.lock,
+  /** The notifier and the state file follow the elector, so they are built once the election is open. */
+  const sidecar: { notifier?: Notifier | undefined; stateFile?: StateFile | undefined } = {};
+  // The sidecar runs the library's election; it adds HTTP, the notifier and the state file around it.
+  const { election, elector } = openElection(
+    {
+      election: config.election,
       namespace,
-      name: config.election,
-      requestTimeoutMs,
-    }),
-    metrics,
-    (written) => {
-      lockUid = (written.object as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? lockUid;
-      if (written.record?.holderIdentity === config.identity && written.record.renewTime)
-        metrics.renewed(written.record.renewTime);
+      identity: config.identity,
+      lock: config.lock,
+      ...config.timings,
+      kubeConfig,
+      log,
+      metrics: registry,
+      events: config.events,
+      ...(config.leaderLabel ? { leaderLabel: config.leaderLabel } : {}),
+    },
+    {
+      env,
+      ...(candidate ? { candidacy: candidate } : {}),
+      // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
+      ...(config.stopBeforeRelease
+        ? { beforeRelease: async (signal: AbortSignal) => sidecar.notifier?.localHooksSettled(signal) }
+        : {}),
+      // Pending notifications, the final leadership.stopped included, and the state file drain within --drain-timeout.
+      afterRelease: () =>
+        Promise.all([
+          sidecar.notifier?.drain(notifyConfig.drainTimeoutMs),
+          sidecar.stateFile?.flush(notifyConfig.drainTimeoutMs),
+        ]),
     },
   );
-  const elector = new Elector({
-    lock,
-    identity: config.identity,
-    log,
-    ...config.timings,
-    onSlowPath: () => metrics.slowPathTaken(),
-    onIdentityClash: () => metrics.identityClash(),
-    // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
-    ...(config.stopBeforeRelease
-      ? { beforeRelease: async (signal: AbortSignal) => notifier?.localHooksSettled(signal) }
-      : {}),
-    ...(candidate ? { candidacy: candidate } : {}),
-  });
-  elector.subscribe((change) => metrics.record(change));
   // Loaded only when used: the delivery stack (got and friends) and the CloudEvents SDK cost memory in every pod.
   if (notifyConfig.targets.some(({ target }) => target.format === 'cloudevents')) {
     await (await import('./notify/formats/cloudevents.ts')).loadCloudEvents();
   }
-  const notifier: Notifier | undefined = notifyConfig.targets.length
+  const notifier = notifyConfig.targets.length
     ? new (await import('./notify/notifier.ts')).Notifier({
         election: elector,
         targets: notifyConfig.targets,
         log: log.child({ component: 'notify' }),
-        registry: metrics.registry,
+        registry,
       })
     : undefined;
+  sidecar.notifier = notifier;
   notifier?.start();
   const stateFile = notifyConfig.stateFile
     ? new StateFile(notifyConfig.stateFile, log.child({ part: 'state-file' }))
     : undefined;
+  sidecar.stateFile = stateFile;
   stateFile?.follow(elector);
-
-  const events = config.events
-    ? new EventRecorder({
-        sink: new KubeEventSink(kubeConfig, requestTimeoutMs),
-        involvedObject: () => lockReference(config.lock, namespace, config.election, lockUid),
-        source: { component: 'leaderhook', ...(env.NODE_NAME ? { host: env.NODE_NAME } : {}) },
-        log: log.child({ part: 'events' }),
-      })
-    : undefined;
-  events?.recordLeadership(elector);
-  const leaderLabel = config.leaderLabel
-    ? new LeaderLabelReconciler({
-        api: new KubePodLabelApi(kubeConfig, env.POD_NAMESPACE || namespace, requestTimeoutMs),
-        label: config.leaderLabel,
-        podName: config.identity,
-        identity: config.identity,
-        log: log.child({ part: 'leader-label' }),
-        retryBaseMs: config.timings.retryPeriodMs,
-        retryCapMs: Math.max(config.timings.leaseDurationMs, 10_000),
-        resyncMs: 30_000,
-      })
-    : undefined;
 
   const app = createHttpApp({
     leadership: {
@@ -136,7 +109,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       subscribe: (listener) => elector.subscribe(listener),
       unhealthyReason: () => elector.unhealthyReason(),
     },
-    metrics: metrics.registry,
+    metrics: registry,
     readyOnlyWhenLeader: config.readyOnlyWhenLeader,
     watch: { maxClients: config.maxWatchClients },
     ...(candidate ? { candidate: () => candidate.state() } : {}),
@@ -156,8 +129,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     'leaderhook started',
   );
   candidate?.start();
-  elector.start();
-  leaderLabel?.start(elector);
+  election.start();
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -168,16 +140,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     stopping = true;
     log.info({ signal }, 'shutting down: stopping leadership, then releasing the lock');
     candidate?.stop();
-    await elector.stop({ release: true });
-    // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
-    // Pending notifications, the final leadership.stopped included, and the state file drain within --drain-timeout.
-    await Promise.all([
-      leaderLabel?.settle(config.timings.renewDeadlineMs),
-      events?.shutdown(config.timings.renewDeadlineMs),
-      notifier?.drain(notifyConfig.drainTimeoutMs),
-      stateFile?.flush(notifyConfig.drainTimeoutMs),
-    ]);
-    leaderLabel?.stop();
+    await election.stop();
     stateFile?.stop();
     await close(server);
     log.flush();

@@ -50,21 +50,26 @@ const MAX_URL_LENGTH = 2_048;
 /** The most `--max-watch-clients` may allow: each open stream holds about 30 KB. */
 const MAX_WATCH_CLIENTS = 10_000;
 
-const DEFAULT_TIMINGS: ElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+/** client-go's defaults (kube-controller-manager's): 15 s, 10 s, 2 s. */
+export const DEFAULT_TIMINGS: ElectionTimings = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 /** A DNS subdomain, as Kubernetes requires of object names. */
-const objectName = z
+export const objectName = z
   .string()
   .max(253, 'must be at most 253 characters')
   .regex(DNS_SUBDOMAIN, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
 
-const namespaceName = z
+export const namespaceName = z
   .string()
   .max(63, 'must be at most 63 characters')
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
 
 /** One of `values`, else a message that lists them all: `must be a, b or c, not "x"`. */
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   const listed = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
   return z.enum(values, { error: (issue) => `must be ${listed}, not "${String(issue.input)}"` });
 }
@@ -236,7 +241,12 @@ function resolveIdentity(
   return { value: hostname(), source: '--id (default: the hostname)' };
 }
 
-function isPodName(name: string): boolean {
+/** The identity when none is given, for the CLI and the library alike: `$POD_NAME`, else the hostname. */
+export function defaultIdentity(env: NodeJS.ProcessEnv): string {
+  return env.POD_NAME || hostname();
+}
+
+export function isPodName(name: string): boolean {
   return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 

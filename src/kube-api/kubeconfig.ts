@@ -74,9 +74,14 @@ const MAX_KUBECONFIG_BYTES = 1024 * 1024;
  * kubeconfig file is checked first as leaderhook reads files from outside (a regular file of at most 1 MiB, see
  * `readBoundedFile`). Usage errors, naming where the file came from: a kubeconfig that cannot be read or parsed or has
  * no current cluster; in a pod without `KUBERNETES_SERVICE_HOST`/`_PORT`; and no credentials at all (client-node
- * would fall back to `http://localhost:8080`).
+ * would fall back to `http://localhost:8080`). `option` is how the messages name the way to pass a kubeconfig.
  */
-export function loadKubeConfig(path: string | undefined, subject: string, env: NodeJS.ProcessEnv): KubeConfig {
+export function loadKubeConfig(
+  path: string | undefined,
+  subject: string,
+  env: NodeJS.ProcessEnv,
+  option = '--kubeconfig',
+): KubeConfig {
   const kubeConfig = new ConnectionReusingKubeConfig();
   const listed = env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
   const home = env.HOME ? join(env.HOME, '.kube', 'config') : undefined;
@@ -85,7 +90,7 @@ export function loadKubeConfig(path: string | undefined, subject: string, env: N
   } else if (listed.length) {
     loadFiles(kubeConfig, listed, 'KUBECONFIG');
   } else if (home && existsSync(home)) {
-    loadFiles(kubeConfig, [home], '--kubeconfig (default: ~/.kube/config)');
+    loadFiles(kubeConfig, [home], `${option} (default: ~/.kube/config)`);
   } else if (existsSync(SERVICE_ACCOUNT_TOKEN_FILE)) {
     const missing = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((name) => !env[name]);
     if (missing.length)
@@ -95,7 +100,7 @@ export function loadKubeConfig(path: string | undefined, subject: string, env: N
       );
     kubeConfig.loadFromCluster();
   } else {
-    throw new UsageError('no Kubernetes credentials', 'pass --kubeconfig, set KUBECONFIG, or run in a pod');
+    throw new UsageError('no Kubernetes credentials', `pass ${option}, set KUBECONFIG, or run in a pod`);
   }
   if (!kubeConfig.getCurrentCluster()) {
     throw new UsageError(
@@ -114,7 +119,7 @@ export function loadKubeConfig(path: string | undefined, subject: string, env: N
  * of at most 1 MiB, so a FIFO never blocks and /dev/zero is never read. client-node reads these files again on each
  * call; the check is at start.
  */
-function checkCredentials(kubeConfig: KubeConfig, subject: string): void {
+export function checkCredentials(kubeConfig: KubeConfig, subject: string): void {
   const cluster = kubeConfig.getCurrentCluster();
   const user = kubeConfig.getCurrentUser();
   let server: URL;
@@ -145,6 +150,22 @@ function checkCredentials(kubeConfig: KubeConfig, subject: string): void {
       throw new UsageError(subject, `the kubeconfig's ${field} ${JSON.stringify(file)}: ${reason}`);
     }
   }
+}
+
+/**
+ * A caller's KubeConfig with one connection pool (see ConnectionReusingKubeConfig): its clusters, users, contexts and
+ * current context, copied; a KubeConfig of ours is returned as it is.
+ */
+export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
+  if (kubeConfig instanceof ConnectionReusingKubeConfig) return kubeConfig;
+  const copy = new ConnectionReusingKubeConfig();
+  copy.loadFromOptions({
+    clusters: kubeConfig.clusters,
+    users: kubeConfig.users,
+    contexts: kubeConfig.contexts,
+    currentContext: kubeConfig.currentContext,
+  });
+  return copy;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LeadershipChange } from '../election/leadership.ts';
 
 /** prom-client's default gauges whose names end in `_total`, which Prometheus reserves for counters. */
@@ -8,9 +8,32 @@ const SUM_GAUGES_NAMED_AS_COUNTERS = [
   'nodejs_active_resources_total',
 ];
 
-/** The election's Prometheus metrics: leaderhook's own, plus client-go's names so existing dashboards work. */
+/** The sidecar's registry: the process's default metrics (Node.js, CPU, memory), to which the election's are added. */
+export function createProcessRegistry(): Registry {
+  const registry = new Registry();
+  // The event-loop delay is sampled every 100 ms: prom-client's 10 ms wakes an idle replica 100 times a second (idle
+  // CPU 0.8 -> 0.15 % of a core for a follower); each sample still measures the delay to the microsecond.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // Gauges named like counters fail `promtool check metrics` (and confuse rate()); the per-type gauges without the
+  // suffix (nodejs_active_handles{type}, …) carry the same counts.
+  for (const name of SUM_GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
+  return registry;
+}
+
+/**
+ * The metric of that name already in `registry` (another election's in the same process), else a new one: elections
+ * sharing a registry share each metric, told apart by their `election` (or `name`) label.
+ */
+function shared<T extends Metric>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/**
+ * The election's Prometheus metrics, registered into `registry`: leaderhook's own, plus client-go's names so existing
+ * dashboards work.
+ */
 export class ElectionMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly #election: string;
   readonly isLeader: Gauge<'election'>;
   readonly transitions: Counter<'election' | 'type'>;
@@ -21,64 +44,99 @@ export class ElectionMetrics {
   readonly slowPath: Counter<'name'>;
   readonly identityClashes: Counter<'election'>;
 
-  constructor(election: string) {
+  constructor(election: string, registry: Registry) {
+    this.registry = registry;
     this.#election = election;
-    const registers = [this.registry];
-    // The event-loop delay is sampled every 100 ms: prom-client's 10 ms wakes an idle replica 100 times a second (idle
-    // CPU 0.8 -> 0.15 % of a core for a follower); each sample still measures the delay to the microsecond.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
-    // Gauges named like counters fail `promtool check metrics` (and confuse rate()); the per-type gauges without the
-    // suffix (nodejs_active_handles{type}, …) carry the same counts.
-    for (const name of SUM_GAUGES_NAMED_AS_COUNTERS) this.registry.removeSingleMetric(name);
-    this.isLeader = new Gauge({
-      name: 'leaderhook_is_leader',
-      help: '1 while this replica leads, else 0',
-      labelNames: ['election'],
-      registers,
-    });
-    this.transitions = new Counter({
-      name: 'leaderhook_leadership_changes_total',
-      help: 'Leadership changes seen by this replica, by type (started, stopped, leader-changed)',
-      labelNames: ['election', 'type'],
-      registers,
-    });
-    this.lastRenew = new Gauge({
-      name: 'leaderhook_last_renew_timestamp_seconds',
-      help: "Unix time of this replica's last successful acquire or renew of the lock",
-      labelNames: ['election'],
-      registers,
-    });
-    this.apiRequests = new Counter({
-      name: 'leaderhook_api_requests_total',
-      help: 'Kubernetes API requests for the lock, by verb and HTTP status code ("error" when no answer came)',
-      labelNames: ['verb', 'code'],
-      registers,
-    });
-    this.apiLatency = new Histogram({
-      name: 'leaderhook_api_request_duration_seconds',
-      help: 'Kubernetes API request latency for the lock, by verb',
-      labelNames: ['verb'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
-    this.masterStatus = new Gauge({
-      name: 'leader_election_master_status',
-      help: 'client-go compatible: 1 if this replica leads, else 0',
-      labelNames: ['name'],
-      registers,
-    });
-    this.slowPath = new Counter({
-      name: 'leader_election_slowpath_total',
-      help: 'client-go compatible: renews that had to read the lock first because the cached object was stale',
-      labelNames: ['name'],
-      registers,
-    });
-    this.identityClashes = new Counter({
-      name: 'leaderhook_identity_clashes_total',
-      help: "Lock records naming this replica's identity that another process wrote (two processes share one identity)",
-      labelNames: ['election'],
-      registers,
-    });
+    const registers = [registry];
+    this.isLeader = shared(
+      registry,
+      'leaderhook_is_leader',
+      () =>
+        new Gauge({
+          name: 'leaderhook_is_leader',
+          help: '1 while this replica leads, else 0',
+          labelNames: ['election'],
+          registers,
+        }),
+    );
+    this.transitions = shared(
+      registry,
+      'leaderhook_leadership_changes_total',
+      () =>
+        new Counter({
+          name: 'leaderhook_leadership_changes_total',
+          help: 'Leadership changes seen by this replica, by type (started, stopped, leader-changed)',
+          labelNames: ['election', 'type'],
+          registers,
+        }),
+    );
+    this.lastRenew = shared(
+      registry,
+      'leaderhook_last_renew_timestamp_seconds',
+      () =>
+        new Gauge({
+          name: 'leaderhook_last_renew_timestamp_seconds',
+          help: "Unix time of this replica's last successful acquire or renew of the lock",
+          labelNames: ['election'],
+          registers,
+        }),
+    );
+    this.apiRequests = shared(
+      registry,
+      'leaderhook_api_requests_total',
+      () =>
+        new Counter({
+          name: 'leaderhook_api_requests_total',
+          help: 'Kubernetes API requests for the lock, by verb and HTTP status code ("error" when no answer came)',
+          labelNames: ['verb', 'code'],
+          registers,
+        }),
+    );
+    this.apiLatency = shared(
+      registry,
+      'leaderhook_api_request_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'leaderhook_api_request_duration_seconds',
+          help: 'Kubernetes API request latency for the lock, by verb',
+          labelNames: ['verb'],
+          buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+          registers,
+        }),
+    );
+    this.masterStatus = shared(
+      registry,
+      'leader_election_master_status',
+      () =>
+        new Gauge({
+          name: 'leader_election_master_status',
+          help: 'client-go compatible: 1 if this replica leads, else 0',
+          labelNames: ['name'],
+          registers,
+        }),
+    );
+    this.slowPath = shared(
+      registry,
+      'leader_election_slowpath_total',
+      () =>
+        new Counter({
+          name: 'leader_election_slowpath_total',
+          help: 'client-go compatible: renews that had to read the lock first because the cached object was stale',
+          labelNames: ['name'],
+          registers,
+        }),
+    );
+    this.identityClashes = shared(
+      registry,
+      'leaderhook_identity_clashes_total',
+      () =>
+        new Counter({
+          name: 'leaderhook_identity_clashes_total',
+          help: "Lock records naming this replica's identity that another process wrote (two processes share one identity)",
+          labelNames: ['election'],
+          registers,
+        }),
+    );
     this.identityClashes.inc({ election }, 0);
     this.isLeader.set({ election: election }, 0);
     this.masterStatus.set({ name: election }, 0);

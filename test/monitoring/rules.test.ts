@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ElectionMetrics } from '../../src/metrics/election-metrics.ts';
+import { createProcessRegistry, ElectionMetrics } from '../../src/metrics/election-metrics.ts';
 import { NotifyMetrics } from '../../src/notify/metrics.ts';
 import { requireTool } from '../support/tools.ts';
 
@@ -67,7 +67,7 @@ test('every alert has unit tests, including a case where it fires', () => {
 });
 
 test('the rules read only metrics leaderhook exports', async () => {
-  const metrics = new ElectionMetrics('orders');
+  const metrics = new ElectionMetrics('orders', createProcessRegistry());
   new NotifyMetrics(metrics.registry);
   const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name));
   const used = new Set(
