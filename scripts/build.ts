@@ -1,5 +1,6 @@
-// `npm run build`: type-checks the product (tsconfig.build.json) and bundles it into dist/ (scripts/build/bundle.ts),
-// as the image runs it. `--outdir DIR` builds elsewhere; `--no-typecheck` skips the type check.
+// `npm run build`: type-checks the product (tsconfig.build.json), bundles it into dist/ (scripts/build/bundle.ts): the
+// sidecar as the image runs it and the library, and writes the library's declarations into dist/types
+// (tsconfig.types.json). `--outdir DIR` builds elsewhere; `--no-typecheck` skips the type check and the declarations.
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +22,19 @@ try {
   }
   const outdir = resolve(values.outdir);
   const result = await bundle({ outdir });
+  if (!values['no-typecheck']) {
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.types.json'),
+        '--outDir',
+        join(outdir, 'types'),
+      ],
+      { stdio: 'inherit' },
+    );
+  }
   console.log(`built ${outdir}:\n${describeBundle(result, outdir)}`);
 } catch (error) {
   // tsc has printed its own errors; a bundling failure is ours to print, one problem a line.

@@ -9,7 +9,7 @@ import { createHttpApp } from './http/app.ts';
 import { close, listen } from './http/server.ts';
 import { apiServerUrl, defaultNamespace, loadKubeConfig } from './kube-api/kubeconfig.ts';
 import { createLogger } from './log/logger.ts';
-import { openElection } from './library/election.ts';
+import { openElection } from './library/open-election.ts';
 import { createProcessRegistry } from './metrics/election-metrics.ts';
 import type { Notifier } from './notify/notifier.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';

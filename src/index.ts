@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-export { createElection, NotLeadingError, type Election } from './library/election.ts';
+export { createElection } from './library/create-election.ts';
+export { NotLeadingError, type Election } from './library/election.ts';
 export type { ElectionOptions } from './library/options.ts';
 export type { LeadershipChange, LeadershipSnapshot, StopReason } from './election/leadership.ts';
 export type { LeaderLabel } from './leader-pod/label.ts';

@@ -1,7 +1,8 @@
 /**
- * The product's build: one esbuild bundle per entry point (tree-shaken, minified, ESM, ASCII-only), code loaded only
- * by a dynamic `import()` in chunks of its own, `@kubernetes/client-node` slimmed at build time
- * (./client-node-slimming.ts). The output needs Node.js and nothing else: no node_modules at run time.
+ * The product's build: one esbuild bundle per entry point (tree-shaken, ESM, ASCII-only). The sidecar's is minified,
+ * with code loaded only by a dynamic `import()` in chunks of its own and `@kubernetes/client-node` slimmed at build
+ * time (./client-node-slimming.ts): it needs Node.js and nothing else, no node_modules at run time. The library's
+ * holds leaderhook's own code only and imports its dependencies from the app's node_modules.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,11 +16,14 @@ import { thirdPartyNotices } from './notices.ts';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * Entry points, by output name (`dist/<name>.js`). A second entry (e.g. a library's `index`) is one more line; chunks
- * shared between entries are split out once.
+ * Entry points, by output name (`dist/<name>.js`):
+ * - `bundled`: the sidecar, as the image runs it: every dependency inside (client-node slimmed), no node_modules;
+ * - `external`: the library (`import … from 'leaderhook'`): only leaderhook's own code; its dependencies, above all
+ *   `@kubernetes/client-node`, stay imports, so the app's installed copies serve it (one client, one prom-client).
  */
-export const ENTRY_POINTS: Record<string, string> = {
-  cli: 'src/cli.ts',
+export const ENTRY_POINTS: Record<string, { source: string; dependencies: 'bundled' | 'external' }> = {
+  cli: { source: 'src/cli.ts', dependencies: 'bundled' },
+  index: { source: 'src/index.ts', dependencies: 'external' },
 };
 
 /** Every generated client-node method leaderhook calls; the build checks the source calls no other. */
@@ -71,7 +75,10 @@ export interface BundleOptions {
 }
 
 export interface BundleResult {
+  /** The sidecar's build (every `bundled` entry and its chunks). */
   metafile: esbuild.Metafile;
+  /** The library's build (every `external` entry). */
+  libraryMetafile: esbuild.Metafile;
   /** Models kept in the client's typeMap, of how many. */
   models: { kept: number; of: number };
   /** Output files (absolute paths) with their sizes in bytes. */
@@ -86,10 +93,19 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const slimming = { packageRoot, calls: CLIENT_NODE_CALLS, passThrough: CLIENT_NODE_PASS_THROUGH };
   const plan = planSlimming(slimming);
   rmSync(options.outdir, { recursive: true, force: true });
-  const result = await esbuild
+  const entries = (dependencies: 'bundled' | 'external') =>
+    Object.entries(ENTRY_POINTS)
+      .filter(([, entry]) => entry.dependencies === dependencies)
+      .map(([out, entry]) => ({ in: entry.source, out }));
+  const failed = (error: unknown): never => {
+    const failures = (error as { errors?: esbuild.Message[] }).errors;
+    if (!failures) throw error;
+    throw new Error(`build failed:\n${failures.map(formatMessage).join('\n')}`);
+  };
+  const sidecar = await esbuild
     .build({
       absWorkingDir: ROOT,
-      entryPoints: Object.entries(ENTRY_POINTS).map(([out, entry]) => ({ in: entry, out })),
+      entryPoints: entries('bundled'),
       outdir: options.outdir,
       ...BUNDLE_SETTINGS,
       splitting: true,
@@ -99,13 +115,25 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       metafile: true,
       logLevel: 'silent',
     })
-    .catch((error: unknown) => {
-      const failures = (error as { errors?: esbuild.Message[] }).errors;
-      if (!failures) throw error;
-      throw new Error(`build failed:\n${failures.map(formatMessage).join('\n')}`);
-    });
-  const problems = checkSlimBundle(result.metafile, ROOT, slimming, plan);
-  const files = Object.entries(result.metafile.outputs).map(([path, output]) => ({
+    .catch(failed);
+  // Names kept, so an app's stack traces through the library name leaderhook's functions.
+  const library = await esbuild
+    .build({
+      absWorkingDir: ROOT,
+      entryPoints: entries('external'),
+      outdir: options.outdir,
+      ...BUNDLE_SETTINGS,
+      minify: false,
+      minifyWhitespace: true,
+      minifySyntax: true,
+      banner: {},
+      packages: 'external',
+      metafile: true,
+      logLevel: 'silent',
+    })
+    .catch(failed);
+  const problems = checkSlimBundle(sidecar.metafile, ROOT, slimming, plan);
+  const files = Object.entries({ ...sidecar.metafile.outputs, ...library.metafile.outputs }).map(([path, output]) => ({
     path: join(ROOT, path),
     bytes: output.bytes,
   }));
@@ -116,8 +144,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       problems.push(`${relative(ROOT, path)} is not ASCII-only (byte ${at}): V8 would hold it as two-byte text`);
   }
   if (problems.length) throw new Error(`build failed:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
-  writeFileSync(join(options.outdir, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(result.metafile, ROOT));
-  return { metafile: result.metafile, models: { kept: plan.keep.size, of: plan.all.length }, files };
+  writeFileSync(join(options.outdir, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(sidecar.metafile, ROOT));
+  return {
+    metafile: sidecar.metafile,
+    libraryMetafile: library.metafile,
+    models: { kept: plan.keep.size, of: plan.all.length },
+    files,
+  };
 }
 
 function formatMessage(message: esbuild.Message): string {

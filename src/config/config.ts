@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
 import type { CandidateCheckOptions } from '../candidate/candidate-check.ts';
-import { validateTimings, type ElectionTimings } from '../election/timing.ts';
-import { DNS_SUBDOMAIN, parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
+import { DEFAULT_TIMINGS, validateTimings, type ElectionTimings } from '../election/timing.ts';
+import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
 import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
 import type { ListenAddress } from '../http/server.ts';
 import { WATCH_DEFAULTS } from '../http/watch-stream.ts';
+import { isPodName, namespaceName, objectName, oneOf } from './names.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
@@ -49,30 +50,6 @@ const MAX_URL_LENGTH = 2_048;
 
 /** The most `--max-watch-clients` may allow: each open stream holds about 30 KB. */
 const MAX_WATCH_CLIENTS = 10_000;
-
-/** client-go's defaults (kube-controller-manager's): 15 s, 10 s, 2 s. */
-export const DEFAULT_TIMINGS: ElectionTimings = {
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-};
-
-/** A DNS subdomain, as Kubernetes requires of object names. */
-export const objectName = z
-  .string()
-  .max(253, 'must be at most 253 characters')
-  .regex(DNS_SUBDOMAIN, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
-
-export const namespaceName = z
-  .string()
-  .max(63, 'must be at most 63 characters')
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
-
-/** One of `values`, else a message that lists them all: `must be a, b or c, not "x"`. */
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  const listed = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
-  return z.enum(values, { error: (issue) => `must be ${listed}, not "${String(issue.input)}"` });
-}
 
 const listenAddress = z.string().transform((text, context): ListenAddress => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());
@@ -239,15 +216,6 @@ function resolveIdentity(
   if (id !== undefined) return { value: id, source: sources.id ?? '--id' };
   if (env.POD_NAME) return { value: env.POD_NAME, source: 'POD_NAME' };
   return { value: hostname(), source: '--id (default: the hostname)' };
-}
-
-/** The identity when none is given, for the CLI and the library alike: `$POD_NAME`, else the hostname. */
-export function defaultIdentity(env: NodeJS.ProcessEnv): string {
-  return env.POD_NAME || hostname();
-}
-
-export function isPodName(name: string): boolean {
-  return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
 function resolveTimings(

@@ -9,6 +9,13 @@ export interface ElectionTimings {
   retryPeriodMs: number;
 }
 
+/** client-go's defaults (kube-controller-manager's): 15 s, 10 s, 2 s. */
+export const DEFAULT_TIMINGS: ElectionTimings = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
+
 export type TimingName = 'lease duration' | 'renew deadline' | 'retry period';
 
 /** client-go's validation of LeaderElectionConfig: the first problem, and the timings it concerns. */

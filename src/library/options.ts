@@ -1,10 +1,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import * as z from 'zod';
-import { DEFAULT_TIMINGS, defaultIdentity, isPodName, namespaceName, objectName, oneOf } from '../config/config.ts';
+import { defaultIdentity, isPodName, namespaceName, objectName, oneOf } from '../config/names.ts';
 import { MAX_DURATION_MS } from '../config/duration.ts';
 import { UsageError } from '../config/usage-error.ts';
-import { validateTimings, type ElectionTimings, type TimingName } from '../election/timing.ts';
+import { DEFAULT_TIMINGS, validateTimings, type ElectionTimings, type TimingName } from '../election/timing.ts';
 import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
 import type { Log } from '../log/logger.ts';

@@ -1,0 +1,345 @@
+// The library's election and its in-process features, composed once for createElection and for the sidecar's CLI.
+import { Registry } from 'prom-client';
+import { Elector } from '../election/elector.ts';
+import type { Candidacy, LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
+import { KubeEventSink } from '../events/event-sink.ts';
+import { EventRecorder } from '../events/recorder.ts';
+import { defaultNamespace, loadKubeConfig, reusingConnections } from '../kube-api/kubeconfig.ts';
+import { KubePodLabelApi } from '../leader-pod/pod-api.ts';
+import { LeaderLabelReconciler } from '../leader-pod/reconciler.ts';
+import { createLock } from '../lock/create-lock.ts';
+import { lockReference } from '../lock/types.ts';
+import { childLog, createLogger, type Log } from '../log/logger.ts';
+import { ElectionMetrics } from '../metrics/election-metrics.ts';
+import { instrumentLock } from '../metrics/instrumented-lock.ts';
+import { systemClock } from '../runtime/clock.ts';
+import { NotLeadingError, type Election } from './election.ts';
+import { resolveOptions, type ElectionOptions } from './options.ts';
+
+/** How many changes an async iterator holds for a consumer that does not pull; past that it fails. */
+const MAX_BUFFERED_CHANGES = 10_000;
+
+/** What the sidecar's CLI adds to an election; not part of the public API. */
+export interface SidecarExtras {
+  /** `--candidate-check`: whether this replica may acquire and keep the lock. */
+  candidacy?: Candidacy;
+  /** Awaited on stop before the release, beside the library's own wait for leader work (same bound). */
+  beforeRelease?: (signal: AbortSignal) => Promise<void>;
+  /** Awaited on stop after the release, beside the leader label's and the events' settling. */
+  afterRelease?: () => Promise<unknown>;
+  /** The environment defaults come from (`POD_NAME`, `POD_NAMESPACE`, `NODE_NAME`, `KUBECONFIG`, `HOME`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** `createElection`, also returning the elector for the sidecar's own features (the notifier, HTTP). */
+export function openElection(
+  options: ElectionOptions,
+  extras: SidecarExtras = {},
+): { election: Election; elector: Elector } {
+  const env = extras.env ?? process.env;
+  const resolved = resolveOptions(options, env);
+  const { election: name, identity, lock: kind, timings } = resolved;
+  const kubeConfig = reusingConnections(
+    resolved.kubeConfig ?? loadKubeConfig(undefined, 'kubeConfig', env, 'the kubeConfig option'),
+  );
+  const namespace = resolved.namespace ?? defaultNamespace(kubeConfig);
+  const log = resolved.log ?? createLogger('warn', { election: name, namespace, id: identity }, 2);
+  // client-go bounds each API call so: a hung request must not eat the renew deadline.
+  const requestTimeoutMs = Math.max(1000, timings.renewDeadlineMs / 2);
+
+  const metrics = new ElectionMetrics(name, resolved.metrics ?? new Registry());
+  /** The lock object's uid once known, for the events' involvedObject. */
+  let lockUid: string | undefined;
+  const lock = instrumentLock(
+    createLock(kubeConfig, { kind, namespace, name, requestTimeoutMs }),
+    metrics,
+    (written) => {
+      lockUid = (written.object as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? lockUid;
+      if (written.record?.holderIdentity === identity && written.record.renewTime)
+        metrics.renewed(written.record.renewTime);
+    },
+  );
+  const leaderWork = new RunningWork();
+  const elector = new Elector({
+    lock,
+    identity,
+    log,
+    ...timings,
+    onSlowPath: () => metrics.slowPathTaken(),
+    onIdentityClash: () => metrics.identityClash(),
+    ...(extras.candidacy ? { candidacy: extras.candidacy } : {}),
+    // Stop before release: leader work (and the sidecar's local hooks) stop before anyone else can start.
+    beforeRelease: async (signal) => {
+      await Promise.all([leaderWork.settled(), extras.beforeRelease?.(signal)]);
+    },
+  });
+  // First listener: leader work hears that its term ended before any other part does.
+  const election = new LibraryElection({
+    elector,
+    leaderWork,
+    log,
+    signal: resolved.signal,
+    start: () => leaderLabel?.start(elector),
+    // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
+    afterRelease: async () => {
+      await Promise.all([
+        leaderLabel?.settle(timings.renewDeadlineMs),
+        events?.shutdown(timings.renewDeadlineMs),
+        extras.afterRelease?.(),
+      ]);
+      leaderLabel?.stop();
+    },
+  });
+  elector.subscribe((change) => metrics.record(change));
+
+  const events = resolved.events
+    ? new EventRecorder({
+        sink: new KubeEventSink(kubeConfig, requestTimeoutMs),
+        involvedObject: () => lockReference(kind, namespace, name, lockUid),
+        source: { component: 'leaderhook', ...(env.NODE_NAME ? { host: env.NODE_NAME } : {}) },
+        log: childLog(log, { part: 'events' }),
+      })
+    : undefined;
+  events?.recordLeadership(elector);
+  const leaderLabel = resolved.leaderLabel
+    ? new LeaderLabelReconciler({
+        api: new KubePodLabelApi(kubeConfig, env.POD_NAMESPACE || namespace, requestTimeoutMs),
+        label: resolved.leaderLabel,
+        podName: identity,
+        identity,
+        log: childLog(log, { part: 'leader-label' }),
+        retryBaseMs: timings.retryPeriodMs,
+        retryCapMs: Math.max(timings.leaseDurationMs, 10_000),
+        resyncMs: 30_000,
+      })
+    : undefined;
+  return { election, elector };
+}
+
+/** One term of leadership: its signal aborts when the term ends. */
+interface Term {
+  readonly controller: AbortController;
+  cancelTimer: () => void;
+}
+
+class LibraryElection implements Election {
+  readonly #elector: Elector;
+  readonly #log: Log;
+  readonly #startFeatures: () => void;
+  readonly #afterRelease: () => Promise<void>;
+  #started = false;
+  #stopping: Promise<void> | undefined;
+  #term: Term | undefined;
+  /** Callers of runWhileLeading waiting for the next term (resolved with it, or `undefined` once stopped). */
+  readonly #termWaiters = new Set<(term: Term | undefined) => void>();
+  readonly #leaderWork: RunningWork;
+  readonly #ended: Promise<void>;
+  #end: () => void = () => {};
+
+  constructor(parts: ElectionParts) {
+    this.#elector = parts.elector;
+    this.#leaderWork = parts.leaderWork;
+    this.#log = parts.log;
+    this.#startFeatures = parts.start;
+    this.#afterRelease = parts.afterRelease;
+    this.#ended = new Promise((resolve) => (this.#end = resolve));
+    this.#elector.subscribe((change) => this.#onChange(change));
+    parts.signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    if (parts.signal?.aborted) void this.stop();
+  }
+
+  get identity(): string {
+    return this.#elector.identity;
+  }
+
+  get state(): LeadershipSnapshot {
+    return this.#elector.snapshot();
+  }
+
+  start(): void {
+    if (this.#stopping || this.#started) return;
+    this.#started = true;
+    this.#elector.start();
+    this.#startFeatures();
+  }
+
+  stop({ release = true }: { release?: boolean } = {}): Promise<void> {
+    this.#stopping ??= (async () => {
+      try {
+        if (this.#started) {
+          await this.#elector.stop({ release });
+          await this.#afterRelease();
+        }
+      } finally {
+        for (const waiter of this.#termWaiters) waiter(undefined);
+        this.#termWaiters.clear();
+        this.#end();
+      }
+    })();
+    return this.#stopping;
+  }
+
+  subscribe(listener: (change: LeadershipChange) => void): () => void {
+    return this.#elector.subscribe(listener);
+  }
+
+  leadingUntil(): number | undefined {
+    return this.#elector.leadingUntil();
+  }
+
+  unhealthyReason(): string | undefined {
+    return this.#elector.unhealthyReason();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<LeadershipChange> {
+    const buffered: LeadershipChange[] = [];
+    let overflowed = false;
+    let ended = this.#stopping !== undefined;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.#elector.subscribe((change) => {
+      if (buffered.length >= MAX_BUFFERED_CHANGES) {
+        overflowed = true;
+        unsubscribe();
+      } else {
+        buffered.push(change);
+      }
+      wake?.();
+    });
+    void this.#ended.then(() => {
+      ended = true;
+      wake?.();
+    });
+    const finish = (): IteratorReturnResult<undefined> => {
+      unsubscribe();
+      buffered.length = 0;
+      ended = true;
+      return { done: true, value: undefined };
+    };
+    const iterator: AsyncIterableIterator<LeadershipChange> = {
+      next: async () => {
+        for (;;) {
+          const change = buffered.shift();
+          if (change) return { done: false, value: change };
+          if (overflowed) {
+            finish();
+            throw new Error(`the consumer fell ${MAX_BUFFERED_CHANGES} leadership changes behind`);
+          }
+          if (ended) return finish();
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      },
+      return: () => Promise.resolve(finish()),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  async runWhileLeading(
+    work: (signal: AbortSignal) => Promise<void>,
+    { signal }: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    if (typeof work !== 'function') throw new TypeError('runWhileLeading: work must be a function');
+    for (;;) {
+      const term = await this.#nextTerm(signal);
+      if (!term) return;
+      const runSignal = signal ? AbortSignal.any([term.controller.signal, signal]) : term.controller.signal;
+      const run = this.#leaderWork.track(work, runSignal);
+      try {
+        await run;
+      } catch (error) {
+        if (!runSignal.aborted) throw error;
+        this.#log.debug({ err: error }, 'leader work ended after its signal aborted');
+      }
+      // Work that finished early waits for the end of its term; the next run belongs to a new term.
+      if (!runSignal.aborted) await aborted(runSignal);
+    }
+  }
+
+  /** The current term, else the next one; `undefined` once stopped or when `signal` aborts first. */
+  #nextTerm(signal: AbortSignal | undefined): Promise<Term | undefined> {
+    if (this.#stopping || signal?.aborted) return Promise.resolve(undefined);
+    if (this.#term && this.#elector.leadingUntil() !== undefined) return Promise.resolve(this.#term);
+    return new Promise((resolve) => {
+      const onAbort = () => done(undefined);
+      const done = (term: Term | undefined) => {
+        this.#termWaiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(term);
+      };
+      this.#termWaiters.add(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #onChange(change: LeadershipChange): void {
+    if (change.type === 'started') {
+      this.#endTerm('lost');
+      const term: Term = { controller: new AbortController(), cancelTimer: () => {} };
+      this.#term = term;
+      this.#armDeadline(term);
+      for (const waiter of [...this.#termWaiters]) waiter(term);
+    } else if (change.type === 'stopped') {
+      this.#endTerm(change.reason ?? 'lost');
+    }
+  }
+
+  /**
+   * A second guard beside the elector's own step-down: a timer at `leadingUntil()`, re-armed at each renew's new
+   * bound, that ends the term once the elector no longer leads.
+   */
+  #armDeadline(term: Term): void {
+    const until = this.#elector.leadingUntil();
+    if (until === undefined) {
+      if (this.#term === term) this.#endTerm('renew-deadline');
+      return;
+    }
+    term.cancelTimer = systemClock.setTimer(until - systemClock.now(), () => this.#armDeadline(term));
+  }
+
+  #endTerm(reason: StopReason): void {
+    const term = this.#term;
+    if (!term) return;
+    this.#term = undefined;
+    term.cancelTimer();
+    term.controller.abort(new NotLeadingError(reason));
+  }
+}
+
+/** The runs of leader work in progress, so the release can wait for them (stop before release). */
+class RunningWork {
+  readonly #runs = new Set<Promise<unknown>>();
+
+  /** Calls `work(signal)`; returns its outcome (a synchronous throw becomes a rejection). */
+  track(work: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+    const run = (async () => work(signal))();
+    const settled: Promise<unknown> = run.then(
+      () => this.#runs.delete(settled),
+      () => this.#runs.delete(settled),
+    );
+    this.#runs.add(settled);
+    return run;
+  }
+
+  /** Resolves once every run in progress has settled; never rejects. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#runs);
+  }
+}
+
+interface ElectionParts {
+  elector: Elector;
+  leaderWork: RunningWork;
+  log: Log;
+  signal: AbortSignal | undefined;
+  /** Starts the features that follow the election once it runs. */
+  start: () => void;
+  afterRelease: () => Promise<void>;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
