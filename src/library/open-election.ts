@@ -243,6 +243,8 @@ class LibraryElection implements Election {
     for (;;) {
       const term = await this.#nextTerm(signal);
       if (!term) return;
+      // The term may have ended while this call waited for its turn.
+      if (term.controller.signal.aborted) continue;
       const runSignal = signal ? AbortSignal.any([term.controller.signal, signal]) : term.controller.signal;
       const run = this.#leaderWork.track(work, runSignal);
       try {
