@@ -6,6 +6,7 @@ export class UsageError extends Error {
   /** What to fix: an option (`leaseDurationMs`), a flag (`--lease-duration`), an environment variable or a file. */
   readonly subject: string;
 
+  /** The message reads `<subject>: <message>`. */
   constructor(subject: string, message: string) {
     super(`${subject}: ${message}`);
     this.name = 'UsageError';

@@ -1,46 +1,65 @@
 import type { LockKind } from '../lock/types.ts';
 
 /**
- * One leadership change, as every consumer (HTTP, metrics, notifier) receives it.
- * - `started`: this replica became leader;
- * - `stopped`: this replica stopped leading (lost the lock, could not renew in time, or shuts down);
- * - `leader-changed`: the election's leader changed as seen here, including to no leader (`leader` is `''`): only
- *   when the lock was seen free or gone, a read confirmed that the holder's lease ran out, or another holder was
- *   seen. A replica that stops leading keeps reporting itself (the record's holder) with `isLeader` false until then.
+ * Why this replica stopped leading (a `stopped` change's `reason`):
+ * - `lost`: another replica holds the lock (or the lock object was deleted);
+ * - `renew-deadline`: no successful renew within the renew deadline (API down or unreachable, or this process was
+ *   paused), as client-go's leader stops when `RenewDeadline` passes;
+ * - `shutdown`: stopped (SIGTERM, `stop()`): reported before the lock is released, so nobody else starts while this
+ *   replica still says it leads;
+ * - `candidate-unhealthy`: its candidacy no longer allows it to lead (`--candidate-check`, the library's `candidate`);
+ *   reported before the release, after which it stays a follower.
  */
-type LeadershipChangeType = 'started' | 'stopped' | 'leader-changed';
+export type StopReason = 'lost' | 'renew-deadline' | 'shutdown' | 'candidate-unhealthy';
 
-export type StopReason =
-  | 'lost' // another replica holds the lock
-  | 'renew-deadline' // no successful renew within the renew deadline (API down, or this process was paused)
-  | 'shutdown' // stop(): reported before the lock is released, so nobody else starts while this replica still leads
-  | 'candidate-unhealthy'; // its candidacy no longer allows it to lead (--candidate-check); reported before the release
-
+/** One leadership change, as every consumer (HTTP, metrics, notifier, a library user) receives it. */
 export interface LeadershipChange {
-  type: LeadershipChangeType;
+  /**
+   * - `started`: this replica became leader (client-go's `OnStartedLeading`);
+   * - `stopped`: this replica stopped leading, for `reason` (`OnStoppedLeading`);
+   * - `leader-changed`: the election's leader changed as seen here (`OnNewLeader`), including to no leader (`leader`
+   *   is `''`): only when the lock was seen free or gone, a read confirmed that the holder's lease ran out, or another
+   *   holder was seen. A replica that stops leading keeps reporting itself (the record's holder) with `isLeader` false
+   *   until then.
+   */
+  type: 'started' | 'stopped' | 'leader-changed';
+  /** The leader after the change: a holder identity, `''` when there is none. */
   leader: string;
+  /** The leader before the change, `''` for none. */
   previousLeader: string;
+  /** Whether this replica leads after the change. */
   isLeader: boolean;
   /** `leaseTransitions` of the lock record the change was observed on. */
   transitions: number;
   /** The lock object's uid (`metadata.uid`) the change was observed on; `''` when the object does not exist. */
   lockUid: string;
+  /** Why this replica stopped leading: set on `stopped` changes only. */
   reason?: StopReason;
+  /** When the change was observed here (wall clock, informative only). */
   at: Date;
 }
 
 /** The election's state as this replica knows it now. */
 export interface LeadershipSnapshot {
+  /** The lock object's name. */
   election: string;
+  /** The lock object's namespace. */
   namespace: string;
+  /** The lock kind. */
   lock: LockKind;
+  /** This replica's identity. */
   identity: string;
+  /** The current leader's identity, `''` when there is none (or its lease has run out, as a read confirmed). */
   leader: string;
+  /** Whether this replica leads. */
   isLeader: boolean;
+  /** The lock record's `leaseTransitions`: how many times the lock changed holders. */
   transitions: number;
   /** The lock object's uid; `''` while it is unknown or the object does not exist. */
   lockUid: string;
+  /** The record's `acquireTime` (wall clock, written by the holder; informative only), `null` while unknown. */
   acquireTime: Date | null;
+  /** The record's `renewTime` (wall clock, written by the holder; informative only), `null` while unknown. */
   renewTime: Date | null;
   /** Wall-clock time at which the current record was first observed here. */
   observedAt: Date | null;

@@ -1,6 +1,8 @@
 /** The label the leader puts on its own Pod, e.g. `role=leader`. */
 export interface LeaderLabel {
+  /** The label's key, e.g. `role` or `example.com/role`. */
   key: string;
+  /** The label's value, e.g. `leader`. */
   value: string;
 }
 

@@ -6,8 +6,10 @@ import type { LeadershipChange, LeadershipSnapshot, StopReason } from '../electi
  * `shutdown` (the election was stopped).
  */
 export class NotLeadingError extends Error {
+  /** Why this replica stopped leading. */
   readonly reason: StopReason;
 
+  /** The message reads `this replica no longer leads (<reason>)`. */
   constructor(reason: StopReason) {
     super(`this replica no longer leads (${reason})`);
     this.name = 'NotLeadingError';

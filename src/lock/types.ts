@@ -9,12 +9,13 @@ export interface LeaderElectionRecord {
 }
 
 /**
- * The lock kinds, as `--lock` names them: the resource (plural) that holds the record. `leases` is client-go's
- * LeaseLock; `configmaps` and `endpoints` are the legacy annotation locks of leader-elector 0.4 and client-go < 1.24.
+ * A lock kind, as `--lock` names it: the resource (plural) that holds the record. `leases` is client-go's LeaseLock;
+ * `configmaps` and `endpoints` are the legacy annotation locks of leader-elector 0.4 and client-go < 1.24.
  */
-export const LOCK_KINDS = ['leases', 'configmaps', 'endpoints'] as const;
+export type LockKind = 'leases' | 'configmaps' | 'endpoints';
 
-export type LockKind = (typeof LOCK_KINDS)[number];
+/** Every lock kind, in `--help`'s order. */
+export const LOCK_KINDS = ['leases', 'configmaps', 'endpoints'] as const satisfies readonly LockKind[];
 
 /** What each lock kind is in the Kubernetes API: for RBAC hints, event references and CloudEvents sources. */
 export const LOCK_RESOURCES: Record<LockKind, { kind: string; group: string; apiVersion: string }> = {

@@ -16,9 +16,13 @@ export interface LogMethod {
  * Parts never create loggers; the CLI passes `createLogger(…)` or a child of it, a library user their own logger.
  */
 export interface Log {
+  /** Detail for debugging: watch restarts, lost write races. */
   debug: LogMethod;
+  /** Leadership changes, the release. */
   info: LogMethod;
+  /** Faults the election recovers from (API errors, retried). */
   warn: LogMethod;
+  /** What needs a fix: a missing RBAC right, an identity clash. */
   error: LogMethod;
 }
 

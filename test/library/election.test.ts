@@ -152,7 +152,7 @@ describe('Election (in process, embedded Lease API)', () => {
     const until = leader.leadingUntil();
     assert.ok(until !== undefined && until > performance.now(), 'leading until a later instant');
     // The event loop blocked past the bound: no timer can run meanwhile.
-    while (performance.now() <= (until) + 10) {
+    while (performance.now() <= until + 10) {
       /* busy */
     }
     assert.equal(signal?.aborted, false, 'no timer has run yet');
@@ -244,7 +244,7 @@ describe('Election (in process, embedded Lease API)', () => {
     const controller = new AbortController();
     const leader = election('signalled', 'leader', { signal: controller.signal });
     const running = leader.runWhileLeading(
-      (signal) => new Promise((resolve) => signal.addEventListener('abort', resolve)),
+      (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve())),
     );
     leader.start();
     await waitFor('it to lead', () => leader.state.isLeader);

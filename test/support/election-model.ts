@@ -432,7 +432,7 @@ export class SimProcess {
     this.elector = new Elector({
       lock: this.#lock(),
       identity,
-      log: { debug: noop, info: noop, warn: noop, error: noop } as never,
+      log: { debug: noop, info: noop, warn: noop, error: noop },
       clock,
       random: seededRandom(seed),
       ...TIMINGS,
