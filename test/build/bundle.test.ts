@@ -77,6 +77,23 @@ describe('the bundle', () => {
     );
   });
 
+  test("the library entry holds leaderhook's own code: client-node and every other dependency stay imports", () => {
+    const [path, output] =
+      Object.entries(result.libraryMetafile.outputs).find(([, out]) => out.entryPoint === 'src/index.ts') ?? [];
+    assert.ok(path && output, 'an output for src/index.ts');
+    assert.deepEqual(
+      Object.keys(output.inputs).filter((input) => !input.startsWith('src/')),
+      [],
+      'no dependency bundled',
+    );
+    const imported = new Set(output.imports.filter((entry) => entry.external).map((entry) => entry.path));
+    for (const name of ['@kubernetes/client-node', 'prom-client']) assert.ok(imported.has(name), `imports ${name}`);
+    assert.ok(
+      !imported.has('hono') && !imported.has('got'),
+      'nothing of the sidecar: no HTTP server, no delivery stack',
+    );
+  });
+
   test("cuts client-node's typeMap to the models leaderhook (de)serializes, of ~750", () => {
     assert.ok(result.models.of > 700, `the client has ${result.models.of} models`);
     assert.ok(result.models.kept >= 10 && result.models.kept <= 30, `kept ${result.models.kept}`);
