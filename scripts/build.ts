@@ -1,6 +1,7 @@
-// `npm run build`: type-checks the product (tsconfig.build.json), bundles it into dist/ (scripts/build/bundle.ts): the
-// sidecar as the image runs it and the library, and writes the library's declarations into dist/types
-// (tsconfig.types.json). `--outdir DIR` builds elsewhere; `--no-typecheck` skips the type check and the declarations.
+// `npm run build`: type-checks the product (tsconfig.build.json) and bundles it into dist/ (scripts/build/bundle.ts):
+// the sidecar as the image runs it, and the library. `--declarations` also writes the library's declarations into
+// dist/types (tsconfig.types.json), as `npm pack` does; the image needs none. `--outdir DIR` builds elsewhere;
+// `--no-typecheck` skips the type check.
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +11,7 @@ const { values } = parseArgs({
   options: {
     outdir: { type: 'string', default: join(ROOT, 'dist') },
     'no-typecheck': { type: 'boolean', default: false },
+    declarations: { type: 'boolean', default: false },
   },
 });
 try {
@@ -22,7 +24,7 @@ try {
   }
   const outdir = resolve(values.outdir);
   const result = await bundle({ outdir });
-  if (!values['no-typecheck']) {
+  if (values.declarations) {
     execFileSync(
       process.execPath,
       [
