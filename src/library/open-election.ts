@@ -4,7 +4,7 @@ import { Elector } from '../election/elector.ts';
 import type { Candidacy, LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
 import { KubeEventSink } from '../events/event-sink.ts';
 import { EventRecorder } from '../events/recorder.ts';
-import { defaultNamespace, loadKubeConfig, reusingConnections } from '../kube-api/kubeconfig.ts';
+import { checkCredentials, defaultNamespace, loadKubeConfig, reusingConnections } from '../kube-api/kubeconfig.ts';
 import { KubePodLabelApi } from '../leader-pod/pod-api.ts';
 import { LeaderLabelReconciler } from '../leader-pod/reconciler.ts';
 import { createLock } from '../lock/create-lock.ts';
@@ -39,6 +39,8 @@ export function openElection(
   const env = extras.env ?? process.env;
   const resolved = resolveOptions(options, env);
   const { election: name, identity, lock: kind, timings } = resolved;
+  // A KubeConfig from the app is checked as a loaded one is: no credentials in the URL, its files bounded.
+  if (resolved.kubeConfig) checkCredentials(resolved.kubeConfig, 'kubeConfig');
   const kubeConfig = reusingConnections(
     resolved.kubeConfig ?? loadKubeConfig(undefined, 'kubeConfig', env, 'the kubeConfig option'),
   );

@@ -86,6 +86,16 @@ describe('createElection options', () => {
     });
   }
 
+  test("an app's KubeConfig is checked as a loaded one: a server URL with credentials is refused, naming kubeConfig", () => {
+    const config = kubeConfig();
+    config.clusters[0] = { ...config.clusters[0]!, server: 'https://admin:s3cret@127.0.0.1:6443' };
+    assert.throws(
+      () => createElection({ election: 'jobs', kubeConfig: config }),
+      (error: unknown) =>
+        error instanceof UsageError && error.subject === 'kubeConfig' && !error.message.includes('s3cret'),
+    );
+  });
+
   test('without credentials anywhere: a UsageError saying how to give them', () => {
     assert.throws(
       () => openElection({ election: 'jobs' }, { env: { HOME: '/nonexistent' } }),
