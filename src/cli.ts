@@ -67,10 +67,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
       metrics: registry,
       events: config.events,
       ...(config.leaderLabel ? { leaderLabel: config.leaderLabel } : {}),
+      ...(candidate ? { candidate } : {}),
     },
     {
       env,
-      ...(candidate ? { candidacy: candidate } : {}),
       // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
       ...(config.stopBeforeRelease
         ? { beforeRelease: async (signal: AbortSignal) => sidecar.notifier?.localHooksSettled(signal) }

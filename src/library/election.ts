@@ -2,8 +2,8 @@ import type { LeadershipChange, LeadershipSnapshot, StopReason } from '../electi
 
 /**
  * Why a {@link Election.runWhileLeading} signal aborted: this replica stopped leading (`signal.reason`). `reason` is
- * `lost` (another replica holds the lock), `renew-deadline` (no successful renew within the renew deadline) or
- * `shutdown` (the election was stopped).
+ * `lost` (another replica holds the lock), `renew-deadline` (no successful renew within the renew deadline),
+ * `shutdown` (the election was stopped) or `candidate-unhealthy` (the `candidate` option no longer lets it lead).
  */
 export class NotLeadingError extends Error {
   /** Why this replica stopped leading. */

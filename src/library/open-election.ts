@@ -1,7 +1,7 @@
 // The library's election and its in-process features, composed once for createElection and for the sidecar's CLI.
 import { Registry } from 'prom-client';
 import { Elector } from '../election/elector.ts';
-import type { Candidacy, LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
+import type { LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
 import { KubeEventSink } from '../events/event-sink.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { checkCredentials, defaultNamespace, loadKubeConfig, reusingConnections } from '../kube-api/kubeconfig.ts';
@@ -21,8 +21,6 @@ const MAX_BUFFERED_CHANGES = 10_000;
 
 /** What the sidecar's CLI adds to an election; not part of the public API. */
 export interface SidecarExtras {
-  /** `--candidate-check`: whether this replica may acquire and keep the lock. */
-  candidacy?: Candidacy;
   /** Awaited on stop before the release, beside the library's own wait for leader work (same bound). */
   beforeRelease?: (signal: AbortSignal) => Promise<void>;
   /** Awaited on stop after the release, beside the leader label's and the events' settling. */
@@ -69,7 +67,7 @@ export function openElection(
     ...timings,
     onSlowPath: () => metrics.slowPathTaken(),
     onIdentityClash: () => metrics.identityClash(),
-    ...(extras.candidacy ? { candidacy: extras.candidacy } : {}),
+    ...(resolved.candidate ? { candidacy: resolved.candidate } : {}),
     // Stop before release: leader work (and the sidecar's local hooks) stop before anyone else can start.
     beforeRelease: async (signal) => {
       await Promise.all([leaderWork.settled(), extras.beforeRelease?.(signal)]);

@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { defaultIdentity, isPodName, namespaceName, objectName, oneOf } from '../config/names.ts';
 import { MAX_DURATION_MS } from '../config/duration.ts';
 import { UsageError } from '../config/usage-error.ts';
+import type { Candidacy } from '../election/leadership.ts';
 import { DEFAULT_TIMINGS, validateTimings, type ElectionTimings, type TimingName } from '../election/timing.ts';
 import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
 import { LOCK_KINDS, type LockKind } from '../lock/types.ts';
@@ -83,6 +84,15 @@ export interface ElectionOptions {
    * namespace); needs `get` and `patch` on pods. Default: none.
    */
   leaderLabel?: LeaderLabel | string;
+  /**
+   * Whether this replica stands for election, decided by the app (e.g. from its own health): the election asks
+   * `mayAcquire()` before every attempt to take the lock, `mayLead()` while leading, and both again whenever the
+   * `subscribe` listener runs. A leader whose `mayLead()` turns false stops leading at once (reason
+   * `candidate-unhealthy`: its {@link Election.runWhileLeading} signal aborts), waits for its leader work to settle,
+   * releases the lock and stays a follower until `mayAcquire()` is true again. The sidecar's `--candidate-check` is
+   * one. Default: this replica always stands.
+   */
+  candidate?: Candidacy;
 }
 
 /** The options checked, with every default applied but the namespace (which needs the kubeconfig). */
@@ -98,6 +108,7 @@ export interface ResolvedOptions {
   metrics: Registry | undefined;
   events: boolean;
   leaderLabel: LeaderLabel | undefined;
+  candidate: Candidacy | undefined;
 }
 
 const durationMs = z
@@ -149,6 +160,12 @@ const schema = z.strictObject({
     .optional(),
   events: z.boolean({ error: 'must be true or false' }).optional(),
   leaderLabel: leaderLabel.optional(),
+  candidate: z
+    .custom<Candidacy>(
+      (value) => hasMethods(value, ['mayAcquire', 'mayLead', 'subscribe']),
+      'must have mayAcquire, mayLead and subscribe methods (a Candidacy)',
+    )
+    .optional(),
 });
 
 const TIMING_OPTIONS: Record<TimingName, keyof ElectionTimings> = {
@@ -206,5 +223,6 @@ export function resolveOptions(options: ElectionOptions, env: NodeJS.ProcessEnv)
     metrics: given.metrics,
     events: given.events ?? false,
     leaderLabel: given.leaderLabel,
+    candidate: given.candidate,
   };
 }

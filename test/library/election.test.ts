@@ -240,6 +240,46 @@ describe('Election (in process, embedded Lease API)', () => {
     assert.ok((await registry.metrics()).includes('leaderhook_is_leader{election="metrics-a"} 0'));
   });
 
+  test('the candidate option: no attempt while it declines; a leader it turns down hands over, its work stopped first', async () => {
+    const listeners = new Set<() => void>();
+    let healthy = false;
+    const candidacy = {
+      mayAcquire: () => healthy,
+      mayLead: () => healthy,
+      subscribe: (listener: () => void) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const set = (value: boolean) => {
+      healthy = value;
+      for (const listener of listeners) listener();
+    };
+    const gated = election('gated', 'gated', { candidate: candidacy });
+    gated.start();
+    await sleep(4 * TIMINGS.retryPeriodMs);
+    await assert.rejects(holder('gated'), 'no Lease: a declining candidate writes nothing');
+    let reason: unknown;
+    const running = gated.runWhileLeading(async (signal) => {
+      await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      reason = signal.reason;
+    });
+    set(true);
+    await waitFor('the candidate to lead', () => gated.state.isLeader);
+    const other = election('gated', 'other');
+    other.start();
+    await waitFor('the other replica to follow', () => other.state.leader === 'gated');
+    const declinedAt = performance.now();
+    set(false);
+    await waitFor('the other replica to lead', () => other.state.isLeader);
+    const handoverMs = performance.now() - declinedAt;
+    assert.ok(reason instanceof NotLeadingError && reason.reason === 'candidate-unhealthy', String(reason));
+    assert.ok(handoverMs < TIMINGS.leaseDurationMs, `handed over ${Math.round(handoverMs)} ms after declining`);
+    assert.equal(gated.state.isLeader, false, 'stays a follower');
+    await Promise.all([gated.stop(), other.stop()]);
+    await running;
+  });
+
   test('the signal option: aborting it stops the election and releases the lock', async () => {
     const controller = new AbortController();
     const leader = election('signalled', 'leader', { signal: controller.signal });

@@ -63,6 +63,7 @@ describe('createElection options', () => {
     ['not a Registry', { election: 'jobs', metrics: {} }, 'metrics', /prom-client Registry/],
     ['not a signal', { election: 'jobs', signal: 'stop' }, 'signal', /AbortSignal/],
     ['events as text', { election: 'jobs', events: 'yes' }, 'events', /true or false/],
+    ['not a candidacy', { election: 'jobs', candidate: () => true }, 'candidate', /mayAcquire, mayLead and subscribe/],
     ['a label without a value', { election: 'jobs', leaderLabel: 'role' }, 'leaderLabel', /KEY=VALUE/],
     [
       'a label value Kubernetes refuses',
