@@ -81,7 +81,7 @@ describe('Election (in process, embedded Lease API)', () => {
       [
         { type: 'started', leader: 'a', isLeader: true, reason: undefined },
         { type: 'leader-changed', leader: 'a', isLeader: true, reason: undefined },
-        { type: 'stopped', leader: '', isLeader: false, reason: 'shutdown' },
+        { type: 'stopped', leader: 'a', isLeader: false, reason: 'shutdown' },
         { type: 'leader-changed', leader: '', isLeader: false, reason: undefined },
       ],
     );
@@ -90,7 +90,7 @@ describe('Election (in process, embedded Lease API)', () => {
     await iterating;
     assert.deepEqual(
       iterated.map(({ type, leader }) => `${type} ${leader}`),
-      ['leader-changed a', 'leader-changed ', 'started b', 'leader-changed b', 'stopped ', 'leader-changed '],
+      ['leader-changed a', 'leader-changed ', 'started b', 'leader-changed b', 'stopped b', 'leader-changed '],
       'the iterator saw every change from its creation, and ended when the election stopped',
     );
     assert.equal(await holder('stream'), '', 'released');
