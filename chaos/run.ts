@@ -104,6 +104,9 @@ function printReport(result: SoakReport): void {
   console.log(
     `samples of every replica: ${result.samples}; hook deliveries: ${result.hookEvents}; leader-scope webhook deliveries: ${result.webhookEvents}`,
   );
+  console.log(
+    `sampling rounds with two isLeader answers but no proven overlap (a handover between the answers): ${result.unprovenOverlaps}`,
+  );
   console.log('failover (fault → the next leadership.started at a hook):');
   for (const [kind, times] of Object.entries(result.failoverMs)) {
     console.log(

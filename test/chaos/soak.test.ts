@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { embeddedCluster, type Cluster } from '../integration/cluster.ts';
 import { seededRandom } from '../support/seeded-random.ts';
-import { FAULT_KINDS, runSoak, type FaultKind } from './soak.ts';
+import { FAULT_KINDS, OverlapProof, runSoak, type FaultKind } from './soak.ts';
 
 const SEED = Number(process.env.LEADERHOOK_CHAOS_SEED ?? 20261130);
 
@@ -19,6 +19,32 @@ function plan(times: number, seed: number): FaultKind[] {
   }
   return faults;
 }
+
+describe('sampling rounds as proof of two leaders', () => {
+  const rounds = (...leaders: Array<Record<string, string>>) => {
+    const proof = new OverlapProof();
+    return leaders.map((round) => proof.next(new Map(Object.entries(round))));
+  };
+
+  it('a handover between two answers of one round proves nothing', () => {
+    assert.deepEqual(rounds({ a: '1/t1' }, { a: '1/t1', b: '2/t2' }, { b: '2/t2' }, { b: '2/t2' }), [[], [], [], []]);
+  });
+
+  it('two replicas leading in two consecutive rounds, each in one term, led at once', () => {
+    assert.deepEqual(rounds({ a: '1/t1' }, { a: '1/t1', b: '2/t2' }, { a: '1/t1', b: '2/t2' }), [[], [], ['a and b']]);
+  });
+
+  it('a replica leading in a round between two rounds of another term led while that one did', () => {
+    assert.deepEqual(rounds({ a: '1/t1' }, { b: '2/t2' }, { a: '1/t1' }), [[], [], ['a and b']]);
+    // Not sampled in the middle round: its term still spans it.
+    assert.deepEqual(rounds({ a: '1/t1' }, { b: '2/t2' }, { a: '1/t1', b: '2/t2' }), [[], [], ['a and b']]);
+  });
+
+  it('a term that came back as a new one (another holder in between) is no proof', () => {
+    assert.deepEqual(rounds({ a: '1/t1' }, { b: '2/t2' }, { a: '3/t3' }), [[], [], []]);
+    assert.deepEqual(rounds({ a: '1/t1', b: '2/t2' }, { a: '3/t3', b: '2/t2' }), [[], []]);
+  });
+});
 
 describe('chaos soak (short)', () => {
   let cluster: Cluster;

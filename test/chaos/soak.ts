@@ -4,7 +4,7 @@
 // the transitions; meanwhile it samples every replica, and at the end it checks the receivers' logs.
 //
 // Checked (each break is a violation, with the evidence):
-// - one-leader: two replicas answered isLeader in one sampling round;
+// - one-leader: two replicas believed they led at one instant, as proved by the sampling rounds (see `sampler`);
 // - hook-order: a leadership.started reached a replica's hook before the previous leader's leadership.stopped reached
 //   its own, where the previous leader could still reach its hook (not SIGKILLed, not SIGSTOPped);
 // - lost-notice: a term's leadership.started, or an ended term's leadership.stopped, never reached the leader-scope
@@ -67,6 +67,11 @@ export interface SoakReport {
   roundMs: Record<string, number[]>;
   violations: Violation[];
   samples: number;
+  /**
+   * Sampling rounds in which two replicas answered isLeader but no round before or after proved that they believed it
+   * at one instant (a handover between their answers): counted, not violations.
+   */
+  unprovenOverlaps: number;
   durationMs: number;
   webhookEvents: number;
   hookEvents: number;
@@ -216,17 +221,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   await Promise.all(slots.map(launch));
 
-  // Sampling every replica: never two answering isLeader in one round.
+  // Sampling every replica, round after round (see OverlapProof for what the rounds prove).
   let sampling = true;
   let samples = 0;
+  let unprovenOverlaps = 0;
+  const overlaps = new OverlapProof();
   const sampler = (async () => {
     while (sampling) {
       const live = slots.filter((slot) => slot.replica && !slot.paused);
       const views = await Promise.all(live.map(async (slot) => ({ slot, view: await leaderView(slot) })));
       for (const { slot, view } of views) if (view) slot.up = true;
-      const leading = views.filter(({ view }) => view?.isLeader).map(({ slot }) => slot.id);
-      if (leading.length > 1)
-        violation('one-leader', `${new Date().toISOString()}: ${leading.join(' and ')} both answered isLeader`);
+      const round = new Map(
+        views
+          .filter(({ view }) => view?.isLeader)
+          .map(({ slot, view }) => [slot.id, `${view?.transitions}/${view?.acquireTime}`] as const),
+      );
+      const proven = overlaps.next(round);
+      for (const pair of proven)
+        violation('one-leader', `${new Date().toISOString()}: ${pair} both believed they led (sampling rounds)`);
+      if (round.size > 1 && proven.length === 0) unprovenOverlaps++;
       samples++;
       await sleep(10);
     }
@@ -408,18 +421,55 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     roundMs,
     violations,
     samples,
+    unprovenOverlaps,
     durationMs: performance.now() - startedAt,
     webhookEvents: webhookEvents.length,
     hookEvents: hookEvents.length,
   };
 }
 
+/**
+ * What sampling rounds prove about two replicas leading at once. One round's answers are not simultaneous (each process
+ * answers when its event loop gets to it, and a handover takes a few ms), so two isLeader answers in one round prove
+ * nothing alone. But rounds run one after another, and a replica that answers isLeader for one term (its transitions
+ * and acquireTime: a term another holder interrupted comes back as a new one) in rounds i and j believed it from its
+ * answer in round i to its answer in round j. So two replicas overlapped when both lead in two consecutive rounds with
+ * the same terms, or when one leads in a round between two rounds of the other's term.
+ */
+export class OverlapProof {
+  #before: ReadonlyMap<string, string> | undefined;
+  #twoBefore: ReadonlyMap<string, string> | undefined;
+
+  /** `round`: replica → term key of every replica that answered isLeader. Returns the pairs proved, "a and b". */
+  next(round: ReadonlyMap<string, string>): string[] {
+    const proven = new Set<string>();
+    const pair = (a: string, b: string) => proven.add([a, b].sort().join(' and '));
+    for (const [id, term] of round) {
+      if (this.#before?.get(id) === term)
+        for (const [otherId, otherTerm] of this.#before)
+          if (otherId !== id && round.get(otherId) === otherTerm) pair(id, otherId);
+      if (this.#twoBefore?.get(id) === term)
+        for (const otherId of this.#before?.keys() ?? []) if (otherId !== id) pair(id, otherId);
+    }
+    this.#twoBefore = this.#before;
+    this.#before = round;
+    return [...proven];
+  }
+}
+
 /** The slot's process's view, if it answers; an answer from another process (its port reused) is no answer. */
-async function leaderView(slot: Slot): Promise<{ leader: string; isLeader: boolean } | undefined> {
+interface LeaderView {
+  leader: string;
+  isLeader: boolean;
+  self: string;
+  transitions: number;
+  acquireTime: string | null;
+}
+async function leaderView(slot: Slot): Promise<LeaderView | undefined> {
   if (!slot.replica) return undefined;
   try {
     const response = await fetch(`${slot.replica.url}/leader`, { signal: AbortSignal.timeout(500) });
-    const view = (await response.json()) as { leader: string; isLeader: boolean; self: string };
+    const view = (await response.json()) as LeaderView;
     return view.self === slot.id ? view : undefined;
   } catch {
     return undefined;
