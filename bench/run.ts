@@ -7,12 +7,13 @@
 //                                          start; eval "$(scripts/kube-up env)"; hold /work/plan/kube.lock or the
 //                                          server's other users' figures and yours mix)
 //   npm run bench -- --only=idle,handover  some sections (idle, startup, http, handover, crash, push, fanout, peak,
-//                                          features, probes, runtime)
+//                                          features, library, probes, runtime)
 //   npm run bench -- --with-previous       also measure the previous build (tsc output + node_modules, plain node)
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { imageCommand } from '../test/support/image.ts';
 import { crashFailovers, handovers, HANDOVER_STEPS } from './handover.ts';
+import { libraryInApp } from './library.ts';
 import { httpThroughput, idle, perFeature, runtimeVariants, startupToLeader, type IdleFigures } from './memory.ts';
 import { fanOut, peakWithTargets, pushLatency, PUSH_STEPS, receiver } from './notify.ts';
 import { buildPrevious, PREVIOUS } from './previous.ts';
@@ -37,7 +38,20 @@ const { values: options } = parseArgs({
 const realApi = options['real-api'];
 const SECTIONS = realApi
   ? ['idle', 'handover', 'push']
-  : ['idle', 'startup', 'http', 'handover', 'crash', 'push', 'fanout', 'peak', 'features', 'probes', 'runtime'];
+  : [
+      'idle',
+      'startup',
+      'http',
+      'handover',
+      'crash',
+      'push',
+      'fanout',
+      'peak',
+      'features',
+      'library',
+      'probes',
+      'runtime',
+    ];
 const only = options.only ? new Set(options.only.split(',')) : undefined;
 const runs = (section: string) => SECTIONS.includes(section) && (!only || only.has(section));
 const count = (name: keyof typeof options) => Number(options[name]);
@@ -226,6 +240,17 @@ try {
     } finally {
       hook.close();
     }
+  }
+  if (runs('library')) {
+    const { clientOnly, withElection } = await libraryInApp(bench, count('feature-seconds'));
+    report(
+      'library: an app using client-node (a read every 2 s): RSS / RssAnon',
+      `${mb(clientOnly.rssMb)} / ${mb(clientOnly.anonMb)}`,
+    );
+    report(
+      'library: the same app electing with leaderhook and leading: RSS / RssAnon',
+      `${mb(withElection.rssMb)} / ${mb(withElection.anonMb)} (+${(withElection.rssMb - clientOnly.rssMb).toFixed(1)} / +${(withElection.anonMb - clientOnly.anonMb).toFixed(1)})`,
+    );
   }
   if (runs('probes')) {
     for (const probe of await importProbes(image, bench.directory))

@@ -20,6 +20,10 @@ export interface Bench {
   readonly namespace: string;
   /** Scratch directory for config files. */
   readonly directory: string;
+  /** The image's /app as built here (`dist/` holds the sidecar's bundle and the library's build). */
+  readonly appDirectory: string;
+  /** Credentials for the API server, as replicas get them. */
+  readonly kubeconfig: string;
   /** How replicas run: the image's command, or another build's (e.g. the previous one). */
   command: { args: string[]; env: Record<string, string> };
   /** A replica as a process, with the timings given (default FAST_TIMINGS). */
@@ -75,6 +79,8 @@ export async function setUp(realApi: boolean): Promise<Bench> {
     apiName: realApi ? 'kube-apiserver' : 'embedded',
     namespace,
     directory: join(directory, 'config'),
+    appDirectory: appDir,
+    kubeconfig,
     command,
     leases: admin.makeApiClient(CoordinationV1Api),
     start(id, election, args = FAST_TIMINGS) {
