@@ -25,6 +25,12 @@ export interface ProbeOutcome {
 /** kubelet reads at most 10 KiB of a probe's body (`maxRespBodyLength`); the rest is never read. */
 export const MAX_PROBE_BODY_BYTES = 10 * 1024;
 
+/**
+ * kubelet reads response headers up to Go's `http.Transport` default `MaxResponseHeaderBytes`, 10 MiB; Node.js's
+ * own limit (16 KiB) would judge an app unhealthy that kubelet finds healthy.
+ */
+export const MAX_PROBE_HEADER_BYTES = 10 * 1024 * 1024;
+
 /** kubelet follows at most 10 redirects. */
 const MAX_REDIRECTS = 10;
 
@@ -41,6 +47,8 @@ const AGENTS = { http: new HttpAgent({ keepAlive: false }), https: new HttpsAgen
  *   status (kubelet's "probe terminated redirects" warning, which counts as success);
  * - a new connection for every check (kubelet disables keep-alive) and, for https, no certificate verification
  *   (kubelet's prober skips it: the app's certificate is rarely valid for its loopback address);
+ * - no `Accept-Encoding` (kubelet's transport disables compression), response headers up to
+ *   `MAX_PROBE_HEADER_BYTES`;
  * - `timeoutMs` bounds the whole request, from connect to the status line. The verdict is the status line's; of the
  *   body at most `MAX_PROBE_BODY_BYTES` is read and dropped, then the connection is closed.
  * Never throws: every failure is an outcome.
@@ -51,6 +59,8 @@ export function probe(url: URL, timeoutMs: number, signal?: AbortSignal): Promis
       method: 'GET',
       headers: { 'user-agent': USER_AGENT, accept: '*/*' },
       agent: AGENTS,
+      decompress: false,
+      maxHeaderSize: MAX_PROBE_HEADER_BYTES,
       https: { rejectUnauthorized: false },
       timeout: { request: timeoutMs },
       retry: { limit: 0 },

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MAX_PROBE_BODY_BYTES, probe } from '../../src/candidate/http-probe.ts';
+import { MAX_PROBE_BODY_BYTES, MAX_PROBE_HEADER_BYTES, probe } from '../../src/candidate/http-probe.ts';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -33,13 +33,21 @@ describe('candidate check: one probe (kubelet httpGet semantics)', () => {
     app.server.close();
   });
 
-  it('200 is healthy; a GET with its own user agent, Accept */*, and a new connection each time', async () => {
-    const seen: Array<{ method?: string; agent?: string; accept?: string; connection?: string; port?: number }> = [];
+  it('200 is healthy; a GET with its own user agent, Accept */*, no Accept-Encoding, a new connection each time', async () => {
+    const seen: Array<{
+      method?: string;
+      agent?: string;
+      accept?: string;
+      encoding?: string;
+      connection?: string;
+      port?: number;
+    }> = [];
     app.handle((request, response) => {
       seen.push({
         method: request.method,
         agent: request.headers['user-agent'],
         accept: request.headers.accept,
+        encoding: request.headers['accept-encoding'],
         connection: request.headers.connection,
         port: request.socket.remotePort,
       });
@@ -50,8 +58,25 @@ describe('candidate check: one probe (kubelet httpGet semantics)', () => {
     assert.equal(seen[0]?.method, 'GET');
     assert.equal(seen[0]?.agent, 'leaderhook-candidate-check');
     assert.equal(seen[0]?.accept, '*/*');
+    assert.equal(seen[0]?.encoding, undefined, 'kubelet asks for no compression');
     assert.equal(seen[0]?.connection, 'close');
     assert.notEqual(seen[0]?.port, seen[1]?.port, 'no kept-alive connection');
+  });
+
+  it("response headers beyond Node.js's 16 KiB are read as kubelet reads them (up to 10 MiB)", async () => {
+    app.handle((_request, response) => {
+      response.setHeader('x-large', 'a'.repeat(64 * 1024));
+      response.end('ok');
+    });
+    assert.deepEqual(await probe(url(), 2000), { healthy: true, result: 'success', status: 200, message: 'HTTP 200' });
+    app.handle((request, response) => {
+      // Past the bound: the connection is cut by the parser, an error, as kubelet fails such a probe.
+      request.socket.write(`HTTP/1.1 200 OK\r\nx-large: ${'a'.repeat(MAX_PROBE_HEADER_BYTES + 1024)}\r\n\r\n`);
+      response.destroy();
+    });
+    const outcome = await probe(url(), 5000);
+    assert.equal(outcome.healthy, false);
+    assert.equal(outcome.result, 'error');
   });
 
   it('200–399 healthy, anything else unhealthy, by the status alone', async () => {
