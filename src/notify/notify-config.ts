@@ -12,7 +12,7 @@ import {
   PAGERDUTY_URL,
   redactUrl,
   REMOTE_DEFAULTS,
-  urlCursorKey,
+  unnamedCursorKey,
   type FormatName,
   type RetryPolicy,
   type Scope,
@@ -202,7 +202,7 @@ function resolveTarget(
 
   const target: Target = {
     name: spec.name ?? defaultName,
-    cursorKey: spec.name ?? urlCursorKey(url),
+    cursorKey: spec.name ?? unnamedCursorKey(spec.urlFile !== undefined ? { urlFile: spec.urlFile } : { url }),
     url,
     scope,
     events: new Set<EventType>(spec.events ?? EVENT_TYPES),

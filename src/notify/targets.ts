@@ -74,9 +74,14 @@ export const REMOTE_DEFAULTS = {
 /** Where a `pagerduty` target posts unless it names a URL: PagerDuty's Events API v2. */
 export const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 
-/** A cursor key from the URL, not the URL itself: nothing of a token in a URL reaches the lock object. */
-export function urlCursorKey(url: string): string {
-  return `u${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
+/**
+ * The cursor key of a `leader` target without a `name`: from its `urlFile`'s path when it has one (the path stays
+ * when a rotation changes the URL in it, so replicas started before and after share one cursor), else from its URL;
+ * a hash either way (`u` + 12 hex digits, `f` + 12 for a file), so nothing of a token reaches the lock object.
+ */
+export function unnamedCursorKey(target: { url: string } | { urlFile: string }): string {
+  const [prefix, source] = 'urlFile' in target ? ['f', target.urlFile] : ['u', target.url];
+  return `${prefix}${createHash('sha256').update(source).digest('hex').slice(0, 12)}`;
 }
 
 /** The URL without path, query or credentials, for places where a secret in the URL must not show. */

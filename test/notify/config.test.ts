@@ -24,7 +24,8 @@ const keyFile = file('routing-key', `${'k'.repeat(32)}\n`);
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, cliArgs('--election=demo', ...args), {
-      timeout: 20_000,
+      // Generous: a 1 MiB YAML (the largest config accepted) takes seconds to parse on a loaded 2-core machine.
+      timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -223,6 +224,24 @@ describe('notifier configuration', () => {
     assert.equal(result.drainTimeoutMs, 5000);
     // Cursor keys never contain the URL.
     assert.match(targets[1]?.cursorKey ?? '', /^u[0-9a-f]{12}$/);
+  });
+
+  test("an unnamed leader target's cursor key: from its urlFile's path, which a rotation keeps, else from its URL", () => {
+    const urlFile = file('rotating-url', 'http://x/hook?token=one\n');
+    const key = (text: string) => {
+      const config = file('unnamed.yaml', text);
+      return loadNotifyConfig({ config }, {}).targets[0]?.target.cursorKey;
+    };
+    const before = key(`targets:\n  - {urlFile: ${urlFile}, scope: leader}\n`);
+    file('rotating-url', 'http://x/hook?token=two\n');
+    assert.match(before ?? '', /^f[0-9a-f]{12}$/);
+    assert.equal(key(`targets:\n  - {urlFile: ${urlFile}, scope: leader}\n`), before, 'the same after a rotation');
+    const other = file('other-url', 'http://x/hook?token=two\n');
+    assert.notEqual(key(`targets:\n  - {urlFile: ${other}, scope: leader}\n`), before, 'another file, another cursor');
+    assert.notEqual(
+      key('targets:\n  - {url: "http://x/hook?token=one", scope: leader}\n'),
+      key('targets:\n  - {url: "http://x/hook?token=two", scope: leader}\n'),
+    );
   });
 
   test('duplicate names are refused', () => {
