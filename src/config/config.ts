@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { CandidateCheckOptions } from '../candidate/candidate-check.ts';
 import { DEFAULT_TIMINGS, validateTimings, type ElectionTimings } from '../election/timing.ts';
 import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
@@ -11,6 +11,7 @@ import type { ListenAddress } from '../http/server.ts';
 import { WATCH_DEFAULTS } from '../http/watch-stream.ts';
 import { isPodName, namespaceName, objectName, oneOf } from './names.ts';
 import { UsageError } from './usage-error.ts';
+import { rejectInput, safeParse } from './zod-mini.ts';
 
 /** Everything the CLI needs, validated. The namespace is resolved later, once the kubeconfig is loaded. */
 export interface Config {
@@ -51,20 +52,19 @@ const MAX_URL_LENGTH = 2_048;
 /** The most `--max-watch-clients` may allow: each open stream holds about 30 KB. */
 const MAX_WATCH_CLIENTS = 10_000;
 
-const listenAddress = z.string().transform((text, context): ListenAddress => {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());
-  const port = match ? Number(match[2]) : Number.NaN;
-  if (!match || port > 65535) {
-    context.addIssue({ code: 'custom', message: `"${text}" is not HOST:PORT (e.g. 0.0.0.0:4040 or :4040)` });
-    return z.NEVER;
-  }
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
-});
+const listenAddress = z.pipe(
+  z.string(),
+  z.transform((text: string, context): ListenAddress => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(text.trim());
+    const port = match ? Number(match[2]) : Number.NaN;
+    if (!match || port > 65535) return rejectInput(context, `"${text}" is not HOST:PORT (e.g. 0.0.0.0:4040 or :4040)`);
+    return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+  }),
+);
 
-const candidateCheckUrl = z
-  .string()
-  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
-  .transform((text, context): URL => {
+const candidateCheckUrl = z.pipe(
+  z.string().check(z.maxLength(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)),
+  z.transform((text: string, context): URL => {
     const example = '(e.g. http://127.0.0.1:8080/ready)';
     const url = URL.parse(text.trim());
     const problem = !url
@@ -74,69 +74,77 @@ const candidateCheckUrl = z
         : url.username || url.password
           ? 'must not carry credentials (user:password@): the check sends none'
           : undefined;
-    if (problem || !url) {
-      context.addIssue({ code: 'custom', message: problem ?? 'invalid URL' });
-      return z.NEVER;
-    }
+    if (problem || !url) return rejectInput(context, problem ?? 'invalid URL');
     return url;
-  });
+  }),
+);
+
+/** A whole number of `what` from a flag's text (blanks around it allowed), then `range`'s checks. */
+function wholeNumber(what: string, ...range: Array<z.core.$ZodCheck<number>>) {
+  return z.pipe(
+    z.pipe(
+      z.string().check(z.regex(/^\s*\d+\s*$/, `must be a whole number of ${what}`)),
+      z.transform((text: string) => Number(text)),
+    ),
+    z.number().check(...range),
+  );
+}
+
+const leaderLabel = z.pipe(
+  z.string(),
+  z.transform((text: string, context): LeaderLabel => {
+    const parsed = parseLeaderLabel(text);
+    if (typeof parsed === 'string') return rejectInput(context, parsed);
+    return parsed;
+  }),
+);
 
 const schema = z.object({
-  election: z.string({ error: 'is required (the name of the lock object)' }).pipe(objectName),
-  'election-namespace': namespaceName.optional(),
-  id: z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters').optional(),
-  http: listenAddress.optional(),
-  lock: oneOf(LOCK_KINDS).optional(),
-  ttl: duration.optional(),
-  'lease-duration': duration.optional(),
-  'renew-deadline': duration.optional(),
-  'retry-period': duration.optional(),
-  kubeconfig: z.string().min(1, 'must not be empty').optional(),
-  'log-level': oneOf(LOG_LEVELS).optional(),
-  'use-cluster-credentials': z.boolean().optional(),
-  'leader-label': z
-    .string()
-    .transform((text, context): LeaderLabel => {
-      const parsed = parseLeaderLabel(text);
-      if (typeof parsed === 'string') {
-        context.addIssue({ code: 'custom', message: parsed });
-        return z.NEVER;
-      }
-      return parsed;
-    })
-    .optional(),
-  'ready-only-when-leader': z.boolean().optional(),
-  events: z.boolean().optional(),
-  'stop-before-release': z.boolean().optional(),
-  'max-watch-clients': z
-    .string()
-    .regex(/^\s*\d+\s*$/, 'must be a whole number of clients')
-    .transform(Number)
-    .pipe(z.number().max(MAX_WATCH_CLIENTS, `must be at most ${MAX_WATCH_CLIENTS}`))
-    .optional(),
-  'candidate-check': candidateCheckUrl.optional(),
-  'candidate-check-interval': duration
-    .pipe(z.number().min(MIN_CANDIDATE_CHECK_INTERVAL_MS, `must be at least ${MIN_CANDIDATE_CHECK_INTERVAL_MS}ms`))
-    .optional(),
-  'candidate-check-timeout': duration.pipe(z.number().min(1, 'must be at least 1ms')).optional(),
-  'candidate-check-failures': z
-    .string()
-    .regex(/^\s*\d+\s*$/, 'must be a whole number of checks')
-    .transform(Number)
-    .pipe(
+  election: z.pipe(z.string({ error: 'is required (the name of the lock object)' }), objectName),
+  'election-namespace': z.optional(namespaceName),
+  id: z.optional(
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(253, 'must be at most 253 characters')),
+  ),
+  http: z.optional(listenAddress),
+  lock: z.optional(oneOf(LOCK_KINDS)),
+  ttl: z.optional(duration),
+  'lease-duration': z.optional(duration),
+  'renew-deadline': z.optional(duration),
+  'retry-period': z.optional(duration),
+  kubeconfig: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  'log-level': z.optional(oneOf(LOG_LEVELS)),
+  'use-cluster-credentials': z.optional(z.boolean()),
+  'leader-label': z.optional(leaderLabel),
+  'ready-only-when-leader': z.optional(z.boolean()),
+  events: z.optional(z.boolean()),
+  'stop-before-release': z.optional(z.boolean()),
+  'max-watch-clients': z.optional(
+    wholeNumber('clients', z.maximum(MAX_WATCH_CLIENTS, `must be at most ${MAX_WATCH_CLIENTS}`)),
+  ),
+  'candidate-check': z.optional(candidateCheckUrl),
+  'candidate-check-interval': z.optional(
+    z.pipe(
+      duration,
       z
         .number()
-        .min(1, 'must be at least 1')
-        .max(MAX_CANDIDATE_CHECK_FAILURES, `must be at most ${MAX_CANDIDATE_CHECK_FAILURES}`),
-    )
-    .optional(),
+        .check(z.minimum(MIN_CANDIDATE_CHECK_INTERVAL_MS, `must be at least ${MIN_CANDIDATE_CHECK_INTERVAL_MS}ms`)),
+    ),
+  ),
+  'candidate-check-timeout': z.optional(z.pipe(duration, z.number().check(z.minimum(1, 'must be at least 1ms')))),
+  'candidate-check-failures': z.optional(
+    wholeNumber(
+      'checks',
+      z.minimum(1, 'must be at least 1'),
+      z.maximum(MAX_CANDIDATE_CHECK_FAILURES, `must be at most ${MAX_CANDIDATE_CHECK_FAILURES}`),
+    ),
+  ),
 });
 
 /**
  * Validates raw flag values into a Config; the first problem becomes a UsageError naming the flag as the user gave it.
  */
 export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJS.ProcessEnv): Config {
-  const result = schema.safeParse(values);
+  const result = safeParse(schema, values);
   if (!result.success) {
     const issue = result.error.issues[0];
     const flag = String(issue?.path[0] ?? 'arguments');

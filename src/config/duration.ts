@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { rejectInput } from './zod-mini.ts';
 
 // µ written as \u00b5: the source stays ASCII, and so does the bundle (one non-ASCII character makes V8 hold the whole
 // bundle as two-byte text, twice its size in memory).
@@ -60,13 +61,10 @@ export function readDuration(text: string): { ms: number } | { problem: string }
 }
 
 /** A Go duration as a zod schema: the text in, milliseconds out, for flags and the `--config` file alike. */
-export const durationSchema = z
-  .string({ error: 'must be a duration such as 500ms, 10s or 1m' })
-  .transform((text, context) => {
+export const durationSchema = z.pipe(
+  z.string({ error: 'must be a duration such as 500ms, 10s or 1m' }),
+  z.transform((text: string, context) => {
     const read = readDuration(text);
-    if ('problem' in read) {
-      context.addIssue({ code: 'custom', message: read.problem });
-      return z.NEVER;
-    }
-    return read.ms;
-  });
+    return 'problem' in read ? rejectInput(context, read.problem) : read.ms;
+  }),
+);

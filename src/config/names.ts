@@ -1,19 +1,23 @@
 // What the CLI's flags and the library's options share: names as Kubernetes checks them, and the default identity.
 import { hostname } from 'node:os';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { DNS_SUBDOMAIN } from '../leader-pod/label.ts';
 
 /** A DNS subdomain, as Kubernetes requires of object names. */
 export const objectName = z
   .string()
-  .max(253, 'must be at most 253 characters')
-  .regex(DNS_SUBDOMAIN, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are');
+  .check(
+    z.maxLength(253, 'must be at most 253 characters'),
+    z.regex(DNS_SUBDOMAIN, 'must be a lower-case DNS name (a-z, 0-9, "-", "."), as Kubernetes object names are'),
+  );
 
 /** A DNS label, as Kubernetes requires of namespace names. */
 export const namespaceName = z
   .string()
-  .max(63, 'must be at most 63 characters')
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")');
+  .check(
+    z.maxLength(63, 'must be at most 63 characters'),
+    z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case DNS label (a-z, 0-9, "-")'),
+  );
 
 /** One of `values`, else a message that lists them all: `must be a, b or c, not "x"`. */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {

@@ -1,9 +1,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { defaultIdentity, isPodName, namespaceName, objectName, oneOf } from '../config/names.ts';
 import { MAX_DURATION_MS } from '../config/duration.ts';
 import { UsageError } from '../config/usage-error.ts';
+import { rejectInput, safeParse } from '../config/zod-mini.ts';
 import type { Candidacy } from '../election/leadership.ts';
 import { DEFAULT_TIMINGS, validateTimings, type ElectionTimings, type TimingName } from '../election/timing.ts';
 import { parseLeaderLabel, type LeaderLabel } from '../leader-pod/label.ts';
@@ -113,59 +114,59 @@ export interface ResolvedOptions {
 
 const durationMs = z
   .number({ error: 'must be a number of milliseconds' })
-  .max(MAX_DURATION_MS, `must be at most ${MAX_DURATION_MS} ms (2^31-1, the longest delay a timer holds)`);
+  .check(z.maximum(MAX_DURATION_MS, `must be at most ${MAX_DURATION_MS} ms (2^31-1, the longest delay a timer holds)`));
 
 const hasMethods = (value: unknown, names: string[]): boolean =>
   typeof value === 'object' &&
   value !== null &&
   names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 
-const leaderLabel = z
-  .union([z.string(), z.object({ key: z.string(), value: z.string() })])
-  .transform((label, context): LeaderLabel => {
+const leaderLabel = z.pipe(
+  z.union([z.string(), z.object({ key: z.string(), value: z.string() })]),
+  z.transform((label: string | { key: string; value: string }, context): LeaderLabel => {
     const parsed = parseLeaderLabel(typeof label === 'string' ? label : `${label.key}=${label.value}`);
-    if (typeof parsed === 'string') {
-      context.addIssue({ code: 'custom', message: parsed });
-      return z.NEVER;
-    }
+    if (typeof parsed === 'string') return rejectInput(context, parsed);
     return parsed;
-  });
+  }),
+);
 
 const schema = z.strictObject({
-  election: z.string({ error: 'is required: the name of the lock object' }).pipe(objectName),
-  namespace: namespaceName.optional(),
-  identity: z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters').optional(),
-  lock: oneOf(LOCK_KINDS).optional(),
-  leaseDurationMs: durationMs.optional(),
-  renewDeadlineMs: durationMs.optional(),
-  retryPeriodMs: durationMs.optional(),
-  kubeConfig: z
-    .custom<KubeConfig>(
+  election: z.pipe(z.string({ error: 'is required: the name of the lock object' }), objectName),
+  namespace: z.optional(namespaceName),
+  identity: z.optional(
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(253, 'must be at most 253 characters')),
+  ),
+  lock: z.optional(oneOf(LOCK_KINDS)),
+  leaseDurationMs: z.optional(durationMs),
+  renewDeadlineMs: z.optional(durationMs),
+  retryPeriodMs: z.optional(durationMs),
+  kubeConfig: z.optional(
+    z.custom<KubeConfig>(
       (value) => hasMethods(value, ['getCurrentCluster', 'makeApiClient']),
       'must be a KubeConfig of @kubernetes/client-node',
-    )
-    .optional(),
-  log: z
-    .custom<Log>(
+    ),
+  ),
+  log: z.optional(
+    z.custom<Log>(
       (value) => hasMethods(value, ['debug', 'info', 'warn', 'error']),
       'must have debug, info, warn and error methods (a pino logger has)',
-    )
-    .optional(),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
-  metrics: z
-    .custom<Registry>(
+    ),
+  ),
+  signal: z.optional(z.instanceof(AbortSignal, { error: 'must be an AbortSignal' })),
+  metrics: z.optional(
+    z.custom<Registry>(
       (value) => hasMethods(value, ['registerMetric', 'getSingleMetric']),
       'must be a prom-client Registry',
-    )
-    .optional(),
-  events: z.boolean({ error: 'must be true or false' }).optional(),
-  leaderLabel: leaderLabel.optional(),
-  candidate: z
-    .custom<Candidacy>(
+    ),
+  ),
+  events: z.optional(z.boolean({ error: 'must be true or false' })),
+  leaderLabel: z.optional(leaderLabel),
+  candidate: z.optional(
+    z.custom<Candidacy>(
       (value) => hasMethods(value, ['mayAcquire', 'mayLead', 'subscribe']),
       'must have mayAcquire, mayLead and subscribe methods (a Candidacy)',
-    )
-    .optional(),
+    ),
+  ),
 });
 
 const TIMING_OPTIONS: Record<TimingName, keyof ElectionTimings> = {
@@ -180,7 +181,7 @@ const TIMING_OPTIONS: Record<TimingName, keyof ElectionTimings> = {
  */
 export function resolveOptions(options: ElectionOptions, env: NodeJS.ProcessEnv): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new UsageError('options', 'must be an object');
-  const result = schema.safeParse(options);
+  const result = safeParse(schema, options);
   if (!result.success) {
     const issue = result.error.issues[0];
     if (issue?.code === 'unrecognized_keys')

@@ -1,11 +1,12 @@
 import { parse } from 'yaml';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { durationSchema as duration } from '../config/duration.ts';
+import { safeParse } from '../config/zod-mini.ts';
 import { readBoundedFile } from '../files/read-bounded.ts';
 import { EVENT_TYPES } from './events.ts';
 import { CLOUDEVENTS_MODES, FORMAT_NAMES, SCOPES, SEVERITIES } from './targets.ts';
 
-const path = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
+const path = z.string({ error: 'must be a file path' }).check(z.minLength(1, 'must be a file path'));
 
 function enumOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
   return z.enum(values, {
@@ -14,38 +15,43 @@ function enumOf<const T extends readonly [string, ...string[]]>(values: T, what:
 }
 
 const retrySchema = z.strictObject({
-  attempts: z
-    .union([z.number().int().min(1), z.literal('unlimited')], {
+  attempts: z.optional(
+    z.union([z.number().check(z.int(), z.minimum(1)), z.literal('unlimited')], {
       error: 'must be a whole number of attempts (at least 1) or "unlimited"',
-    })
-    .optional(),
-  minDelay: duration.optional(),
-  maxDelay: duration.optional(),
-  maxElapsed: duration.optional(),
+    }),
+  ),
+  minDelay: z.optional(duration),
+  maxDelay: z.optional(duration),
+  maxElapsed: z.optional(duration),
 });
 
 const targetSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/,
-      'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
-    )
-    .optional(),
-  url: z.string().optional(),
-  urlFile: path.optional(),
-  scope: enumOf(SCOPES, 'scope').optional(),
-  events: z.array(enumOf(EVENT_TYPES, 'an event type')).min(1, 'must list at least one event type').optional(),
-  format: enumOf(FORMAT_NAMES, 'format').optional(),
-  mode: enumOf(CLOUDEVENTS_MODES, 'mode').optional(),
-  headers: z.record(z.string(), z.string({ error: 'header values must be strings' })).optional(),
-  headerFiles: z.record(z.string(), path).optional(),
-  secretFiles: z.array(path).optional(),
-  timeout: duration.optional(),
-  retry: retrySchema.optional(),
-  supersede: z.boolean().optional(),
-  routingKeyFile: path.optional(),
-  severity: enumOf(SEVERITIES, 'severity').optional(),
+  name: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,48}[A-Za-z0-9])?$/,
+          'must be 1–50 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+        ),
+      ),
+  ),
+  url: z.optional(z.string()),
+  urlFile: z.optional(path),
+  scope: z.optional(enumOf(SCOPES, 'scope')),
+  events: z.optional(
+    z.array(enumOf(EVENT_TYPES, 'an event type')).check(z.minLength(1, 'must list at least one event type')),
+  ),
+  format: z.optional(enumOf(FORMAT_NAMES, 'format')),
+  mode: z.optional(enumOf(CLOUDEVENTS_MODES, 'mode')),
+  headers: z.optional(z.record(z.string(), z.string({ error: 'header values must be strings' }))),
+  headerFiles: z.optional(z.record(z.string(), path)),
+  secretFiles: z.optional(z.array(path)),
+  timeout: z.optional(duration),
+  retry: z.optional(retrySchema),
+  supersede: z.optional(z.boolean()),
+  routingKeyFile: z.optional(path),
+  severity: z.optional(enumOf(SEVERITIES, 'severity')),
 });
 
 export type TargetSpec = z.infer<typeof targetSchema>;
@@ -105,7 +111,7 @@ export function readConfigFile(file: string): TargetSpec[] {
       }
     }
   }
-  const result = fileSchema.safeParse(raw);
+  const result = safeParse(fileSchema, raw);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = (issue?.path ?? [])

@@ -78,6 +78,23 @@ describe('the bundle', () => {
     );
   });
 
+  test("holds zod as zod/mini with its English messages: not zod's chained API, not its other locales", () => {
+    const zodFiles = Object.values(result.metafile.outputs).flatMap((output) =>
+      Object.entries(output.inputs).flatMap(([input, { bytesInOutput }]) =>
+        bytesInOutput > 0 && input.includes('node_modules/zod/') ? [input.replace(/^.*node_modules\/zod\//, '')] : [],
+      ),
+    );
+    assert.ok(
+      zodFiles.some((file) => file.startsWith('v4/mini/')),
+      `zod/mini is bundled: ${zodFiles.join(', ')}`,
+    );
+    assert.deepEqual(
+      zodFiles.filter(
+        (file) => file.startsWith('v4/classic/') || (file.startsWith('v4/locales/') && file !== 'v4/locales/en.js'),
+      ),
+      [],
+    );
+  });
   test("the library entry holds leaderhook's own code: client-node and every other dependency stay imports", () => {
     const [path, output] =
       Object.entries(result.libraryMetafile.outputs).find(([, out]) => out.entryPoint === 'src/index.ts') ?? [];
