@@ -1,7 +1,8 @@
 // What the schemas need beside zod/mini, the zod they are written in: its plain functions tree-shake, so it costs the
 // sidecar ~0.1 MiB of memory where zod's chained API costs ~1.4 MiB.
-import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+// The one locale's file: the library, unbundled, would otherwise load all of zod's ~50 locales from `zod/locales`.
+import en from 'zod/v4/locales/en.js';
 
 /**
  * `schema.safeParse(input)` with zod's English messages: zod/mini registers none (zod's chained API registers English
