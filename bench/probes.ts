@@ -12,7 +12,7 @@ import { percentile } from './stats.ts';
 export const PROBES: Record<string, string> = {
   'zod, named import (import { z } from "zod"), as leaderhook imported it first': `import { z } from 'zod'; globalThis.probe = z.strictObject({ a: z.string().min(1), b: z.number().int().optional(), c: z.enum(['x', 'y']) }).parse({ a: 'q', c: 'x' });`,
   'zod, namespace import (import * as z from "zod"), as leaderhook imported it before zod/mini': `import * as z from 'zod'; globalThis.probe = z.strictObject({ a: z.string().min(1), b: z.number().int().optional(), c: z.enum(['x', 'y']) }).parse({ a: 'q', c: 'x' });`,
-  'zod/mini with its English messages, as leaderhook imports it (the same checks)': `import * as z from 'zod/mini'; import { en } from 'zod/locales'; z.config(en()); globalThis.probe = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.int()), c: z.enum(['x', 'y']) }).parse({ a: 'q', c: 'x' });`,
+  'zod/mini with its English messages, as leaderhook imports it (the same checks)': `import * as z from 'zod/mini'; import en from 'zod/v4/locales/en.js'; z.config(en()); globalThis.probe = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.int()), c: z.enum(['x', 'y']) }).parse({ a: 'q', c: 'x' });`,
   'yaml (parse)': `import { parse } from 'yaml'; globalThis.probe = parse('targets:\\n  - {name: a, url: "http://x"}\\n');`,
 };
 
