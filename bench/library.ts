@@ -7,9 +7,8 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from '../scripts/build/bundle.ts';
-import { MemorySampler } from './process-stats.ts';
+import { medianMemory, MemorySampler, type MemorySample } from './process-stats.ts';
 import type { Bench } from './setup.ts';
-import { percentile } from './stats.ts';
 
 /**
  * The app: it reads a Lease with its own client every 2 s, as an app using the API does; with `ELECT=1` it also runs
@@ -32,11 +31,6 @@ if (ELECT) {
 console.log('ready');
 `;
 
-export interface AppMemory {
-  rssMb: number;
-  anonMb: number;
-}
-
 /**
  * Idle RSS and RssAnon (MiB, medians over `seconds` after 5 s settling, median of `runs` processes each) of the app
  * without and with the library's election, run as an app runs: plain `node`, no Node.js options, the app's own
@@ -46,7 +40,7 @@ export async function libraryInApp(
   bench: Bench,
   seconds: number,
   runs = 3,
-): Promise<{ clientOnly: AppMemory; withElection: AppMemory }> {
+): Promise<{ clientOnly: MemorySample; withElection: MemorySample }> {
   const app = join(bench.appDirectory, 'library-app.mjs');
   writeFileSync(app, APP);
   // The library's build imports its dependencies from the app's node_modules: this checkout's.
@@ -55,8 +49,8 @@ export async function libraryInApp(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  const measure = async (elect: boolean): Promise<AppMemory> => {
-    const figures: AppMemory[] = [];
+  const measure = async (elect: boolean): Promise<MemorySample> => {
+    const figures: MemorySample[] = [];
     for (let run = 0; run < runs; run++) {
       const child = spawn(process.execPath, [app], {
         cwd: bench.appDirectory,
@@ -79,32 +73,13 @@ export async function libraryInApp(
         const sampler = new MemorySampler([child.pid as number]);
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
         sampler.stop();
-        const samples = sampler.samples.get(child.pid as number) ?? [];
-        figures.push({
-          rssMb: percentile(
-            samples.map((sample) => sample.rssMb),
-            50,
-          ),
-          anonMb: percentile(
-            samples.map((sample) => sample.anonMb),
-            50,
-          ),
-        });
+        figures.push(medianMemory(sampler.samples.get(child.pid as number) ?? []));
       } finally {
         child.kill('SIGKILL');
         await once(child, 'exit').catch(() => {});
       }
     }
-    return {
-      rssMb: percentile(
-        figures.map((figure) => figure.rssMb),
-        50,
-      ),
-      anonMb: percentile(
-        figures.map((figure) => figure.anonMb),
-        50,
-      ),
-    };
+    return medianMemory(figures);
   };
   return { clientOnly: await measure(false), withElection: await measure(true) };
 }

@@ -1,5 +1,6 @@
 // Memory and CPU of a running process, from /proc (Linux): what a container's memory limit and CPU request meet.
 import { readFileSync } from 'node:fs';
+import { percentile } from './stats.ts';
 
 export interface MemorySample {
   /** Resident set, MB (MiB): private and shared pages (the Node.js binary, mapped files). */
@@ -14,6 +15,20 @@ export function memory(pid: number): MemorySample {
   const field = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
   return { rssMb: field('VmRSS'), anonMb: field('RssAnon') };
+}
+
+/** The medians of RSS and RssAnon over `samples` (nearest rank). */
+export function medianMemory(samples: readonly MemorySample[]): MemorySample {
+  return {
+    rssMb: percentile(
+      samples.map((sample) => sample.rssMb),
+      50,
+    ),
+    anonMb: percentile(
+      samples.map((sample) => sample.anonMb),
+      50,
+    ),
+  };
 }
 
 /** CPU time (user + system) `pid` has used so far, in milliseconds. */
