@@ -328,11 +328,11 @@ export class Elector {
       this.#stale || !this.#watcher.healthy ? jittered(retryPeriodMs, this.#random) : Number.POSITIVE_INFINITY;
     // Nothing is left to learn at an expiry already confirmed: a replica that may not acquire waits for news.
     if (!this.#mayAcquire() && this.#observed.acquirable(this.#ours())) return polling;
+    // A record of ours that this replica does not lead on (its write was answered past the renew deadline) is judged
+    // as any holder's: nobody renews it, so it runs out, is read, and is taken like any other.
     const now = this.#clock.now();
     const expiresIn =
-      (this.#clashing()
-        ? Math.max(this.#clashUntil, this.#observed.expiresAt(false))
-        : this.#observed.expiresAt(this.#ours())) - now;
+      Math.max(this.#clashing() ? this.#clashUntil : Number.NEGATIVE_INFINITY, this.#observed.expiresAt(false)) - now;
     // A little jitter keeps candidates from all writing at the same instant; compare-and-swap decides anyway.
     const untilExpiry = Number.isFinite(expiresIn)
       ? Math.max(0, expiresIn) + this.#random() * Math.min(100, retryPeriodMs / 10)
@@ -491,14 +491,27 @@ export class Elector {
 
   /**
    * Hands the lock back (client-go's ReleaseOnCancel record), as a former leader: retries until our lease would have
-   * run out for everyone anyway (last renew + lease duration); compare-and-swap never hands back a lock someone took.
+   * run out for everyone anyway (last renew + lease duration), and is given up then even with a request in flight (its
+   * answer no longer matters: compare-and-swap never hands back a lock someone took).
    */
   async #release(): Promise<void> {
     const deadline = this.#lastRenew + this.#timings.leaseDurationMs;
+    let cancelTimer = () => {};
+    const outOfTime = new Promise<false>((resolve) => {
+      cancelTimer = this.#clock.setTimer(Math.max(0, deadline - this.#clock.now()), () => resolve(false));
+    });
+    const done = await Promise.race([this.#releaseAttempts(deadline), outOfTime]);
+    cancelTimer();
+    if (!done)
+      this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock; it expires after the lease duration');
+  }
+
+  /** Release writes until one lands, the lock is no longer ours, or `deadline` passes (then `false`). */
+  async #releaseAttempts(deadline: number): Promise<boolean> {
     for (let attempt = 0; attempt === 0 || this.#clock.now() < deadline; attempt++) {
       const previous = this.#observed.observation;
       const old = previous?.record;
-      if (!previous || !old || !this.#ours()) return;
+      if (!previous || !old || !this.#ours()) return true;
       const now = this.#clock.date();
       const record: LeaderElectionRecord = {
         holderIdentity: '',
@@ -511,16 +524,19 @@ export class Elector {
         const released = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
         this.#applyObservation(released, 'write');
-        return;
+        return true;
       } catch (error) {
         this.#onApiError('update', error);
+        if (this.#clock.now() >= deadline) break;
         if (!(error instanceof KubeApiError && error.kind === 'conflict')) {
-          await this.#sleeper.sleep(Math.max(0, Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now())));
+          // Not the loop's sleeper: an attempt given up at the deadline must not take over the loop's sleep.
+          const pauseMs = Math.max(0, Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()));
+          await new Promise<void>((resolve) => this.#clock.setTimer(pauseMs, resolve));
         }
         await this.#read();
       }
     }
-    this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock; it expires after the lease duration');
+    return false;
   }
 
   /** Both answers: one that would resign at once must not take the lock (it would take and release it in a loop). */

@@ -332,6 +332,25 @@ describe('elector', () => {
     assert.equal(store.stored?.record.holderIdentity, '', 'released at last renew + renew deadline − retry period');
   });
 
+  it('stop with the API unreachable resolves at last renew + lease duration at the latest, with a release request in flight', async () => {
+    const { store, clock, elector, lines } = setup();
+    elector.start();
+    await clock.advance(0);
+    await clock.advance(2_000); // renewed at 2 s: our lease runs out for everyone at 17 s
+    store.hanging.add('update');
+    store.hanging.add('get');
+    let stopped = false;
+    const stopping = elector.stop({ release: true }).then(() => (stopped = true));
+    await clock.advance(14_999);
+    assert.equal(stopped, false, 'still trying to release within the lease');
+    await clock.advance(1);
+    await settle();
+    assert.equal(stopped, true, 'given up at last renew + lease duration, the request still hanging');
+    assert.ok(lines.some((line) => line.message.includes('could not release the lock')));
+    store.hanging.clear();
+    await stopping;
+  });
+
   it('a renew that hangs: stopped is reported from a timer at last renew + renew deadline, not when the request ends', async () => {
     const { store, clock, elector, changes } = setup();
     elector.start();
@@ -346,6 +365,28 @@ describe('elector', () => {
     assert.equal(stopped?.at.getTime(), clock.date().getTime(), 'at exactly last renew + renew deadline');
     assert.equal(elector.leadingUntil(), undefined);
     store.hanging.clear();
+    await elector.stop({ release: false });
+  });
+
+  it("a write answered after the renew deadline is no base to lead on; its record then expires as any holder's, is read, and taken", async () => {
+    const { store, clock, elector, changes } = setup();
+    store.answeringLate.add('create');
+    elector.start();
+    await clock.advance(10_001);
+    store.answeringLate.delete('create');
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me', 'the server applied the create');
+    assert.equal(elector.snapshot().isLeader, false, 'answered past the renew deadline: not led on');
+    assert.equal(elector.snapshot().leader, 'me', 'names the holder, itself, until a read');
+    assert.equal(changes.filter((change) => change.type === 'started').length, 0);
+    // Nobody renews that record, so it is any holder's whose lease runs out: read at its expiry, then taken.
+    const reads = store.count('get');
+    await clock.advance(15_000 - 1);
+    assert.equal(elector.snapshot().isLeader, false);
+    await clock.advance(200);
+    assert.ok(store.count('get') > reads, 'read at the expiry');
+    assert.equal(elector.snapshot().isLeader, true, 'leads once the record it could not lead on has expired');
+    assert.equal(store.stored?.record.leaderTransitions, 1, 'a new term');
     await elector.stop({ release: false });
   });
 

@@ -23,6 +23,8 @@ export class MemoryStore {
   watchRefused: KubeApiError | undefined;
   /** Verbs whose calls never answer (a partition), until taken out of the set; then they fail as timed out. */
   readonly hanging = new Set<string>();
+  /** Verbs applied at once but answered only once removed from here (an answer slower than the caller's patience). */
+  readonly answeringLate = new Set<string>();
   readonly #silenced = new Set<WatchHandlers>();
 
   /** Open watch streams stop delivering, without ending (a NAT entry dropped); new ones deliver. */
@@ -85,7 +87,10 @@ export class MemoryStore {
     return this.calls.filter((call) => call === verb).length;
   }
 
-  /** Records the call, throws a queued failure, or hangs while the verb is in `hanging`; else answers `call()`. */
+  /**
+   * Records the call, throws a queued failure, or hangs while the verb is in `hanging`; else answers `call()`, late
+   * while the verb is in `answeringLate`.
+   */
   async #answer<T>(verb: string, call: () => T): Promise<T> {
     this.calls.push(verb);
     const failure = this.failures.get(verb)?.shift();
@@ -93,6 +98,11 @@ export class MemoryStore {
     if (this.hanging.has(verb)) {
       while (this.hanging.has(verb)) await new Promise((resolve) => setImmediate(resolve));
       throw new KubeApiError(verb, 'network', 'The operation was aborted due to timeout', undefined);
+    }
+    if (this.answeringLate.has(verb)) {
+      const answer = call();
+      while (this.answeringLate.has(verb)) await new Promise((resolve) => setImmediate(resolve));
+      return answer;
     }
     return call();
   }
