@@ -9,7 +9,7 @@ import { durationSchema as duration, formatDuration } from './duration.ts';
 import type { FlagSources, FlagValues } from './read-flags.ts';
 import type { ListenAddress } from '../http/server.ts';
 import { WATCH_DEFAULTS } from '../http/watch-stream.ts';
-import { isPodName, namespaceName, objectName, oneOf } from './names.ts';
+import { identityProblem, isPodName, namespaceName, objectName, oneOf } from './names.ts';
 import { UsageError } from './usage-error.ts';
 import { rejectInput, safeParse } from './zod-mini.ts';
 
@@ -152,9 +152,8 @@ export function buildConfig(values: FlagValues, sources: FlagSources, env: NodeJ
   }
   const flags = result.data;
   const identity = resolveIdentity(flags.id, env, sources);
-  // An identity is written into the lock, logs and event ids (whose recipe joins its fields with line breaks).
-  if ([...identity.value].some((character) => character < ' ' || character === '\u007f'))
-    throw new UsageError(identity.source, 'must not contain control characters (line breaks, tabs, ...)');
+  const identityRefused = identityProblem(identity.value);
+  if (identityRefused) throw new UsageError(identity.source, identityRefused);
   if (flags['leader-label'] && !isPodName(identity.value)) {
     throw new UsageError(
       identity.source,

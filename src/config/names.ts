@@ -30,6 +30,16 @@ export function defaultIdentity(env: NodeJS.ProcessEnv): string {
   return env.POD_NAME || hostname();
 }
 
+/**
+ * Why `identity` cannot be one, or `undefined`: it is written into the lock, logs and event ids (whose recipe joins
+ * its fields with line breaks), so it holds no control character.
+ */
+export function identityProblem(identity: string): string | undefined {
+  if ([...identity].some((character) => character < ' ' || character === '\u007f'))
+    return 'must not contain control characters (line breaks, tabs, ...)';
+  return undefined;
+}
+
 /** Whether `name` can be a Pod's name (a lower-case DNS subdomain of at most 253 characters). */
 export function isPodName(name: string): boolean {
   return name.length <= 253 && DNS_SUBDOMAIN.test(name);

@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import * as z from 'zod/mini';
-import { defaultIdentity, isPodName, namespaceName, objectName, oneOf } from '../config/names.ts';
+import { defaultIdentity, identityProblem, isPodName, namespaceName, objectName, oneOf } from '../config/names.ts';
 import { MAX_DURATION_MS } from '../config/duration.ts';
 import { UsageError } from '../config/usage-error.ts';
 import { rejectInput, safeParse } from '../config/zod-mini.ts';
@@ -28,7 +28,8 @@ export interface ElectionOptions {
    */
   namespace?: string;
   /**
-   * This replica's identity, written as the lock's `holderIdentity` (client-go's `Identity`); at most 253 characters.
+   * This replica's identity, written as the lock's `holderIdentity` (client-go's `Identity`); at most 253 characters,
+   * none of them a control character (line breaks, tabs, ...), as the CLI's `--id`.
    * It must be unique per replica: a record naming it that this process did not write is an identity clash (logged,
    * counted, never led through). Default: `$POD_NAME`, else the hostname, which pods sharing a node's network
    * (hostNetwork) also share.
@@ -190,9 +191,13 @@ export function resolveOptions(options: ElectionOptions, env: NodeJS.ProcessEnv)
   }
   const given = result.data;
   const identity = given.identity ?? defaultIdentity(env);
+  const identitySubject =
+    given.identity === undefined ? 'identity (default: $POD_NAME, else the hostname)' : 'identity';
+  const identityRefused = identityProblem(identity);
+  if (identityRefused) throw new UsageError(identitySubject, identityRefused);
   if (given.leaderLabel && !isPodName(identity)) {
     throw new UsageError(
-      given.identity === undefined ? 'identity (default: $POD_NAME, else the hostname)' : 'identity',
+      identitySubject,
       `"${identity}" cannot be a Pod name, which leaderLabel needs it to be (a lower-case DNS subdomain of at most ` +
         '253 characters: a-z, 0-9, "-", ".")',
     );

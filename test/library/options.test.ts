@@ -77,6 +77,19 @@ describe('createElection options', () => {
       'identity',
       /cannot be a Pod name/,
     ],
+    ...(
+      [
+        ['a\nb', 'U+000A (line feed)'],
+        ['a\tb', 'U+0009 (tab)'],
+        ['a\u0000b', 'U+0000'],
+        ['a\u007fb', 'U+007F (delete)'],
+      ] as const
+    ).map(([identity, character]): [string, unknown, string, RegExp] => [
+      `an identity with the control character ${character}`,
+      { election: 'jobs', identity },
+      'identity',
+      /^identity: must not contain control characters \(line breaks, tabs, \.\.\.\)$/,
+    ]),
   ];
   for (const [name, options, subject, message] of cases) {
     test(`${name}: refused, naming ${subject}`, () => {
@@ -86,6 +99,16 @@ describe('createElection options', () => {
       assert.ok(refused.message.startsWith(`${subject}: `), refused.message);
     });
   }
+
+  test('a default identity with a control character ($POD_NAME) is refused as the CLI refuses it', () => {
+    assert.throws(
+      () => openElection({ election: 'jobs', kubeConfig: kubeConfig() }, { env: { POD_NAME: 'pod\n1' } }),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message ===
+          'identity (default: $POD_NAME, else the hostname): must not contain control characters (line breaks, tabs, ...)',
+    );
+  });
 
   test("an app's KubeConfig is checked as a loaded one: a server URL with credentials is refused, naming kubeConfig", () => {
     const config = kubeConfig();
