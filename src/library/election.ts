@@ -48,7 +48,9 @@ export interface Election {
   subscribe(listener: (change: LeadershipChange) => void): () => void;
   /**
    * The same changes as an async iterator, from the moment it is created until the election has stopped (then it
-   * ends). It buffers up to 10 000 changes for a consumer that does not pull; past that, `next()` rejects.
+   * ends): one created while {@link stop} is in progress still yields the changes that stop makes after that. Calls of
+   * `next()` made before earlier ones settled are answered in order. It buffers up to 10 000 changes for a consumer
+   * that does not pull; past that, `next()` rejects.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<LeadershipChange>;
   /**

@@ -129,6 +129,8 @@ class LibraryElection implements Election {
   readonly #afterRelease: () => Promise<void>;
   #started = false;
   #stopping: Promise<void> | undefined;
+  /** Set once stop() has finished: the change stream has ended. */
+  #stopped = false;
   #term: Term | undefined;
   /** Callers of runWhileLeading waiting for the next term (resolved with it, or `undefined` once stopped). */
   readonly #termWaiters = new Set<(term: Term | undefined) => void>();
@@ -173,6 +175,7 @@ class LibraryElection implements Election {
       } finally {
         for (const waiter of this.#termWaiters) waiter(undefined);
         this.#termWaiters.clear();
+        this.#stopped = true;
         this.#end();
       }
     })();
@@ -194,7 +197,8 @@ class LibraryElection implements Election {
   [Symbol.asyncIterator](): AsyncIterableIterator<LeadershipChange> {
     const buffered: LeadershipChange[] = [];
     let overflowed = false;
-    let ended = this.#stopping !== undefined;
+    // Changes emitted while stop() is in progress (`stopped`, the release's `leader-changed`) still belong here.
+    let ended = this.#stopped;
     let wake: (() => void) | undefined;
     const unsubscribe = this.#elector.subscribe((change) => {
       if (buffered.length >= MAX_BUFFERED_CHANGES) {
@@ -213,21 +217,29 @@ class LibraryElection implements Election {
       unsubscribe();
       buffered.length = 0;
       ended = true;
+      wake?.();
       return { done: true, value: undefined };
     };
-    const iterator: AsyncIterableIterator<LeadershipChange> = {
-      next: async () => {
-        for (;;) {
-          const change = buffered.shift();
-          if (change) return { done: false, value: change };
-          if (overflowed) {
-            finish();
-            throw new Error(`the consumer fell ${MAX_BUFFERED_CHANGES} leadership changes behind`);
-          }
-          if (ended) return finish();
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
+    const pull = async (): Promise<IteratorResult<LeadershipChange, undefined>> => {
+      for (;;) {
+        const change = buffered.shift();
+        if (change) return { done: false, value: change };
+        if (overflowed) {
+          finish();
+          throw new Error(`the consumer fell ${MAX_BUFFERED_CHANGES} leadership changes behind`);
         }
+        if (ended) return finish();
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    };
+    /** The pull in progress: calls of next() made before it settles are answered after it, in order. */
+    let pulled: Promise<unknown> = Promise.resolve();
+    const iterator: AsyncIterableIterator<LeadershipChange> = {
+      next: () => {
+        const result = pulled.then(pull);
+        pulled = result.catch(() => {});
+        return result;
       },
       return: () => Promise.resolve(finish()),
       [Symbol.asyncIterator]: () => iterator,

@@ -96,6 +96,38 @@ describe('Election (in process, embedded Lease API)', () => {
     assert.equal(await holder('stream'), '', 'released');
   });
 
+  test('the async iterator: next() calls in flight at once are answered in order, none left hanging', async () => {
+    const lone = election('iterator-queue', 'lone');
+    const iterator = lone[Symbol.asyncIterator]();
+    const shown = (answer: IteratorResult<LeadershipChange>) =>
+      answer.done ? 'done' : `${answer.value.type} ${answer.value.leader}`;
+    const pending = [iterator.next(), iterator.next()];
+    lone.start();
+    const answers = await Promise.race([Promise.all(pending), sleep(5000).then(() => 'hung' as const)]);
+    assert.notEqual(answers, 'hung', 'both pending next() calls are answered');
+    assert.deepEqual((answers as IteratorResult<LeadershipChange>[]).map(shown), [
+      'started lone',
+      'leader-changed lone',
+    ]);
+    // Three more in flight across the stop: `stopped`, the release's `leader-changed`, then the end.
+    const across = [iterator.next(), iterator.next(), iterator.next()];
+    await lone.stop();
+    assert.deepEqual((await Promise.all(across)).map(shown), ['stopped lone', 'leader-changed ', 'done']);
+  });
+
+  test('the async iterator: one created while stop() is in progress yields the changes until the election has stopped', async () => {
+    const leader = election('iterator-stopping', 'leader');
+    leader.start();
+    await waitFor('it to lead', () => leader.state.isLeader);
+    const stopping = leader.stop();
+    const iterated: string[] = [];
+    for await (const change of leader) iterated.push(`${change.type} ${change.leader}`);
+    await stopping;
+    // `stopped` was heard within stop()'s first step, before this iterator existed; the release came after it.
+    assert.deepEqual(iterated, ['leader-changed ']);
+    assert.equal(await holder('iterator-stopping'), '', 'released');
+  });
+
   test('runWhileLeading: the signal aborts within the renew deadline of the last renew when the API stops answering', async () => {
     const leader = election('bound', 'leader');
     let abortedAt: number | undefined;
