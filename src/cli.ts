@@ -71,6 +71,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     },
     {
       env,
+      wording: {
+        identityClashFix: 'Set --id (or POD_NAME from the downward API) to the pod name',
+        releaseWithoutAcknowledgement:
+          'the local hooks did not acknowledge leadership.stopped before the release had to go ahead',
+        acknowledgementFailed: 'waiting for the local hooks before the release failed',
+      },
       // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
       ...(config.stopBeforeRelease
         ? { beforeRelease: async (signal: AbortSignal) => sidecar.notifier?.localHooksSettled(signal) }

@@ -215,6 +215,58 @@ describe('leaderhook command line', () => {
     }
   });
 
+  it("its log lines advise in the sidecar's words: --id on an identity clash, the local hooks on a release that could not wait", async () => {
+    const api = await startEmbeddedApi();
+    const kubeconfig = join(dir, 'wording-kubeconfig');
+    await api.writeKubeconfig(kubeconfig);
+    // A local hook that accepts connections and never answers: leadership.stopped is never acknowledged.
+    const silentHook = createServer(() => {});
+    silentHook.listen(0, '127.0.0.1');
+    await once(silentHook, 'listening');
+    const hookPort = (silentHook.address() as { port: number }).port;
+    const replicas = await Promise.all(
+      [0, 1].map(() =>
+        Replica.start({
+          id: 'twin',
+          kubeconfig,
+          election: 'wording',
+          args: [
+            '--lease-duration=3s',
+            '--renew-deadline=2s',
+            '--retry-period=500ms',
+            '--drain-timeout=500ms',
+            `--hook=http://127.0.0.1:${hookPort}/`,
+          ],
+        }),
+      ),
+    );
+    try {
+      const clash = await waitFor('the identity clash error', () =>
+        replicas
+          .flatMap((replica) => replica.logs)
+          .find((line) => line.level === 'error' && /identity "twin"/.test(String(line.msg))),
+      );
+      assert.match(
+        String(clash.msg),
+        /identities must be unique\. Set --id \(or POD_NAME from the downward API\) to the pod name; /,
+      );
+      const leader = await waitFor('a leader', async () => {
+        for (const replica of replicas) if ((await replica.leader())?.isLeader) return replica;
+        return undefined;
+      });
+      leader.signal('SIGTERM');
+      assert.equal(await leader.exited, 0);
+      assert.deepEqual(
+        leader.logs.filter((line) => line.level === 'warn' && /release/.test(String(line.msg))).map((line) => line.msg),
+        ['the local hooks did not acknowledge leadership.stopped before the release had to go ahead'],
+      );
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+      silentHook.close();
+      await api.close();
+    }
+  });
+
   it('--http :0: the start line names the port the system chose, and the API server without credentials', async () => {
     const api = await startEmbeddedApi();
     const kubeconfig = join(dir, 'embedded-kubeconfig');

@@ -24,14 +24,35 @@ export interface ElectorOptions extends ElectionTimings {
   onIdentityClash?: () => void;
   /**
    * Stop before release: `stop({ release: true })` calls it after every listener has heard `stopped` (reason
-   * `shutdown`) and before the lock is released, so local hooks can acknowledge that the main container stopped its
-   * leader work before anyone else can start. Not awaited past last renew + renew deadline − retry period (its
+   * `shutdown`) and before the lock is released, so leader work (the library's, or the sidecar's local hooks) can stop
+   * before anyone else can start. Not awaited past last renew + renew deadline − retry period (its
    * `signal` aborts then), which leaves a retry period for the release.
    */
   beforeRelease?: (signal: AbortSignal) => Promise<void>;
   /** Whether this replica may acquire and keep the lock; it always may without one. */
   candidacy?: Candidacy;
+  /** The advice in log lines, in the words of whoever runs the election; default: {@link NEUTRAL_WORDING}. */
+  wording?: ElectorWording;
 }
+
+/**
+ * The log lines whose advice depends on how the election is run (the sidecar's flags and hooks, the library's options
+ * and leader work): the composition that builds the Elector words them.
+ */
+export interface ElectorWording {
+  /** Ends the identity-clash error: how to give each replica its own identity. */
+  identityClashFix: string;
+  /** Warned when `beforeRelease` had not settled by its bound, so the release goes ahead without it. */
+  releaseWithoutAcknowledgement: string;
+  /** Warned, with the error, when `beforeRelease` rejected. */
+  acknowledgementFailed: string;
+}
+
+export const NEUTRAL_WORDING: ElectorWording = {
+  identityClashFix: 'Give each replica its own identity (the pod name)',
+  releaseWithoutAcknowledgement: 'what the release waits for had not settled when the release had to go ahead',
+  acknowledgementFailed: 'waiting before the release failed',
+};
 
 /** `leaseTransitions` is an int32 in the API: the count saturates there instead of asking for a 400 forever. */
 export const MAX_LEASE_TRANSITIONS = 2 ** 31 - 1;
@@ -82,6 +103,7 @@ export class Elector {
   readonly #onIdentityClash: (() => void) | undefined;
   readonly #beforeRelease: ((signal: AbortSignal) => Promise<void>) | undefined;
   readonly #candidacy: Candidacy | undefined;
+  readonly #wording: ElectorWording;
   #unsubscribeCandidacy: () => void = () => {};
   /** A leader that resigned (see `Candidacy.mayLead`): its last renew + renew deadline, until it has handed back. */
   #handBackBy: number | undefined;
@@ -136,6 +158,7 @@ export class Elector {
     this.#onIdentityClash = options.onIdentityClash;
     this.#beforeRelease = options.beforeRelease;
     this.#candidacy = options.candidacy;
+    this.#wording = options.wording ?? NEUTRAL_WORDING;
     const { kind, namespace, name } = this.#lock;
     const { group } = LOCK_RESOURCES[kind];
     this.#access = { resource: kind, group, namespace, name, meanwhile: 'retrying with back-off' };
@@ -474,7 +497,7 @@ export class Elector {
     try {
       await Promise.race([
         beforeRelease(controller.signal).catch((error: unknown) =>
-          this.#log.warn({ err: error }, 'waiting for the local hooks before the release failed'),
+          this.#log.warn({ err: error }, this.#wording.acknowledgementFailed),
         ),
         aborted,
       ]);
@@ -482,10 +505,7 @@ export class Elector {
       cancel();
     }
     if (controller.signal.aborted) {
-      this.#log.warn(
-        { waitedMs: Math.round(leftMs) },
-        'the local hooks did not acknowledge leadership.stopped before the release had to go ahead',
-      );
+      this.#log.warn({ waitedMs: Math.round(leftMs) }, this.#wording.releaseWithoutAcknowledgement);
     }
   }
 
@@ -713,7 +733,7 @@ export class Elector {
     if (ongoing) return;
     this.#log.error(
       { identity: this.#identity, lock: this.#describeLock() },
-      `another process writes the lock under this replica's identity "${this.#identity}": identities must be unique. Set --id (or POD_NAME from the downward API) to the pod name; the hostname fallback collides when pods share a node's network (hostNetwork). Not leading while the clash lasts`,
+      `another process writes the lock under this replica's identity "${this.#identity}": identities must be unique. ${this.#wording.identityClashFix}; the hostname fallback collides when pods share a node's network (hostNetwork). Not leading while the clash lasts`,
     );
   }
 

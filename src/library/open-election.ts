@@ -1,6 +1,6 @@
 // The library's election and its in-process features, composed once for createElection and for the sidecar's CLI.
 import { Registry } from 'prom-client';
-import { Elector } from '../election/elector.ts';
+import { Elector, type ElectorWording } from '../election/elector.ts';
 import type { LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
 import { KubeEventSink } from '../events/event-sink.ts';
 import { EventRecorder } from '../events/recorder.ts';
@@ -19,8 +19,18 @@ import { resolveOptions, type ElectionOptions } from './options.ts';
 /** How many changes an async iterator holds for a consumer that does not pull; past that it fails. */
 const MAX_BUFFERED_CHANGES = 10_000;
 
+/** The election's advice in the library's words: its options, its leader work. */
+export const LIBRARY_WORDING: ElectorWording = {
+  identityClashFix: "Set createElection's identity option (or POD_NAME from the downward API) to the pod name",
+  releaseWithoutAcknowledgement:
+    'the leader work (runWhileLeading) had not returned after its signal aborted when the release had to go ahead',
+  acknowledgementFailed: 'waiting for the leader work before the release failed',
+};
+
 /** What the sidecar's CLI adds to an election; not part of the public API. */
 export interface SidecarExtras {
+  /** The election's advice in the sidecar's words (its flags, its local hooks). Default: {@link LIBRARY_WORDING}. */
+  wording?: ElectorWording;
   /** Awaited on stop before the release, beside the library's own wait for leader work (same bound). */
   beforeRelease?: (signal: AbortSignal) => Promise<void>;
   /** Awaited on stop after the release, beside the leader label's and the events' settling. */
@@ -68,6 +78,7 @@ export function openElection(
     onSlowPath: () => metrics.slowPathTaken(),
     onIdentityClash: () => metrics.identityClash(),
     ...(resolved.candidate ? { candidacy: resolved.candidate } : {}),
+    wording: extras.wording ?? LIBRARY_WORDING,
     // Stop before release: leader work (and the sidecar's local hooks) stop before anyone else can start.
     beforeRelease: async (signal) => {
       await Promise.all([leaderWork.settled(), extras.beforeRelease?.(signal)]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout } from '../../src/election/changes.ts';
 import type { Candidacy, LeadershipChange } from '../../src/election/leadership.ts';
-import { Elector } from '../../src/election/elector.ts';
+import { Elector, NEUTRAL_WORDING } from '../../src/election/elector.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { MemoryStore, memoryLog, record } from '../support/memory-lock.ts';
@@ -443,6 +443,7 @@ describe('elector', () => {
       random: () => 0.5,
       ...timings,
       onIdentityClash: () => clashes++,
+      wording: { ...NEUTRAL_WORDING, identityClashFix: 'Set the identity setting' },
     });
     const changes: LeadershipChange[] = [];
     elector.subscribe((change) => changes.push(change));
@@ -457,7 +458,11 @@ describe('elector', () => {
     assert.ok(clashes >= 10, `counted (${clashes})`);
     const errors = lines.filter((line) => line.level === 'error');
     assert.equal(errors.length, 1, 'one error line while the clash lasts');
-    assert.match(errors[0]!.message, /identity "me".*--id.*hostNetwork/);
+    // The fix is worded by whoever runs the election (the sidecar names --id, the library its identity option).
+    assert.match(
+      errors[0]!.message,
+      /identity "me": identities must be unique\. Set the identity setting; .*hostNetwork/,
+    );
     assert.equal(elector.snapshot().leader, 'me', 'the lock names "me", held by the other process');
     assert.equal(elector.snapshot().isLeader, false);
     await elector.stop({ release: false });

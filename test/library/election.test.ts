@@ -52,6 +52,19 @@ async function holder(name: string): Promise<string> {
   return lease.spec?.holderIdentity ?? '';
 }
 
+/** A logger that keeps what it is given: level and message. */
+function recordingLog() {
+  const lines: Array<{ level: string; message: string }> = [];
+  const method =
+    (level: string) =>
+    (...args: unknown[]) =>
+      lines.push({ level, message: String(typeof args[0] === 'string' ? args[0] : args[1]) });
+  return {
+    lines,
+    log: { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error') },
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Election (in process, embedded Lease API)', () => {
@@ -216,8 +229,9 @@ describe('Election (in process, embedded Lease API)', () => {
     assert.ok(updates.at(-1)!.at >= workDoneAt, 'the release was sent after the work had stopped');
   });
 
-  test('stop: work that ignores its signal delays the release no longer than the renew deadline', async () => {
-    const leader = election('stubborn', 'leader');
+  test('stop: work that ignores its signal delays the release no longer than the renew deadline, and is warned of', async () => {
+    const { log, lines } = recordingLog();
+    const leader = election('stubborn', 'leader', { log });
     void leader.runWhileLeading(() => new Promise<void>(() => {}));
     leader.start();
     await waitFor('it to lead', () => leader.state.isLeader);
@@ -226,6 +240,26 @@ describe('Election (in process, embedded Lease API)', () => {
     const stopMs = performance.now() - stoppingAt;
     assert.ok(stopMs < TIMINGS.renewDeadlineMs + 500, `stopped in ${Math.round(stopMs)} ms`);
     assert.equal(await holder('stubborn'), '', 'released all the same');
+    // In the library's words: there are no hooks, there is leader work.
+    assert.deepEqual(
+      lines.filter((line) => line.level === 'warn').map((line) => line.message),
+      ['the leader work (runWhileLeading) had not returned after its signal aborted when the release had to go ahead'],
+    );
+  });
+
+  test("two elections under one identity: the clash error names createElection's identity option, not a flag", async () => {
+    const { log, lines } = recordingLog();
+    const first = election('clash', 'twin');
+    const second = election('clash', 'twin', { log });
+    first.start();
+    await waitFor('the first to lead', () => first.state.isLeader);
+    second.start();
+    const clash = await waitFor('the clash error', () => lines.find((line) => line.level === 'error'));
+    assert.match(
+      clash.message,
+      /^another process writes the lock under this replica's identity "twin": identities must be unique\. Set createElection's identity option \(or POD_NAME from the downward API\) to the pod name; /,
+    );
+    assert.doesNotMatch(clash.message, /--id/);
   });
 
   test("runWhileLeading: the work's own error rejects it; a rejection after the abort is the work's way to stop", async () => {
