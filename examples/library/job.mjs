@@ -3,7 +3,8 @@
 // released, so another replica takes over within milliseconds.
 //
 // Each run of the job prints `{"event":"started"|"stopped","id",...}` and, with JOB_LOG=FILE, appends the same line
-// to FILE (replicas on one machine share it: its order is the order things happened).
+// to FILE (replicas on one machine share it: its order is the order things happened). JOB_LOG_STEPS=1 adds a
+// `{"event":"step","id","step"}` line for every step.
 //
 //   ID=a node job.mjs     # ELECTION (singleton-job), NAMESPACE, KUBECONFIG; LEASE_DURATION_MS, RENEW_DEADLINE_MS,
 //                         # RETRY_PERIOD_MS (client-go's 15000, 10000, 2000)
@@ -36,12 +37,21 @@ function report(event, fields = {}) {
   if (env.JOB_LOG) appendFileSync(env.JOB_LOG, line);
 }
 
-/** The leader-only work: one step every 100 ms until the signal says this replica no longer leads. */
+/** Whether this replica still leads, checked now: call it right before each action that needs leadership. */
+function stillLeading(signal) {
+  // leadingUntil() compares the last renew + renew deadline with the monotonic clock now, and past it stops leading
+  // at once, which aborts the signal. After a pause (SIGSTOP, a long synchronous task), the job's own timer may fire
+  // before the election's deadline timer: signal.aborted alone would still be false there.
+  return election.leadingUntil() !== undefined && !signal.aborted;
+}
+
+/** The leader-only work: one step every 100 ms, each only while this replica still leads. */
 async function job(signal) {
   report('started');
   let steps = 0;
-  while (!signal.aborted) {
+  while (stillLeading(signal)) {
     steps += 1;
+    if (env.JOB_LOG_STEPS === '1') report('step', { step: steps });
     await sleep(100, undefined, { signal }).catch(() => {});
   }
   // signal.reason is a NotLeadingError: lost, renew-deadline or shutdown.

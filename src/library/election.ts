@@ -57,9 +57,11 @@ export interface Election {
    * Runs `work` once for each term this replica leads, with a signal that aborts when the term ends: no later than the
    * last successful renew + renew deadline (from a timer on the monotonic clock; after a pause of the process, at the
    * first instant it runs, or at once when it reads {@link state} or {@link leadingUntil}), at once on a lost lock
-   * or on {@link stop}. Other replicas wait at least a lease duration from that renew before they take over, so the
-   * work has lease duration − renew deadline (5 s with the defaults) to stop: this is the guarantee client-go leaves
-   * to `OnStartedLeading`'s caller. `signal.reason` is a {@link NotLeadingError}.
+   * or on {@link stop}; after a pause, the work's own timer may run before the one that aborts the signal, so work that
+   * acts in steps checks {@link leadingUntil} (not only `signal.aborted`) before each. Other replicas wait at least a
+   * lease duration from that renew before they take over, so the work has lease duration − renew deadline (5 s with
+   * the defaults) to stop: this is the guarantee client-go leaves to `OnStartedLeading`'s caller. `signal.reason` is a
+   * {@link NotLeadingError}.
    *
    * A rejection after the signal aborted is taken as the work's way to stop; one before is the app's error, and the
    * returned promise rejects with it (the election goes on: call {@link stop} to hand over). Work that returns while

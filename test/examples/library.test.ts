@@ -2,8 +2,9 @@
  * leaderhook as a library, as an app gets it: `npm pack`, the tarball installed into an empty project, imported as ESM
  * and type-checked against the shipped declarations (the `exports` map and the `files` list proved, not assumed);
  * then examples/library's singleton job run from that project as three real processes against the embedded Lease
- * API, each behind a fault proxy: one job at a time, the job's signal aborted when its replica cannot renew, and a
- * SIGTERM handing the job over by release, not by expiry.
+ * API, each behind a fault proxy: one job at a time, the job's signal aborted when its replica cannot renew, a
+ * SIGTERM handing the job over by release, not by expiry, and a leader paused past its lease taking no step once it
+ * runs again.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -170,6 +171,7 @@ describe('examples/library: three replicas of the singleton job', () => {
         RENEW_DEADLINE_MS: String(RENEW_DEADLINE_MS),
         RETRY_PERIOD_MS: String(RETRY_PERIOD_MS),
         JOB_LOG: jobLog,
+        JOB_LOG_STEPS: '1',
       };
       jobs.set(id, new Child(process.execPath, ['job.mjs'], { cwd: app, env }));
     }
@@ -182,18 +184,25 @@ describe('examples/library: three replicas of the singleton job', () => {
   });
 
   interface JobLine {
-    event: 'started' | 'stopped';
+    event: 'started' | 'stopped' | 'step';
     id: string;
     reason?: string;
     steps?: number;
+    step?: number;
   }
-  const lines = (): JobLine[] =>
+  /** Every line of the job log, steps included, in the order the replicas wrote them. */
+  const allLines = (): JobLine[] =>
     readFileSync(jobLog, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as JobLine);
+  /** The jobs' starts and stops. */
+  const lines = (): JobLine[] => allLines().filter((line) => line.event !== 'step');
   const lineAfter = (index: number, match: (line: JobLine) => boolean, what: string) =>
     waitFor(what, () => lines().find((line, at) => at >= index && match(line)), 30_000);
+  /** As lineAfter, with `index` into allLines(). */
+  const anyLineAfter = (index: number, match: (line: JobLine) => boolean, what: string) =>
+    waitFor(what, () => allLines().find((line, at) => at >= index && match(line)), 30_000);
   const output = () => [...jobs].map(([id, job]) => `--- ${id}\n${job.text()}`).join('\n');
 
   test('one job at a time; the signal aborts when the leader cannot renew; SIGTERM hands over by release', async (t) => {
@@ -252,6 +261,45 @@ describe('examples/library: three replicas of the singleton job', () => {
       }
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${output()}`, { cause: error });
+    }
+  });
+
+  test('a leader paused past its lease takes no step once it runs again: it checks leadership before each', async (t) => {
+    const leader = [...jobs].find(
+      ([id, job]) => job.running && lines().findLast((line) => line.id === id)?.event === 'started',
+    );
+    assert.ok(leader, 'a replica runs the job');
+    const [pausedId, paused] = leader;
+    try {
+      // SIGSTOP: no timer, no I/O. Another replica takes the lock a lease duration after the paused one's last renew.
+      let mark = allLines().length;
+      paused.process.kill('SIGSTOP');
+      const next = await anyLineAfter(mark, (line) => line.event === 'started', 'another replica to take the job over');
+      assert.notEqual(next.id, pausedId);
+      const nextStartedAt = allLines().findIndex((line, at) => at >= mark && line.event === 'started');
+      // The new leader runs for a while before the old one resumes, whose job's own 100 ms timer is long overdue.
+      await new Promise((resolve) => setTimeout(resolve, 2 * RETRY_PERIOD_MS));
+      mark = allLines().length;
+      paused.process.kill('SIGCONT');
+      const stopped = await anyLineAfter(
+        mark,
+        (line) => line.event === 'stopped' && line.id === pausedId,
+        `${pausedId}'s job to stop once resumed`,
+      );
+      assert.ok(stopped.reason === 'renew-deadline' || stopped.reason === 'lost', `stopped: ${stopped.reason}`);
+      const stepsAfterTakeover = allLines()
+        .slice(nextStartedAt)
+        .filter((line) => line.event === 'step' && line.id === pausedId);
+      assert.deepEqual(stepsAfterTakeover, [], `${pausedId} took no step after ${next.id} started the job`);
+      assert.ok(
+        allLines().some((line, at) => at > nextStartedAt && line.event === 'step' && line.id === next.id),
+        `${next.id} runs the job`,
+      );
+      t.diagnostic(`${pausedId} paused, ${next.id} took over; ${pausedId} stopped (${stopped.reason}) on resuming`);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${output()}`, { cause: error });
+    } finally {
+      paused.process.kill('SIGCONT');
     }
   });
 });
