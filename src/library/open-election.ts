@@ -1,5 +1,6 @@
 // The library's election and its in-process features, composed once for createElection and for the sidecar's CLI.
 import { Registry } from 'prom-client';
+import { UsageError } from '../config/usage-error.ts';
 import { Elector, type ElectorWording } from '../election/elector.ts';
 import type { LeadershipChange, LeadershipSnapshot, StopReason } from '../election/leadership.ts';
 import { KubeEventSink } from '../events/event-sink.ts';
@@ -10,7 +11,7 @@ import { LeaderLabelReconciler } from '../leader-pod/reconciler.ts';
 import { createLock } from '../lock/create-lock.ts';
 import { lockReference } from '../lock/types.ts';
 import { childLog, createLogger, type Log } from '../log/logger.ts';
-import { ElectionMetrics } from '../metrics/election-metrics.ts';
+import { ElectionMetrics, IncompatibleMetricError } from '../metrics/election-metrics.ts';
 import { instrumentLock } from '../metrics/instrumented-lock.ts';
 import { systemClock } from '../runtime/clock.ts';
 import { NotLeadingError, type Election } from './election.ts';
@@ -57,7 +58,7 @@ export function openElection(
   // client-go bounds each API call so: a hung request must not eat the renew deadline.
   const requestTimeoutMs = Math.max(1000, timings.renewDeadlineMs / 2);
 
-  const metrics = new ElectionMetrics(name, resolved.metrics ?? new Registry());
+  const metrics = electionMetrics(name, resolved.metrics);
   /** The lock object's uid once known, for the events' involvedObject. */
   let lockUid: string | undefined;
   const lock = instrumentLock(
@@ -125,6 +126,16 @@ export function openElection(
       })
     : undefined;
   return { election, elector };
+}
+
+/** The election's metrics in the app's registry (else in one of their own); a name the app uses otherwise is its to fix. */
+function electionMetrics(election: string, registry: Registry | undefined): ElectionMetrics {
+  try {
+    return new ElectionMetrics(election, registry ?? new Registry());
+  } catch (error) {
+    if (error instanceof IncompatibleMetricError) throw new UsageError('metrics', error.message);
+    throw error;
+  }
 }
 
 /** One term of leadership: its signal aborts when the term ends. */

@@ -72,7 +72,10 @@ export interface ElectionOptions {
    * `leaderhook_leadership_changes_total`, `leaderhook_last_renew_timestamp_seconds`, `leaderhook_api_requests_total`,
    * `leaderhook_api_request_duration_seconds`, `leaderhook_identity_clashes_total` and client-go's
    * `leader_election_master_status` and `leader_election_slowpath_total`. Elections sharing a registry share each
-   * metric, told apart by its election label. Default: none registered.
+   * metric, told apart by its election label (`election`, or client-go's `name`): two elections of one name in
+   * different namespaces share their series too — give them separate registries, or tell them apart by the
+   * scrape's own labels. A metric of the registry with one of these names but another type or other labels is a
+   * {@link UsageError} naming `metrics`. Default: none registered.
    */
   metrics?: Registry;
   /**

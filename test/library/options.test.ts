@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { UsageError } from '../../src/config/usage-error.ts';
 import { createElection } from '../../src/library/create-election.ts';
 import { openElection } from '../../src/library/open-election.ts';
@@ -108,6 +108,42 @@ describe('createElection options', () => {
         error.message ===
           'identity (default: $POD_NAME, else the hostname): must not contain control characters (line breaks, tabs, ...)',
     );
+  });
+
+  test("the app's registry holding one of the election's metric names with other labels or type: a UsageError naming metrics, nothing registered", () => {
+    const labelled = new Registry();
+    new Gauge({ name: 'leaderhook_is_leader', help: "the app's own", labelNames: ['pod'], registers: [labelled] });
+    assert.deepEqual(refusal({ election: 'jobs', metrics: labelled }), {
+      subject: 'metrics',
+      message:
+        'metrics: the registry already holds leaderhook_is_leader as a gauge labelled {pod}, but leaderhook records ' +
+        'it as a gauge labelled {election}: rename or remove that metric, or pass another Registry',
+    });
+    assert.deepEqual(
+      labelled.getMetricsAsArray().map((metric) => metric.name),
+      ['leaderhook_is_leader'],
+      'none of the election metrics was registered',
+    );
+    const typed = new Registry();
+    new Counter({
+      name: 'leader_election_master_status',
+      help: "the app's own",
+      labelNames: ['name'],
+      registers: [typed],
+    });
+    assert.match(
+      refusal({ election: 'jobs', metrics: typed }).message,
+      /^metrics: the registry already holds leader_election_master_status as a counter labelled \{name\}, but leaderhook records it as a gauge labelled \{name\}/,
+    );
+    // The same shape, labels in another order: shared, as another election's would be.
+    const same = new Registry();
+    new Counter({
+      name: 'leaderhook_leadership_changes_total',
+      help: 'x',
+      labelNames: ['type', 'election'],
+      registers: [same],
+    });
+    assert.doesNotThrow(() => createElection({ election: 'jobs', kubeConfig: kubeConfig(), metrics: same }));
   });
 
   test("an app's KubeConfig is checked as a loaded one: a server URL with credentials is refused, naming kubeConfig", () => {
