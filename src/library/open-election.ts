@@ -128,7 +128,7 @@ export function openElection(
   return { election, elector };
 }
 
-/** The election's metrics in the app's registry (else in one of their own); a name the app uses otherwise is its to fix. */
+/** The election's metrics in the app's registry, else in their own; a clash with the app's metrics is a UsageError. */
 function electionMetrics(election: string, registry: Registry | undefined): ElectionMetrics {
   try {
     return new ElectionMetrics(election, registry ?? new Registry());
