@@ -76,6 +76,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
         releaseWithoutAcknowledgement:
           'the local hooks did not acknowledge leadership.stopped before the release had to go ahead',
         acknowledgementFailed: 'waiting for the local hooks before the release failed',
+        missingLeaderPod:
+          '--leader-label labels the pod named by --id (default $POD_NAME) in $POD_NAMESPACE; set both from the ' +
+          'Downward API',
       },
       // Stop before release: the main container hears leadership.stopped and answers before anyone else can lead.
       ...(config.stopBeforeRelease

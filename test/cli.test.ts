@@ -215,7 +215,7 @@ describe('leaderhook command line', () => {
     }
   });
 
-  it("its log lines advise in the sidecar's words: --id on an identity clash, the local hooks on a release that could not wait", async () => {
+  it("its log lines advise in the sidecar's words: --id on an identity clash, --leader-label on a missing pod, the local hooks on a release that could not wait", async () => {
     const api = await startEmbeddedApi();
     const kubeconfig = join(dir, 'wording-kubeconfig');
     await api.writeKubeconfig(kubeconfig);
@@ -236,6 +236,8 @@ describe('leaderhook command line', () => {
             '--retry-period=500ms',
             '--drain-timeout=500ms',
             `--hook=http://127.0.0.1:${hookPort}/`,
+            // No Pod of that name in the embedded API: the leader warns.
+            '--leader-label=role=leader',
           ],
         }),
       ),
@@ -254,6 +256,14 @@ describe('leaderhook command line', () => {
         for (const replica of replicas) if ((await replica.leader())?.isLeader) return replica;
         return undefined;
       });
+      const missingPod = await waitFor('the missing pod warning', () =>
+        leader.logs.find((line) => String(line.msg).startsWith('pod "twin" not found')),
+      );
+      assert.equal(
+        missingPod.msg,
+        'pod "twin" not found in namespace "default": --leader-label labels the pod named by --id (default $POD_NAME) ' +
+          'in $POD_NAMESPACE; set both from the Downward API; retrying with back-off',
+      );
       leader.signal('SIGTERM');
       assert.equal(await leader.exited, 0);
       assert.deepEqual(

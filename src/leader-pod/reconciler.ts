@@ -21,6 +21,11 @@ export interface LeaderLabelReconcilerOptions {
   retryCapMs: number;
   /** How often this replica re-checks its own Pod even without a leadership change (someone may have edited it). */
   resyncMs: number;
+  /**
+   * Follows "pod … not found in namespace …" in the warning: which settings name this Pod, in the words of whoever runs
+   * the election (the sidecar's flags, the library's options).
+   */
+  missingPodAdvice?: string;
   clock?: Clock;
   random?: () => number;
 }
@@ -39,6 +44,7 @@ export class LeaderLabelReconciler {
   readonly #podName: string;
   readonly #identity: string;
   readonly #log: Log;
+  readonly #missingPodAdvice: string;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #retryBaseMs: number;
@@ -69,6 +75,9 @@ export class LeaderLabelReconciler {
     this.#podName = options.podName;
     this.#identity = options.identity;
     this.#log = options.log;
+    this.#missingPodAdvice =
+      options.missingPodAdvice ??
+      "the leader label goes on the pod named by this replica's identity, in $POD_NAMESPACE; set both from the Downward API";
     this.#clock = options.clock ?? systemClock;
     this.#sleeper = new WakeableSleep(this.#clock);
     this.#random = options.random ?? Math.random;
@@ -186,7 +195,7 @@ export class LeaderLabelReconciler {
   async #reconcileOwnPod(): Promise<void> {
     const { key, value } = this.#label;
     const pod = await this.#api.read(this.#podName);
-    if (!pod) throw new MissingPodError(this.#podName, this.#api.namespace);
+    if (!pod) throw new MissingPodError(this.#podName, this.#api.namespace, this.#missingPodAdvice);
     // Read after the call: a change that arrived meanwhile is what counts.
     const desired = this.#desired;
     const has = pod.labels[key] === value;
@@ -242,10 +251,8 @@ export class LeaderLabelReconciler {
 }
 
 class MissingPodError extends Error {
-  constructor(pod: string, namespace: string) {
-    super(
-      `pod "${pod}" not found in namespace "${namespace}": --leader-label labels the pod named by --id (default $POD_NAME) in $POD_NAMESPACE; set both from the Downward API; retrying with back-off`,
-    );
+  constructor(pod: string, namespace: string, advice: string) {
+    super(`pod "${pod}" not found in namespace "${namespace}": ${advice}; retrying with back-off`);
     this.name = 'MissingPodError';
   }
 }

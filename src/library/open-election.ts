@@ -20,18 +20,27 @@ import { resolveOptions, type ElectionOptions } from './options.ts';
 /** How many changes an async iterator holds for a consumer that does not pull; past that it fails. */
 const MAX_BUFFERED_CHANGES = 10_000;
 
+/** The advice in log lines of the election and its features, in the words of whoever runs it. */
+export interface ElectionWording extends ElectorWording {
+  /** Follows "pod … not found in namespace …": which settings name the pod the leader label goes on. */
+  missingLeaderPod: string;
+}
+
 /** The election's advice in the library's words: its options, its leader work. */
-export const LIBRARY_WORDING: ElectorWording = {
+export const LIBRARY_WORDING: ElectionWording = {
   identityClashFix: "Set createElection's identity option (or POD_NAME from the downward API) to the pod name",
   releaseWithoutAcknowledgement:
     'the leader work (runWhileLeading) had not returned after its signal aborted when the release had to go ahead',
   acknowledgementFailed: 'waiting for the leader work before the release failed',
+  missingLeaderPod:
+    'the leaderLabel option labels the pod named by the identity option (default $POD_NAME) in $POD_NAMESPACE; set ' +
+    'both from the Downward API',
 };
 
 /** What the sidecar's CLI adds to an election; not part of the public API. */
 export interface SidecarExtras {
   /** The election's advice in the sidecar's words (its flags, its local hooks). Default: {@link LIBRARY_WORDING}. */
-  wording?: ElectorWording;
+  wording?: ElectionWording;
   /** Awaited on stop before the release, beside the library's own wait for leader work (same bound). */
   beforeRelease?: (signal: AbortSignal) => Promise<void>;
   /** Awaited on stop after the release, beside the leader label's and the events' settling. */
@@ -46,6 +55,7 @@ export function openElection(
   extras: SidecarExtras = {},
 ): { election: Election; elector: Elector } {
   const env = extras.env ?? process.env;
+  const wording = extras.wording ?? LIBRARY_WORDING;
   const resolved = resolveOptions(options, env);
   const { election: name, identity, lock: kind, timings } = resolved;
   // A KubeConfig from the app is checked as a loaded one is: no credentials in the URL, its files bounded.
@@ -79,7 +89,7 @@ export function openElection(
     onSlowPath: () => metrics.slowPathTaken(),
     onIdentityClash: () => metrics.identityClash(),
     ...(resolved.candidate ? { candidacy: resolved.candidate } : {}),
-    wording: extras.wording ?? LIBRARY_WORDING,
+    wording,
     // Stop before release: leader work (and the sidecar's local hooks) stop before anyone else can start.
     beforeRelease: async (signal) => {
       await Promise.all([leaderWork.settled(), extras.beforeRelease?.(signal)]);
@@ -123,6 +133,7 @@ export function openElection(
         retryBaseMs: timings.retryPeriodMs,
         retryCapMs: Math.max(timings.leaseDurationMs, 10_000),
         resyncMs: 30_000,
+        missingPodAdvice: wording.missingLeaderPod,
       })
     : undefined;
   return { election, elector };

@@ -76,7 +76,7 @@ class Election {
   }
 }
 
-function setup() {
+function setup(missingPodAdvice?: string) {
   const clock = new FakeClock();
   const pods = new MemoryPods();
   const election = new Election();
@@ -98,6 +98,7 @@ function setup() {
     retryBaseMs: 500,
     retryCapMs: 4000,
     resyncMs: 30_000,
+    ...(missingPodAdvice ? { missingPodAdvice } : {}),
   });
   return { clock, pods, election, reconciler, warnings };
 }
@@ -183,11 +184,14 @@ describe('leader label reconciler', () => {
     assert.deepEqual(pods.labelled(), [], 'the last state wins');
   });
 
-  it('warns when its own Pod does not exist (the identity is not the Pod name)', async () => {
-    const { clock, election, reconciler, warnings } = setup();
+  it('warns when its own Pod does not exist (the identity is not the Pod name), with the advice it was given', async () => {
+    const { clock, election, reconciler, warnings } = setup('set the pod setting');
     reconciler.start(election);
     election.emit('started', 'self', '');
     await clock.advance(3000);
-    assert.equal(warnings.filter((warning) => warning.startsWith('pod "self" not found in namespace "ns"')).length, 1);
+    assert.deepEqual(
+      warnings.filter((warning) => warning.startsWith('pod "self"')),
+      ['pod "self" not found in namespace "ns": set the pod setting; retrying with back-off'],
+    );
   });
 });

@@ -247,6 +247,20 @@ describe('Election (in process, embedded Lease API)', () => {
     );
   });
 
+  test("leaderLabel without a Pod of that name: the warning names the library's options, not flags", async () => {
+    const { log, lines } = recordingLog();
+    const leader = election('no-pod', 'no-such-pod', { log, leaderLabel: 'role=leader' });
+    leader.start();
+    const warning = await waitFor('the missing pod warning', () =>
+      lines.find((line) => line.level === 'warn' && line.message.startsWith('pod "no-such-pod" not found')),
+    );
+    assert.equal(
+      warning.message,
+      'pod "no-such-pod" not found in namespace "default": the leaderLabel option labels the pod named by the ' +
+        'identity option (default $POD_NAME) in $POD_NAMESPACE; set both from the Downward API; retrying with back-off',
+    );
+  });
+
   test("two elections under one identity: the clash error names createElection's identity option, not a flag", async () => {
     const { log, lines } = recordingLog();
     const first = election('clash', 'twin');
