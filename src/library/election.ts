@@ -37,8 +37,9 @@ export interface Election {
    * `stopped`, reason `shutdown`, and every {@link runWhileLeading} signal aborts), waits for that work to settle —
    * no longer than last renew + renew deadline − retry period — then hands the lock back as client-go's
    * `ReleaseOnCancel` does (empty holder), so another replica takes over at once. With `release: false` the lock is
-   * left to expire after the lease duration. Resolves when done; with a hung API, at last renew + lease duration at the latest (the release is given up then, when the lease has run out for everyone anyway); calling
-   * it again returns the same promise.
+   * left to expire after the lease duration. Resolves when done; with a hung API, at last renew + lease duration at
+   * the latest (the release is given up then: the lease has run out for everyone anyway). Calling it again returns
+   * the same promise.
    */
   stop(options?: { release?: boolean }): Promise<void>;
   /**
