@@ -19,16 +19,13 @@ class FileRefusedError extends Error {
 export function readBoundedFile(path: string, maxBytes: number): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new FileRefusedError(`not a regular file (${fileKind(stats)})`);
-    const tooLarge = () => new FileRefusedError(`larger than ${formatBytes(maxBytes)}, the limit for this file`);
-    if (stats.size > maxBytes) throw tooLarge();
+    const stats = checkOpenFile(fd, maxBytes);
     // Sizes can lie (files under /proc say 0): read until the end, but never past the limit.
     let buffer = Buffer.alloc(Math.min(maxBytes, Math.max(stats.size, 4096)) + 1);
     let length = 0;
     for (;;) {
       if (length === buffer.length) {
-        if (length > maxBytes) throw tooLarge();
+        if (length > maxBytes) throw tooLarge(maxBytes);
         const grown = Buffer.alloc(Math.min(maxBytes + 1, buffer.length * 2));
         buffer.copy(grown);
         buffer = grown;
@@ -40,6 +37,30 @@ export function readBoundedFile(path: string, maxBytes: number): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Checks, without reading it, that `path` is now a regular file of at most `maxBytes` bytes, as readBoundedFile does
+ * before it reads: for a file another library is about to read. Throws as readBoundedFile does.
+ */
+export function checkBoundedFile(path: string, maxBytes: number): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    checkOpenFile(fd, maxBytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkOpenFile(fd: number, maxBytes: number): Stats {
+  const stats = fstatSync(fd);
+  if (!stats.isFile()) throw new FileRefusedError(`not a regular file (${fileKind(stats)})`);
+  if (stats.size > maxBytes) throw tooLarge(maxBytes);
+  return stats;
+}
+
+function tooLarge(maxBytes: number): FileRefusedError {
+  return new FileRefusedError(`larger than ${formatBytes(maxBytes)}, the limit for this file`);
 }
 
 function fileKind(stats: Stats): string {

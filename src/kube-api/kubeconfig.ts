@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { bufferFromFileOrString, KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { bufferFromFileOrString, KubeConfig, type RequestContext, type User } from '@kubernetes/client-node';
+import { dump, load } from 'js-yaml';
 import { Agent } from 'undici';
+import { UsageError } from '../config/usage-error.ts';
+import { checkBoundedFile, readBoundedFile } from '../files/read-bounded.ts';
 
 /**
  * One connection pool per TLS configuration, speaking HTTP/2 where the server offers it, as client-go's transport
@@ -18,6 +21,15 @@ class ConnectionReusingKubeConfig extends KubeConfig {
   #shared: { key: string; agent: Agent } | undefined;
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    // client-node reads these files again now, synchronously: a file swapped for a FIFO would stop the event loop
+    // for good, /dev/zero would fill memory. Refused instead, the call fails (a `network` error, retried) and says why.
+    for (const [field, file] of filesRead(this)) {
+      try {
+        checkBoundedFile(file, MAX_KUBECONFIG_BYTES);
+      } catch (error) {
+        throw new Error(`the kubeconfig's ${field} ${JSON.stringify(file)}: ${refusal(error)}`);
+      }
+    }
     await super.applySecurityAuthentication(context);
     const fresh = context.getDispatcher();
     const connect = fresh && this.#tlsOptions();
@@ -58,9 +70,6 @@ class ConnectionReusingKubeConfig extends KubeConfig {
     };
   }
 }
-import { UsageError } from '../config/usage-error.ts';
-import { readBoundedFile } from '../files/read-bounded.ts';
-
 /** Where a pod's ServiceAccount namespace is mounted. */
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** Where a pod's ServiceAccount token is mounted: client-node uses the in-cluster config when it exists. */
@@ -69,12 +78,19 @@ const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccoun
 const MAX_KUBECONFIG_BYTES = 1024 * 1024;
 
 /**
+ * The `token-file` of each user loaded by loadFiles, absolute, for the user that holds no `token`: read only for the
+ * current user, once the files are merged (client-go reads only the token file it uses).
+ */
+const tokenFiles = new WeakMap<User, string>();
+
+/**
  * Loads credentials where client-node's `loadFromDefault` looks for them, from `env`: `--kubeconfig`, else
  * `$KUBECONFIG` (every file of the list, merged), else ~/.kube/config, else the in-cluster ServiceAccount. Every
- * kubeconfig file is checked first as leaderhook reads files from outside (a regular file of at most 1 MiB, see
- * `readBoundedFile`). Usage errors, naming where the file came from: a kubeconfig that cannot be read or parsed or has
- * no current cluster; in a pod without `KUBERNETES_SERVICE_HOST`/`_PORT`; and no credentials at all (client-node
- * would fall back to `http://localhost:8080`). `option` is how the messages name the way to pass a kubeconfig.
+ * kubeconfig file, and every file it makes client-node read, is checked first as leaderhook reads files from outside
+ * (a regular file of at most 1 MiB, see `readBoundedFile`, and checkCredentials). Usage errors, naming where the file
+ * came from: a kubeconfig that cannot be read or parsed or has no current cluster, a file it names that is refused;
+ * in a pod without `KUBERNETES_SERVICE_HOST`/`_PORT`; and no credentials at all (client-node would fall back to
+ * `http://localhost:8080`). `option` is how the messages name the way to pass a kubeconfig.
  */
 export function loadKubeConfig(
   path: string | undefined,
@@ -98,6 +114,15 @@ export function loadKubeConfig(
         missing.join(', '),
         'not set, though a ServiceAccount token is mounted: the API server is unknown',
       );
+    // client-node reads the namespace file here; the token and CA files are checked below, as any kubeconfig's.
+    try {
+      if (existsSync(SERVICE_ACCOUNT_NAMESPACE_FILE)) checkBoundedFile(SERVICE_ACCOUNT_NAMESPACE_FILE, 1024);
+    } catch (error) {
+      throw new UsageError(
+        'ServiceAccount namespace',
+        `${JSON.stringify(SERVICE_ACCOUNT_NAMESPACE_FILE)}: ${refusal(error)}`,
+      );
+    }
     kubeConfig.loadFromCluster();
   } else {
     throw new UsageError('no Kubernetes credentials', `pass ${option}, set KUBECONFIG, or run in a pod`);
@@ -108,6 +133,13 @@ export function loadKubeConfig(
       `kubeconfig ${JSON.stringify(path ?? listed[0] ?? home ?? '')} has no current cluster`,
     );
   }
+  const user = kubeConfig.getCurrentUser();
+  const tokenFile = user && tokenFiles.get(user);
+  if (user && tokenFile) {
+    // client-go trims it too: a token file written with a final newline would make an invalid header.
+    const token = readFile(tokenFile, subject, 'token-file').trim();
+    kubeConfig.users[kubeConfig.users.indexOf(user)] = { ...user, token };
+  }
   checkCredentials(kubeConfig, subject);
   return kubeConfig;
 }
@@ -115,13 +147,12 @@ export function loadKubeConfig(
 /**
  * What the current context points to, checked as leaderhook reads files from outside: the server URL carries no
  * credentials (client-node's HTTP client refuses such a URL on every call, quoting it — password and all — in its
- * error), and every file it names (certificate authority, client certificate and key, token file) is a regular file
- * of at most 1 MiB, so a FIFO never blocks and /dev/zero is never read. client-node reads these files again on each
- * call; the check is at start.
+ * error), and every file client-node reads for it (see filesRead) is a regular file of at most 1 MiB, so a FIFO never
+ * blocks and /dev/zero is never read. client-node reads these files again on each call (an auth-provider `tokenFile`
+ * every 60 s): each call checks them again first (see ConnectionReusingKubeConfig).
  */
 export function checkCredentials(kubeConfig: KubeConfig, subject: string): void {
   const cluster = kubeConfig.getCurrentCluster();
-  const user = kubeConfig.getCurrentUser();
   let server: URL;
   try {
     server = new URL(cluster?.server ?? '');
@@ -133,23 +164,31 @@ export function checkCredentials(kubeConfig: KubeConfig, subject: string): void 
       subject,
       "the kubeconfig's server URL carries credentials (user:password@): put them in the user entry instead",
     );
-  const providerConfig = (user?.authProvider as { config?: { tokenFile?: unknown } } | undefined)?.config;
+  for (const [field, file] of filesRead(kubeConfig)) readFile(file, subject, field);
+}
+
+/**
+ * Every file client-node reads, on each call, for the current context: `[kubeconfig field, path]`. The cluster's
+ * `certificate-authority`, the user's `client-certificate` and `client-key`, the auth-provider's `tokenFile` (the
+ * in-cluster config's ServiceAccount token) and the oidc auth-provider's `idp-certificate-authority`. A user's
+ * `token-file` is read once, while loading (see loadFiles). Exec plugins and the azure and gcp auth-providers' `cmd-path`
+ * run commands, which are not files read.
+ */
+function filesRead(kubeConfig: KubeConfig): Array<[string, string]> {
+  const cluster = kubeConfig.getCurrentCluster();
+  const user = kubeConfig.getCurrentUser();
+  const provider = user?.authProvider as { name?: unknown; config?: Record<string, unknown> } | undefined;
   const files: Array<[string, unknown]> = [
     ['certificate-authority', cluster?.caFile],
     ['client-certificate', user?.certFile],
     ['client-key', user?.keyFile],
-    ['tokenFile', providerConfig?.tokenFile],
+    ['auth-provider tokenFile', provider?.config?.tokenFile],
+    [
+      'auth-provider idp-certificate-authority',
+      provider?.name === 'oidc' && provider.config?.['idp-certificate-authority'],
+    ],
   ];
-  for (const [field, file] of files) {
-    if (typeof file !== 'string' || !file) continue;
-    try {
-      readBoundedFile(file, MAX_KUBECONFIG_BYTES);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : firstLine(error);
-      throw new UsageError(subject, `the kubeconfig's ${field} ${JSON.stringify(file)}: ${reason}`);
-    }
-  }
+  return files.filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '');
 }
 
 /**
@@ -170,24 +209,46 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
 
 /**
  * Loads kubeconfig files as client-node's `loadFromDefault` merges `$KUBECONFIG` (a later file's current context
- * replaces an earlier one's), each checked first; any failure is a UsageError naming `from` and the file.
+ * replaces an earlier one's), each checked first; any failure is a UsageError naming `from` and the file. Each file is
+ * read once, and parsed by client-node's own YAML parser; a user's `token-file`, which client-node would read at once
+ * for every user, whatever it is, is taken out and kept in tokenFiles, relative to the kubeconfig's directory as
+ * client-go resolves it (client-node resolved it against the working directory).
  */
 function loadFiles(kubeConfig: KubeConfig, files: readonly string[], from: string): void {
   for (const [index, file] of files.entries()) {
     try {
-      readBoundedFile(file, MAX_KUBECONFIG_BYTES);
-      if (index === 0) {
-        kubeConfig.loadFromFile(file);
-      } else {
-        const more = new KubeConfig();
-        more.loadFromFile(file);
-        kubeConfig.mergeConfig(more);
+      const loaded = index === 0 ? kubeConfig : new KubeConfig();
+      const parsed: unknown = load(readBoundedFile(file, MAX_KUBECONFIG_BYTES));
+      const users = (parsed as { users?: unknown } | null)?.users;
+      const userTokenFiles = Array.isArray(users) ? users.map((entry) => takeTokenFile(entry, dirname(file))) : [];
+      loaded.loadFromString(dump(parsed));
+      loaded.makePathsAbsolute(dirname(file));
+      for (const [at, tokenFile] of userTokenFiles.entries()) {
+        const user = loaded.users[at];
+        if (user && tokenFile) tokenFiles.set(user, tokenFile);
       }
+      if (index > 0) kubeConfig.mergeConfig(loaded);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : firstLine(error);
-      throw new UsageError(from, `cannot read kubeconfig ${JSON.stringify(file)}: ${reason}`);
+      throw new UsageError(from, `cannot read kubeconfig ${JSON.stringify(file)}: ${refusal(error)}`);
     }
+  }
+}
+
+/** A user entry's `token-file` when it has no `token` (client-node reads it only then), removed from the entry. */
+function takeTokenFile(entry: unknown, directory: string): string | undefined {
+  const user = (entry as { user?: Record<string, unknown> } | null)?.user;
+  if (!user || typeof user !== 'object' || user.token || !user['token-file']) return undefined;
+  const tokenFile = String(user['token-file']);
+  delete user['token-file'];
+  return resolve(directory, tokenFile);
+}
+
+/** Reads a file the kubeconfig names, within bounds; refused as a UsageError naming `subject`, the field and the file. */
+function readFile(file: string, subject: string, field: string): string {
+  try {
+    return readBoundedFile(file, MAX_KUBECONFIG_BYTES);
+  } catch (error) {
+    throw new UsageError(subject, `the kubeconfig's ${field} ${JSON.stringify(file)}: ${refusal(error)}`);
   }
 }
 
@@ -208,7 +269,7 @@ export function apiServerUrl(kubeConfig: KubeConfig): string {
 /** The lock's namespace when none is given: the pod's own, else the kubeconfig context's, else `default`. */
 export function defaultNamespace(kubeConfig: KubeConfig): string {
   try {
-    const namespace = readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
+    const namespace = readBoundedFile(SERVICE_ACCOUNT_NAMESPACE_FILE, MAX_KUBECONFIG_BYTES).trim();
     if (namespace) return namespace;
   } catch {
     // Not in a pod.
@@ -216,6 +277,10 @@ export function defaultNamespace(kubeConfig: KubeConfig): string {
   return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
 }
 
-function firstLine(error: unknown): string {
+/** Why a file was not read: `no such file`, `cannot read (EACCES)`, or the first line of the error's message. */
+function refusal(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code) return `cannot read (${code})`;
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unreadable';
 }
