@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startEmbeddedApi } from '../embedded-api/server.ts';
+import { badTokenFiles } from './support/bad-token-files.ts';
 import { cliArgs, leaderhookCommand, Replica, waitFor } from './support/replica.ts';
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000) {
   const result = spawnSync(process.execPath, cliArgs(...args), {
     encoding: 'utf8',
     env: { ...leaderhookCommand().env, PATH: process.env.PATH, HOME: '/nonexistent', ...env },
-    timeout: 30_000,
+    timeout: timeoutMs,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -163,6 +164,94 @@ describe('leaderhook command line', () => {
       assert.doesNotMatch(stderr, /\n\s+at /);
     });
   }
+
+  describe("a kubeconfig whose user's token-file is not a regular file of at most 1 MiB", () => {
+    const bad = badTokenFiles(join(dir, 'token-files'));
+    for (const { name, kubeconfig, tokenFile, reason } of bad) {
+      it(`${name}: refused before it is read, one line naming token-file and the file, exit 2`, () => {
+        // Killed after 10 s (null, not 2): a FIFO would block for good, /dev/zero fill memory.
+        const { code, stdout, stderr } = run(['--election=x', `--kubeconfig=${kubeconfig}`], {}, 10_000);
+        assert.equal(
+          stderr,
+          `leaderhook: --kubeconfig: the kubeconfig's token-file ${JSON.stringify(tokenFile)}: ${reason}\n`,
+        );
+        assert.equal(code, 2);
+        assert.equal(stdout, '');
+      });
+    }
+
+    it('a FIFO named by a $KUBECONFIG file: the message names KUBECONFIG', () => {
+      const fifo = bad[0]!;
+      const { code, stderr } = run(['--election=x'], { KUBECONFIG: fifo.kubeconfig }, 10_000);
+      assert.equal(
+        stderr,
+        `leaderhook: KUBECONFIG: the kubeconfig's token-file ${JSON.stringify(fifo.tokenFile)}: ${fifo.reason}\n`,
+      );
+      assert.equal(code, 2);
+    });
+  });
+
+  it("a token-file named relative to its kubeconfig authenticates, its final newline trimmed (client-go's rules)", async () => {
+    const api = await startEmbeddedApi({ tokens: { 'token-from-file': { user: 'leaderhook' } } });
+    const configDir = mkdtempSync(join(dir, 'relative-'));
+    writeFileSync(join(configDir, 'token'), 'token-from-file\n');
+    const kubeconfig = join(configDir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: c, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]`,
+        'users: [{name: u, user: {token-file: token}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const replica = await Replica.start({ id: 'token-file', kubeconfig, election: 'token-file' });
+    try {
+      await waitFor('leadership with the token from the file', async () => (await replica.leader())?.isLeader);
+    } finally {
+      await replica.stop();
+      await api.close();
+    }
+  });
+
+  it('a certificate-authority swapped for a FIFO while leading: calls fail naming it, the process keeps answering', async () => {
+    const api = await startEmbeddedApi();
+    const ca = join(dir, 'swapped-ca.crt');
+    // An http:// server reads no certificate; client-node reads the file on every call all the same.
+    writeFileSync(ca, 'unused over http');
+    const kubeconfig = join(dir, 'swapped-ca-kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: c, cluster: {server: "${api.url}", insecure-skip-tls-verify: true, certificate-authority: "${ca}"}}]`,
+        'users: [{name: u, user: {}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const replica = await Replica.start({
+      id: 'swapped-ca',
+      kubeconfig,
+      election: 'swapped-ca',
+      args: ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=250ms'],
+    });
+    try {
+      await waitFor('leadership', async () => (await replica.leader())?.isLeader);
+      rmSync(ca);
+      execFileSync('mkfifo', [ca]);
+      const refusal = `the kubeconfig's certificate-authority ${JSON.stringify(ca)}: not a regular file (a FIFO)`;
+      await waitFor('the refusal logged', () => replica.logs.find((line) => line.err === refusal), 5000);
+      await waitFor('stepping down', async () => (await replica.leader())?.isLeader === false, 5000);
+      assert.equal((await fetch(`${replica.url}/healthz`, { signal: AbortSignal.timeout(2000) })).status, 200);
+    } finally {
+      await replica.stop();
+      await api.close();
+    }
+  });
 
   it('no credentials anywhere and not in a pod: exit 2, naming the three ways to give them', { skip: IN_A_POD }, () => {
     const { code, stdout, stderr } = run(['--election=x']);

@@ -27,7 +27,7 @@ class ConnectionReusingKubeConfig extends KubeConfig {
       try {
         checkBoundedFile(file, MAX_KUBECONFIG_BYTES);
       } catch (error) {
-        throw new Error(`the kubeconfig's ${field} ${JSON.stringify(file)}: ${refusal(error)}`);
+        throw new Error(`the kubeconfig's ${field} ${JSON.stringify(file)}: ${refusal(error)}`, { cause: error });
       }
     }
     await super.applySecurityAuthentication(context);
@@ -101,12 +101,16 @@ export function loadKubeConfig(
   const kubeConfig = new ConnectionReusingKubeConfig();
   const listed = env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
   const home = env.HOME ? join(env.HOME, '.kube', 'config') : undefined;
+  // Where the kubeconfig came from, for the messages about what it names.
+  let from = subject;
   if (path) {
-    loadFiles(kubeConfig, [path], subject);
+    loadFiles(kubeConfig, [path], from);
   } else if (listed.length) {
-    loadFiles(kubeConfig, listed, 'KUBECONFIG');
+    from = 'KUBECONFIG';
+    loadFiles(kubeConfig, listed, from);
   } else if (home && existsSync(home)) {
-    loadFiles(kubeConfig, [home], `${option} (default: ~/.kube/config)`);
+    from = `${option} (default: ~/.kube/config)`;
+    loadFiles(kubeConfig, [home], from);
   } else if (existsSync(SERVICE_ACCOUNT_TOKEN_FILE)) {
     const missing = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((name) => !env[name]);
     if (missing.length)
@@ -116,7 +120,8 @@ export function loadKubeConfig(
       );
     // client-node reads the namespace file here; the token and CA files are checked below, as any kubeconfig's.
     try {
-      if (existsSync(SERVICE_ACCOUNT_NAMESPACE_FILE)) checkBoundedFile(SERVICE_ACCOUNT_NAMESPACE_FILE, 1024);
+      if (existsSync(SERVICE_ACCOUNT_NAMESPACE_FILE))
+        checkBoundedFile(SERVICE_ACCOUNT_NAMESPACE_FILE, MAX_KUBECONFIG_BYTES);
     } catch (error) {
       throw new UsageError(
         'ServiceAccount namespace',
@@ -128,19 +133,16 @@ export function loadKubeConfig(
     throw new UsageError('no Kubernetes credentials', `pass ${option}, set KUBECONFIG, or run in a pod`);
   }
   if (!kubeConfig.getCurrentCluster()) {
-    throw new UsageError(
-      subject,
-      `kubeconfig ${JSON.stringify(path ?? listed[0] ?? home ?? '')} has no current cluster`,
-    );
+    throw new UsageError(from, `kubeconfig ${JSON.stringify(path ?? listed[0] ?? home ?? '')} has no current cluster`);
   }
   const user = kubeConfig.getCurrentUser();
   const tokenFile = user && tokenFiles.get(user);
   if (user && tokenFile) {
     // client-go trims it too: a token file written with a final newline would make an invalid header.
-    const token = readFile(tokenFile, subject, 'token-file').trim();
+    const token = readFile(tokenFile, from, 'token-file').trim();
     kubeConfig.users[kubeConfig.users.indexOf(user)] = { ...user, token };
   }
-  checkCredentials(kubeConfig, subject);
+  checkCredentials(kubeConfig, from);
   return kubeConfig;
 }
 
@@ -171,8 +173,8 @@ export function checkCredentials(kubeConfig: KubeConfig, subject: string): void 
  * Every file client-node reads, on each call, for the current context: `[kubeconfig field, path]`. The cluster's
  * `certificate-authority`, the user's `client-certificate` and `client-key`, the auth-provider's `tokenFile` (the
  * in-cluster config's ServiceAccount token) and the oidc auth-provider's `idp-certificate-authority`. A user's
- * `token-file` is read once, while loading (see loadFiles). Exec plugins and the azure and gcp auth-providers' `cmd-path`
- * run commands, which are not files read.
+ * `token-file` is read once, while loading (see loadFiles). Exec plugins and the azure and gcp auth-providers'
+ * `cmd-path` run commands, which are not files read.
  */
 function filesRead(kubeConfig: KubeConfig): Array<[string, string]> {
   const cluster = kubeConfig.getCurrentCluster();
@@ -238,12 +240,13 @@ function loadFiles(kubeConfig: KubeConfig, files: readonly string[], from: strin
 function takeTokenFile(entry: unknown, directory: string): string | undefined {
   const user = (entry as { user?: Record<string, unknown> } | null)?.user;
   if (!user || typeof user !== 'object' || user.token || !user['token-file']) return undefined;
-  const tokenFile = String(user['token-file']);
+  const tokenFile = user['token-file'];
+  if (typeof tokenFile !== 'string') throw new Error("a user's token-file is not a path");
   delete user['token-file'];
   return resolve(directory, tokenFile);
 }
 
-/** Reads a file the kubeconfig names, within bounds; refused as a UsageError naming `subject`, the field and the file. */
+/** Reads a file the kubeconfig names, within bounds; refused as a UsageError naming `subject`, the field, the file. */
 function readFile(file: string, subject: string, field: string): string {
   try {
     return readBoundedFile(file, MAX_KUBECONFIG_BYTES);

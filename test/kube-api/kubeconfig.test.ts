@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { UsageError } from '../../src/config/usage-error.ts';
 import { apiServerUrl, loadKubeConfig } from '../../src/kube-api/kubeconfig.ts';
 
@@ -121,5 +121,97 @@ describe('kubeconfig', () => {
       );
       assert.ok(performance.now() - startedAt < 5000, 'refused at once, never blocked on a FIFO');
     }
+  });
+  it("the auth-provider files client-node reads are checked at the start too: tokenFile, oidc's idp-certificate-authority", () => {
+    const fifo = join(dir, 'provider-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const cases: Array<[string, string, string]> = [
+      ['auth-provider tokenFile', `{name: tokenFile, config: {tokenFile: "${fifo}"}}`, fifo],
+      [
+        'auth-provider idp-certificate-authority',
+        '{name: oidc, config: {id-token: t, idp-issuer-url: "https://idp.example", idp-certificate-authority: /dev/zero}}',
+        '/dev/zero',
+      ],
+    ];
+    const reasons = ['not a regular file (a FIFO)', 'not a regular file (a character device)'];
+    for (const [index, [field, provider, path]] of cases.entries()) {
+      const file = join(dir, `provider-${index}`);
+      writeFileSync(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{name: c, cluster: {server: "https://a.example"}}]',
+          `users: [{name: u, user: {auth-provider: ${provider}}}]`,
+          'contexts: [{name: x, context: {cluster: c, user: u}}]',
+          'current-context: x',
+        ].join('\n'),
+      );
+      assert.throws(
+        () => loadKubeConfig(file, '--kubeconfig', {}),
+        (error: unknown) =>
+          error instanceof UsageError &&
+          error.message === `--kubeconfig: the kubeconfig's ${field} ${JSON.stringify(path)}: ${reasons[index]}`,
+        field,
+      );
+    }
+  });
+
+  it("a user's token-file: relative to the kubeconfig, trimmed, read for the current user only and only without a token", () => {
+    const configDir = join(dir, 'token-file');
+    mkdirSync(configDir);
+    writeFileSync(join(configDir, 'token'), 'from-the-file\n');
+    const load = (context: string) => {
+      const file = join(configDir, `config-${context}`);
+      writeFileSync(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{name: c, cluster: {server: "https://a.example"}}]',
+          'users:',
+          '- {name: relative, user: {token-file: token}}',
+          '- {name: both, user: {token: inline, token-file: /nonexistent/token}}',
+          '- {name: unused, user: {token-file: /nonexistent/token}}',
+          'contexts: [{name: relative, context: {cluster: c, user: relative}}, {name: both, context: {cluster: c, user: both}}]',
+          `current-context: ${context}`,
+        ].join('\n'),
+      );
+      return loadKubeConfig(file, '--kubeconfig', {}).getCurrentUser()?.token;
+    };
+    assert.equal(load('relative'), 'from-the-file');
+    assert.equal(load('both'), 'inline');
+  });
+
+  it('files client-node reads on every call are checked again before each: a swapped one fails the call, named', async () => {
+    const ca = join(dir, 'swap-ca.crt');
+    const tokenFile = join(dir, 'swap-token');
+    writeFileSync(ca, 'unused over http');
+    writeFileSync(tokenFile, 'token');
+    const file = join(dir, 'swap-config');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: c, cluster: {server: "http://127.0.0.1:1", insecure-skip-tls-verify: true, certificate-authority: "${ca}"}}]`,
+        `users: [{name: u, user: {auth-provider: {name: tokenFile, config: {tokenFile: "${tokenFile}"}}}}]`,
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const leases = loadKubeConfig(file, '--kubeconfig', {}).makeApiClient(CoordinationV1Api);
+    const read = () => leases.readNamespacedLease({ name: 'x', namespace: 'default' });
+    rmSync(ca);
+    mkdirSync(ca);
+    await assert.rejects(read(), {
+      message: `the kubeconfig's certificate-authority ${JSON.stringify(ca)}: not a regular file (a directory)`,
+    });
+    rmSync(ca, { recursive: true });
+    writeFileSync(ca, 'unused over http');
+    writeFileSync(tokenFile, 'x'.repeat(1024 * 1024 + 1));
+    await assert.rejects(read(), {
+      message: `the kubeconfig's auth-provider tokenFile ${JSON.stringify(tokenFile)}: larger than 1 MiB, the limit for this file`,
+    });
   });
 });

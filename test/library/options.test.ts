@@ -1,7 +1,10 @@
 // createElection's options: checked as the CLI checks its flags, every problem a UsageError whose subject is the option
 // to fix, thrown before any API call; the CLI's defaults otherwise.
 import assert from 'node:assert/strict';
-import { hostname } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -9,6 +12,7 @@ import { UsageError } from '../../src/config/usage-error.ts';
 import { createElection } from '../../src/library/create-election.ts';
 import { openElection } from '../../src/library/open-election.ts';
 import type { ElectionOptions } from '../../src/library/options.ts';
+import { badTokenFiles } from '../support/bad-token-files.ts';
 
 /** Credentials for a server nobody runs: nothing here may reach it (createElection makes no call before start). */
 function kubeConfig(namespace?: string): KubeConfig {
@@ -163,6 +167,29 @@ describe('createElection options', () => {
         error instanceof UsageError &&
         error.message === 'no Kubernetes credentials: pass the kubeConfig option, set KUBECONFIG, or run in a pod',
     );
+  });
+
+  test("$KUBECONFIG whose user's token-file is not a regular file of at most 1 MiB: a UsageError, nothing read", () => {
+    const index = JSON.stringify(new URL('../../src/index.ts', import.meta.url).href);
+    // In a process of its own: reading a FIFO would block it for good, /dev/zero fill its memory.
+    const script = `import { createElection, UsageError } from ${index};
+      try { createElection({ election: 'jobs' }); console.log('created'); }
+      catch (error) { console.log(JSON.stringify({ usageError: error instanceof UsageError, message: error.message })); }`;
+    for (const { name, kubeconfig, tokenFile, reason } of badTokenFiles(mkdtempSync(join(tmpdir(), 'leaderhook-')))) {
+      const result = spawnSync(process.execPath, ['--input-type=module', '--eval', script], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: '/nonexistent', KUBECONFIG: kubeconfig },
+        timeout: 10_000,
+      });
+      assert.deepEqual(
+        JSON.parse(result.stdout || 'null'),
+        {
+          usageError: true,
+          message: `KUBECONFIG: the kubeconfig's token-file ${JSON.stringify(tokenFile)}: ${reason}`,
+        },
+        `${name}: ${result.stderr}`,
+      );
+    }
   });
 
   test("the CLI's defaults: identity $POD_NAME, else the hostname; the context's namespace; a Lease", () => {
