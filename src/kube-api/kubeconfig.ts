@@ -23,6 +23,7 @@ class ConnectionReusingKubeConfig extends KubeConfig {
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     // client-node reads these files again now, synchronously: a file swapped for a FIFO would stop the event loop
     // for good, /dev/zero would fill memory. Refused instead, the call fails (a `network` error, retried) and says why.
+    // Only a swap in the microseconds between this check and client-node's read goes unseen.
     for (const [field, file] of filesRead(this)) {
       try {
         checkBoundedFile(file, MAX_KUBECONFIG_BYTES);
