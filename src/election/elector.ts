@@ -1,6 +1,12 @@
 import { KubeApiError, toKubeApiError } from '../kube-api/api-error.ts';
 import { accessHint, type ApiAccess } from '../kube-api/hints.ts';
-import { LOCK_RESOURCES, type LeaderElectionRecord, type Lock, type LockObservation } from '../lock/types.ts';
+import {
+  LOCK_RESOURCES,
+  type LeaderElectionRecord,
+  type Lock,
+  type LockAnnotations,
+  type LockObservation,
+} from '../lock/types.ts';
 import type { Log } from '../log/logger.ts';
 import { backoff, jittered } from '../runtime/backoff.ts';
 import { systemClock, WakeableSleep, type Clock } from '../runtime/clock.ts';
@@ -130,7 +136,8 @@ export class Elector {
   /** The holder whose lock a takeover was last rehearsed on. */
   #rehearsedFor: string | undefined;
   #failures = 0;
-  #ownAnnotations: Record<string, string> = {};
+  /** The annotations a write carries, computed from the object it replaces (`null`: a create) and the record sent. */
+  #annotationsFor: LockAnnotations = () => ({});
   /** One actionable log line per RBAC gap or credentials problem, until a call succeeds again. */
   readonly #accessProblem = new OnceUntilSuccess();
 
@@ -241,9 +248,13 @@ export class Elector {
     return { ...(this.#observed.observation?.annotations ?? {}) };
   }
 
-  /** Annotations this replica writes with its next renew; they ride on writes that happen anyway. */
-  setOwnAnnotations(annotations: Record<string, string>): void {
-    this.#ownAnnotations = { ...annotations };
+  /**
+   * Where the annotations of every lock write come from (they ride on writes that happen anyway): called at the
+   * moment of each write with the object it replaces (`null` for a create) and the record it sends, so they are
+   * never older than the object the compare-and-swap is made on.
+   */
+  setOwnAnnotations(annotationsFor: LockAnnotations): void {
+    this.#annotationsFor = annotationsFor;
   }
 
   start(): void {
@@ -341,7 +352,8 @@ export class Elector {
     const holder = previous?.record?.holderIdentity;
     if (!previous?.record || !holder || this.#ours() || holder === this.#rehearsedFor) return;
     this.#rehearsedFor = holder;
-    void this.#lock.rehearseUpdate?.(previous, this.#acquireRecord(previous.record), this.#ownAnnotations);
+    const record = this.#acquireRecord(previous.record);
+    void this.#lock.rehearseUpdate?.(previous, record, this.#annotationsFor(previous, record));
   }
 
   /** A follower sleeps until the observed record expires, or polls while it cannot watch. */
@@ -413,8 +425,8 @@ export class Elector {
     try {
       const written = await this.#write(() =>
         previous
-          ? this.#lock.update(previous, record, this.#ownAnnotations)
-          : this.#lock.create(record, this.#ownAnnotations),
+          ? this.#lock.update(previous, record, this.#annotationsFor(previous, record))
+          : this.#lock.create(record, this.#annotationsFor(null, record)),
       );
       // Reported once it leads (or after it declines to), so `started` comes before the leader change to itself.
       this.#applyObservation(written, 'write', undefined, false);
@@ -464,7 +476,7 @@ export class Elector {
     this.#rememberOwn(record);
     let written: LockObservation;
     try {
-      written = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
+      written = await this.#write(() => this.#lock.update(previous, record, this.#annotationsFor(previous, record)));
     } catch (error) {
       this.#forgetOwn(record, error);
       throw error;
@@ -541,7 +553,9 @@ export class Elector {
         leaderTransitions: old.leaderTransitions,
       };
       try {
-        const released = await this.#write(() => this.#lock.update(previous, record, this.#ownAnnotations));
+        const released = await this.#write(() =>
+          this.#lock.update(previous, record, this.#annotationsFor(previous, record)),
+        );
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
         this.#applyObservation(released, 'write');
         return true;

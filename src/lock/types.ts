@@ -103,3 +103,12 @@ export interface Lock {
     annotations: Record<string, string>,
   ): Promise<void>;
 }
+
+/**
+ * The annotations a lock write carries (e.g. the notifier's delivery cursors), given the object the write replaces
+ * (`null` for a create) and the record it sends.
+ */
+export type LockAnnotations = (
+  replaced: LockObservation | null,
+  record: LeaderElectionRecord,
+) => Record<string, string>;

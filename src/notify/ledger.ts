@@ -1,4 +1,5 @@
-import type { LeadershipChange, LeadershipSnapshot } from '../election/leadership.ts';
+import type { LeadershipChange } from '../election/leadership.ts';
+import type { LeaderElectionRecord, LockObservation } from '../lock/types.ts';
 import type { Log } from '../log/logger.ts';
 import {
   annotationsOf,
@@ -116,7 +117,6 @@ export class LeaderLedger {
   #lockUid: string | undefined;
   /** The term this replica leads (or last led, for its stop events). */
   #led: LedTerm | undefined;
-  #leading = false;
 
   constructor(identity: string, log: Log) {
     this.#identity = identity;
@@ -153,18 +153,14 @@ export class LeaderLedger {
     const run = (this.#runs.get(key) ?? 0) + 1;
     remember(this.#runs, key, run);
     this.#led = { term, run, lockUid };
-    this.#leading = true;
     remember(this.#holders, key, this.#identity);
     const announced = parseTerm(annotationsOf(observed, lockUid)[TERM_ANNOTATION]);
-    const announcedKey = announced && termKey(lockUid, announced.term);
-    if (announced && announcedKey && !this.#holders.has(announcedKey))
-      remember(this.#holders, announcedKey, announced.holder);
+    if (announced) this.#learnHolder(lockUid, announced.term, announced.holder);
     return this.#led;
   }
 
   /** This replica stopped leading; returns the run it led, `undefined` when no start was seen here. */
   stop(): LedTerm | undefined {
-    this.#leading = false;
     return this.#led;
   }
 
@@ -218,23 +214,35 @@ export class LeaderLedger {
   }
 
   /**
-   * The annotations this replica writes with its next lock write: the lock's leaderhook annotations as observed (when
-   * written on this very object), with each tracked cursor moved forward to what was settled here, this replica's
-   * term while it leads, and the object they are about. A follower keeps them current too, so the write by which it
-   * takes the lock carries its predecessor's cursors forward. `snapshot` gives the lock object and seeds a cursor the
-   * lock does not carry yet.
+   * The annotations of a lock write, computed at the moment of the write from the object it replaces (`null` for a
+   * create) and the record it sends: the replaced object's leaderhook annotations (when written on that very object),
+   * each tracked cursor moved forward to what was settled here, the term of the record sent when it names this
+   * replica, and the object they are about. So the write by which a replica takes the lock carries its predecessor's
+   * cursors forward as they stood on the object it replaced, never an older copy, and announces the new term at once
+   * (a holder killed before its first renew is still named). The replaced record and its term annotation also tell
+   * this ledger who held their terms. A cursor the lock does not carry yet is seeded at the replaced record's term.
    */
-  annotations(observed: Readonly<Record<string, string>>, snapshot: () => LeadershipSnapshot): Record<string, string> {
-    const state = snapshot();
-    this.#follow(state.lockUid);
-    const current = annotationsOf(observed, state.lockUid);
-    const own: Record<string, string> = { ...current, [OBJECT_ANNOTATION]: state.lockUid };
-    for (const cursor of this.#cursors) {
-      // No cursor yet: nothing before the lock's current term is owed to this target.
-      own[cursor.annotation] = formatPosition(cursor.current(current) ?? seedPosition(state));
-    }
-    if (this.#leading && this.#led) own[TERM_ANNOTATION] = formatTerm(this.#led.term, this.#identity);
+  annotations(replaced: LockObservation | null, record: LeaderElectionRecord): Record<string, string> {
+    const lockUid = replaced?.uid ?? '';
+    this.#follow(lockUid);
+    const current = replaced ? annotationsOf(replaced.annotations, lockUid) : {};
+    const before = replaced?.record;
+    if (before?.holderIdentity) this.#learnHolder(lockUid, before.leaderTransitions, before.holderIdentity);
+    const announced = parseTerm(current[TERM_ANNOTATION]);
+    if (announced) this.#learnHolder(lockUid, announced.term, announced.holder);
+    const own: Record<string, string> = { ...current, [OBJECT_ANNOTATION]: lockUid };
+    // No cursor yet: nothing before the lock's current term is owed to this target.
+    const seed: Position = { term: before ? before.leaderTransitions : -1, index: 4 };
+    for (const cursor of this.#cursors) own[cursor.annotation] = formatPosition(cursor.current(current) ?? seed);
+    if (record.holderIdentity === this.#identity)
+      own[TERM_ANNOTATION] = formatTerm(record.leaderTransitions, this.#identity);
     return own;
+  }
+
+  /** Who held `term` of the lock `lockUid`, unless already known here. */
+  #learnHolder(lockUid: string, term: number, holder: string): void {
+    const key = termKey(lockUid, term);
+    if (!this.#holders.has(key)) remember(this.#holders, key, holder);
   }
 
   #follow(lockUid: string): void {
@@ -253,9 +261,4 @@ function termKey(lockUid: string, term: number): string {
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.set(key, value);
   if (map.size > REMEMBERED_TERMS) map.delete(map.keys().next().value as string);
-}
-
-/** Where a target without a cursor starts: the lock's current term, or before the first one for a lock never held. */
-function seedPosition(snapshot: LeadershipSnapshot): Position {
-  return { term: snapshot.acquireTime || snapshot.renewTime || snapshot.leader ? snapshot.transitions : -1, index: 4 };
 }

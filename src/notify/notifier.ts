@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { LeadershipChange, LeadershipFeed } from '../election/leadership.ts';
+import type { LockAnnotations } from '../lock/types.ts';
 import type { Log } from '../log/logger.ts';
 import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { occurrenceOf, slotOf, type PlacedPosition } from './cursor.ts';
@@ -25,7 +26,7 @@ import type { Target } from './targets.ts';
 /** What the notifier needs of the elector. */
 export interface NotifierElection extends LeadershipFeed, EventOrigin {
   observedAnnotations(): Record<string, string>;
-  setOwnAnnotations(annotations: Record<string, string>): void;
+  setOwnAnnotations(annotationsFor: LockAnnotations): void;
 }
 
 /** A target with its files opened (validated at startup). */
@@ -44,9 +45,6 @@ export interface NotifierOptions {
   log: Log;
   registry: Registry;
 }
-
-/** How often a follower copies the lock's cursors into what it would write on acquiring. */
-const MIRROR_INTERVAL_MS = 250;
 
 interface Lane {
   resolved: ResolvedTarget;
@@ -92,9 +90,7 @@ export class Notifier {
    * record back in the same term (the election never was without a leader).
    */
   #openEnd: LedTerm | undefined;
-  #published = '';
   #unsubscribe: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: NotifierOptions) {
     this.#election = options.election;
@@ -128,11 +124,8 @@ export class Notifier {
   start(): void {
     if (this.#unsubscribe) return;
     this.#unsubscribe = this.#election.subscribe((change) => this.#onChange(change));
-    if (this.#ledger.tracking) {
-      this.#publish();
-      this.#timer = setInterval(() => this.#publish(), MIRROR_INTERVAL_MS);
-      this.#timer.unref();
-    }
+    if (this.#ledger.tracking)
+      this.#election.setOwnAnnotations((replaced, record) => this.#ledger.annotations(replaced, record));
   }
 
   /** The `/deliveries` sub-app over this notifier's queues and delivery log (see `deliveriesApp`). */
@@ -190,12 +183,11 @@ export class Notifier {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    clearInterval(this.#timer);
   }
 
   /**
    * Changes are handled one at a time, in order: the elector can report a change from inside `snapshot()`, which this
-   * handler calls (annotations), and a nested change must not overtake the one being handled.
+   * handler calls (event fields), and a nested change must not overtake the one being handled.
    */
   #onChange(change: LeadershipChange): void {
     this.#inbox.push(change);
@@ -226,7 +218,6 @@ export class Notifier {
       this.#enqueueObserved(noLeaderSince ? { ...event, noLeaderSince } : event, changedAt);
       if (leader !== this.#election.identity) this.#leaderLeft(change, changedAt);
     }
-    this.#publish();
   }
 
   /**
@@ -347,7 +338,6 @@ export class Notifier {
     // A disabled target, or an event abandoned at shutdown, keeps its cursor: a successor tries again.
     if (outcome === 'disabled' || reason === 'shutdown') return;
     lane.cursor.settle(item.position, lane.queue.depth === 0);
-    this.#publish();
   }
 
   /**
@@ -375,16 +365,6 @@ export class Notifier {
         }
       });
     }
-  }
-
-  /** Hands the ledger's annotations to the elector for its next lock write, when they changed. */
-  #publish(): void {
-    if (!this.#ledger.tracking) return;
-    const own = this.#ledger.annotations(this.#election.observedAnnotations(), () => this.#election.snapshot());
-    const text = JSON.stringify(own);
-    if (text === this.#published) return;
-    this.#published = text;
-    this.#election.setOwnAnnotations(own);
   }
 }
 

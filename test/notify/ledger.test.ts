@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/leadership.ts';
+import type { LeadershipChange } from '../../src/election/leadership.ts';
+import type { LeaderElectionRecord, LockObservation } from '../../src/lock/types.ts';
 import { LeaderLedger } from '../../src/notify/ledger.ts';
 import { captureLog } from './helpers.ts';
 
@@ -13,22 +14,24 @@ function leaderChanged(leader: string, transitions: number, lockUid = UID): Lead
   return { type: 'leader-changed', leader, previousLeader: '', isLeader: false, transitions, lockUid, at: new Date() };
 }
 
-function snapshot(patch: Partial<LeadershipSnapshot> = {}): () => LeadershipSnapshot {
-  return () => ({
-    election: 'demo',
-    namespace: 'default',
-    lock: 'leases',
-    identity: 'pod-a',
-    leader: '',
-    isLeader: false,
-    transitions: 0,
-    lockUid: UID,
-    acquireTime: null,
-    renewTime: null,
-    observedAt: null,
-    ready: true,
-    ...patch,
-  });
+function record(holder: string, transitions: number): LeaderElectionRecord {
+  const at = new Date(0);
+  return {
+    holderIdentity: holder,
+    leaseDurationSeconds: 15,
+    acquireTime: at,
+    renewTime: at,
+    leaderTransitions: transitions,
+  };
+}
+
+/** The lock object a write replaces: its annotations and record. */
+function lockObject(
+  annotations: Record<string, string>,
+  held: LeaderElectionRecord | null,
+  uid = UID,
+): LockObservation {
+  return { record: held, resourceVersion: '1', uid, annotations, rawRecord: '', object: {} };
 }
 
 /** What `unsettled` returns, as `term.index holder<-previous` lines. */
@@ -115,22 +118,33 @@ describe('the leader-scope ledger', () => {
     assert.deepEqual(log.lines[1]?.fields.terms, [15]);
   });
 
-  it('publishes the cursors (seeded, then moved by what settles) and, while leading, its term', () => {
+  it("each write's annotations come from the object it replaces: cursors seeded, kept, moved by what settles; the term of a record naming this replica", () => {
     const ledger = new LeaderLedger('pod-a', captureLog());
     const cursor = ledger.track('audit', 'audit');
     const foreign = { 'leaderhook.io/cursor.other-target': '0.2' };
-    const fresh = { [OBJECT]: UID, [CURSOR]: '-1.4' };
-    assert.deepEqual(ledger.annotations(foreign, snapshot()), { ...foreign, ...fresh }, 'a lock never held');
-    const held = snapshot({ leader: 'pod-b', transitions: 2, renewTime: new Date() });
     const onIt = { [OBJECT]: UID };
-    assert.deepEqual(ledger.annotations({}, held), { ...onIt, [CURSOR]: '2.4' }, 'nothing before this term is owed');
-    assert.deepEqual(ledger.annotations({ [CURSOR]: '1.3' }, held), { ...onIt, [CURSOR]: '1.3' }, 'the cursor is kept');
+    assert.deepEqual(
+      ledger.annotations(lockObject(foreign, null), record('', 0)),
+      { ...foreign, ...onIt, [CURSOR]: '-1.4' },
+      'a lock never held',
+    );
+    assert.deepEqual(
+      ledger.annotations(lockObject({}, record('pod-b', 2)), record('pod-a', 3)),
+      { ...onIt, [CURSOR]: '2.4', [TERM]: '{"t":3,"h":"pod-a"}' },
+      'nothing before the replaced term is owed; the write that takes the lock announces its term',
+    );
+    assert.deepEqual(
+      ledger.annotations(lockObject({ [CURSOR]: '1.3' }, record('pod-b', 2)), record('pod-b', 2)),
+      { ...onIt, [CURSOR]: '1.3' },
+      'the cursor is kept; a record naming another replica gets no term from this one',
+    );
 
     ledger.start(3, UID, {});
     cursor.settle({ term: 3, index: 1, lockUid: UID }, false);
     // An event with nothing to send for this target waits for the one queued before it.
     cursor.skip({ term: 3, index: 3, lockUid: UID }, false);
-    assert.deepEqual(ledger.annotations({ [CURSOR]: '2.4' }, held), {
+    const ours = lockObject({ [CURSOR]: '2.4', [TERM]: '{"t":3,"h":"pod-a"}' }, record('pod-a', 3));
+    assert.deepEqual(ledger.annotations(ours, record('pod-a', 3)), {
       ...onIt,
       [CURSOR]: '3.1',
       [TERM]: '{"t":3,"h":"pod-a"}',
@@ -138,10 +152,28 @@ describe('the leader-scope ledger', () => {
     cursor.settle({ term: 3, index: 2, lockUid: UID }, true);
     ledger.stop();
     assert.deepEqual(
-      ledger.annotations({ [CURSOR]: '2.4' }, held),
-      { ...onIt, [CURSOR]: '3.3' },
-      'no term once stopped',
+      ledger.annotations(ours, record('', 3)),
+      { ...onIt, [CURSOR]: '3.3', [TERM]: '{"t":3,"h":"pod-a"}' },
+      'the release keeps the term it ends, for the successor',
     );
+  });
+
+  it('a holder killed before its first renew, its term never reported here: the replaced record names it, and its events are re-sent', () => {
+    const ledger = new LeaderLedger('pod-a', captureLog());
+    const cursor = ledger.track('audit', 'audit');
+    ledger.observe(leaderChanged('pod-c', 7));
+    // pod-b took term 8 with a write computed before it led (no term of its own), and died before renewing; pod-a's
+    // watch was silent meanwhile, so it never reported pod-b as the leader.
+    const replaced = lockObject({ [OBJECT]: UID, [CURSOR]: '7.4', [TERM]: '{"t":7,"h":"pod-c"}' }, record('pod-b', 8));
+    const written = ledger.annotations(replaced, record('pod-a', 9));
+    assert.equal(written[CURSOR], '7.4', 'the cursor as the replaced object carried it, never an older copy');
+    const led = ledger.start(9, UID, written);
+    assert.deepEqual(listed(ledger.unsettled(cursor, led, written)), [
+      '8.1 pod-b<-pod-c',
+      '8.2 pod-b<-pod-c',
+      '8.3 pod-b<-pod-c',
+      '8.4 pod-b<-pod-c',
+    ]);
   });
 
   it('a deleted and recreated lock: cursors and terms carried over from the old object are ignored, never reused', () => {
@@ -151,23 +183,22 @@ describe('the leader-scope ledger', () => {
     ledger.start(6, 'uid-old', {});
     cursor.settle({ term: 6, index: 2, lockUid: 'uid-old' }, true);
     ledger.stop();
-    const onOld = snapshot({ lockUid: 'uid-old', leader: 'pod-c', transitions: 7, renewTime: new Date() });
-    const written = ledger.annotations({}, onOld);
+    const written = ledger.annotations(lockObject({}, record('pod-c', 7), 'uid-old'), record('', 7));
     assert.deepEqual(written, { [OBJECT]: 'uid-old', [CURSOR]: '6.2' });
 
     // The lock is deleted and created again: a write of the old annotations lands on the new object.
-    const onNew = snapshot({ lockUid: 'uid-new', leader: 'pod-c', transitions: 0, renewTime: new Date() });
-    assert.deepEqual(ledger.annotations(written, onNew), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
+    const onNew = lockObject(written, record('pod-c', 0), 'uid-new');
+    assert.deepEqual(ledger.annotations(onNew, record('', 0)), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
     // A position settled on the old object moves nothing on the new one.
     cursor.settle({ term: 6, index: 4, lockUid: 'uid-old' }, true);
-    assert.deepEqual(ledger.annotations(written, onNew), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
+    assert.deepEqual(ledger.annotations(onNew, record('', 0)), { [OBJECT]: 'uid-new', [CURSOR]: '0.4' });
     // This replica leads the new object's term 0: its first run (the old object's runs do not count), and it owes
     // nothing of the old object's terms.
     const led = ledger.start(0, 'uid-new', written);
     assert.deepEqual(led, { term: 0, run: 1, lockUid: 'uid-new' });
     assert.deepEqual(ledger.unsettled(cursor, led, written), []);
     // Annotations written to create the object (before its uid is known) belong to it.
-    const forCreate = ledger.annotations({}, snapshot({ lockUid: '' }));
+    const forCreate = ledger.annotations(null, record('pod-a', 0));
     assert.equal(forCreate[OBJECT], '');
     const created = { ...forCreate, [CURSOR]: '0.2' };
     const next = ledger.start(1, 'uid-new', created);
