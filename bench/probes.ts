@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { BUNDLE_SETTINGS, ROOT } from '../scripts/build/bundle.ts';
-import { percentile } from './stats.ts';
+import { medianMemory, type MemorySample } from './process-stats.ts';
 
 /** Each probe's code, run after an HTTP server is listening. */
 export const PROBES: Record<string, string> = {
@@ -17,7 +17,7 @@ export const PROBES: Record<string, string> = {
 };
 
 const BASE = `import { createServer } from 'node:http'; createServer((request, response) => response.end()).listen(0, '127.0.0.1');\n`;
-const REPORT = `\nsetTimeout(() => { const status = require('node:fs').readFileSync('/proc/self/status', 'utf8'); const kb = (name) => Number(new RegExp(name + ':\\\\s+(\\\\d+)').exec(status)[1]); console.log(JSON.stringify({ rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024 })); process.exit(0); }, 3000);`;
+const REPORT = `\nsetTimeout(() => { const status = require('node:fs').readFileSync('/proc/self/status', 'utf8'); const kb = (name) => Number(new RegExp(name + ':\\\\s+(\\\\d+)').exec(status)[1]); console.log(JSON.stringify({ rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024 })); process.exit(0); }, 3000);`;
 
 /** RSS and RssAnon (MB, median of `runs`) of the HTTP-only process, and each probe's addition to it. */
 export async function importProbes(
@@ -41,24 +41,15 @@ export async function importProbes(
           execFileSync(process.execPath, [...command.nodeArgs, outfile], {
             env: { ...process.env, ...command.env },
           }).toString(),
-        ) as { rss: number; anon: number },
+        ) as MemorySample,
     );
-    return {
-      rss: percentile(
-        samples.map((sample) => sample.rss),
-        50,
-      ),
-      anon: percentile(
-        samples.map((sample) => sample.anon),
-        50,
-      ),
-    };
+    return medianMemory(samples);
   };
   const base = await measure('http-only', '');
-  const rows = [{ probe: 'an HTTP server alone (the floor)', rssMb: base.rss, anonMb: base.anon }];
+  const rows = [{ probe: 'an HTTP server alone (the floor)', ...base }];
   for (const [probe, code] of Object.entries(PROBES)) {
     const figure = await measure(probe, code);
-    rows.push({ probe: `+ ${probe}`, rssMb: figure.rss - base.rss, anonMb: figure.anon - base.anon });
+    rows.push({ probe: `+ ${probe}`, rssMb: figure.rssMb - base.rssMb, anonMb: figure.anonMb - base.anonMb });
   }
   return rows;
 }
