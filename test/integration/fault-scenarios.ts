@@ -53,6 +53,21 @@ async function startNode(
   return { id, replica, proxy, hook: receiver };
 }
 
+/** Two replicas of `election`, `<election>-a` and `-b`, each behind its own fault proxy. */
+async function startPair(cluster: Cluster, election: string, timings: string[], extra: string[] = []): Promise<Node[]> {
+  return [
+    await startNode(cluster, `${election}-a`, election, timings, extra),
+    await startNode(cluster, `${election}-b`, election, timings, extra),
+  ];
+}
+
+/** Once the replicas agree on a leader: its id, its node and the other one's. */
+async function leaderAndFollower(nodes: Node[]): Promise<{ leaderId: string; leader: Node; follower: Node }> {
+  const leaderId = await agreedLeader(nodes.map((node) => node.replica));
+  const leader = nodes.find((node) => node.id === leaderId)!;
+  return { leaderId, leader, follower: nodes.find((node) => node !== leader)! };
+}
+
 async function stopNodes(nodes: Node[]): Promise<void> {
   for (const node of nodes) await node.replica.stop();
   await Promise.all(
@@ -133,14 +148,9 @@ async function partitionedLeaderSigterm(cluster: Cluster): Promise<void> {
   const election = electionName('blip');
   const renewDeadlineMs = 4000;
   const timings = ['--lease-duration=6s', `--renew-deadline=${renewDeadlineMs}ms`, '--retry-period=1s'];
-  const nodes = [
-    await startNode(cluster, `${election}-a`, election, timings),
-    await startNode(cluster, `${election}-b`, election, timings),
-  ];
+  const nodes = await startPair(cluster, election, timings);
   try {
-    const leaderId = await agreedLeader(nodes.map((node) => node.replica));
-    const leader = nodes.find((node) => node.id === leaderId)!;
-    const follower = nodes.find((node) => node !== leader)!;
+    const { leader, follower } = await leaderAndFollower(nodes);
     await sleep(1500);
     leader.proxy.partition();
     const partitionedAt = performance.now();
@@ -184,10 +194,7 @@ async function partitionedLeaderSigterm(cluster: Cluster): Promise<void> {
 async function silentFollowerWatch(cluster: Cluster): Promise<void> {
   const election = electionName('silent');
   const timings = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
-  const nodes = [
-    await startNode(cluster, `${election}-a`, election, timings),
-    await startNode(cluster, `${election}-b`, election, timings),
-  ];
+  const nodes = await startPair(cluster, election, timings);
   try {
     const leaderId = await agreedLeader(nodes.map((node) => node.replica));
     const follower = nodes.find((node) => node.id !== leaderId)!;
@@ -345,17 +352,12 @@ async function steppedDownLeader(cluster: Cluster): Promise<void> {
   // A lease of 4 s leaves the resumed leader 1 s or more to read and take its record back after a 2.5 s pause.
   const timings = ['--lease-duration=4s', '--renew-deadline=2s', '--retry-period=500ms'];
   const webhook = await Receiver.start();
-  const nodes = [
-    await startNode(cluster, `${election}-a`, election, timings, [`--webhook=${webhook.url}`]),
-    await startNode(cluster, `${election}-b`, election, timings, [`--webhook=${webhook.url}`]),
-  ];
+  const nodes = await startPair(cluster, election, timings, [`--webhook=${webhook.url}`]);
   const receivers = [...nodes.map((node) => node.hook), webhook];
   const noLeader = (receiver: Receiver, after = 0) =>
     deliveries(receiver).filter((event) => event.type === 'leader.changed' && event.leader === '' && event.at >= after);
   try {
-    const leaderId = await agreedLeader(nodes.map((node) => node.replica));
-    const leader = nodes.find((node) => node.id === leaderId)!;
-    const follower = nodes.find((node) => node !== leader)!;
+    const { leaderId, leader, follower } = await leaderAndFollower(nodes);
     const term = (await leader.replica.leader())!.transitions;
     await sleep(1000);
 
@@ -442,14 +444,9 @@ async function steppedDownLeader(cluster: Cluster): Promise<void> {
 async function partitionedLeaderNoGuess(cluster: Cluster): Promise<void> {
   const election = electionName('cutoff');
   const timings = ['--lease-duration=3s', '--renew-deadline=2s', '--retry-period=500ms'];
-  const nodes = [
-    await startNode(cluster, `${election}-a`, election, timings),
-    await startNode(cluster, `${election}-b`, election, timings),
-  ];
+  const nodes = await startPair(cluster, election, timings);
   try {
-    const leaderId = await agreedLeader(nodes.map((node) => node.replica));
-    const leader = nodes.find((node) => node.id === leaderId)!;
-    const follower = nodes.find((node) => node !== leader)!;
+    const { leaderId, leader, follower } = await leaderAndFollower(nodes);
     await sleep(1000);
     const partitionedAt = performance.now();
     leader.proxy.partition();
@@ -492,10 +489,7 @@ async function endlessForeignLease(cluster: Cluster): Promise<void> {
     leaseTransitions: 0,
   });
   const timings = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
-  const nodes = [
-    await startNode(cluster, `${election}-a`, election, timings),
-    await startNode(cluster, `${election}-b`, election, timings),
-  ];
+  const nodes = await startPair(cluster, election, timings);
   try {
     for (const node of nodes)
       await waitFor(
