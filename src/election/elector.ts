@@ -276,7 +276,7 @@ export class Elector {
     this.#stopping = true;
     this.#unsubscribeCandidacy();
     this.#wakeUp();
-    this.#watcher.stop();
+    const closeWatch = this.#watcher.stop();
     const ledUntil = this.leadingUntil();
     this.#stepDown('shutdown');
     const acknowledged =
@@ -284,7 +284,11 @@ export class Elector {
     // A request in flight ends within the lock's request timeout.
     await Promise.all([this.#running, acknowledged]);
     this.#running = undefined;
-    if (release && this.#ours()) await this.#release();
+    try {
+      if (release && this.#ours()) await this.#release();
+    } finally {
+      closeWatch();
+    }
   }
 
   async #loop(): Promise<void> {

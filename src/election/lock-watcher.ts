@@ -66,12 +66,18 @@ export class LockWatcher {
     void this.#open();
   }
 
-  stop(): void {
+  /**
+   * Stops at once: no event reaches the owner any more and no stream is opened again. Returns what closes the stream
+   * still open, for the caller to run once more urgent work is under way: closing it costs the HTTP client several
+   * milliseconds of synchronous work (3–15 ms measured on a busy machine), which a leader's release must not wait for.
+   */
+  stop(): () => void {
     this.#stopped = true;
     this.#healthy = false;
     this.#cancelRetry?.();
-    this.#stopWatch?.();
+    const close = this.#stopWatch ?? (() => {});
     this.#stopWatch = undefined;
+    return close;
   }
 
   async #open(): Promise<void> {

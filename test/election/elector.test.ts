@@ -297,6 +297,51 @@ describe('elector', () => {
     assert.equal(changes.find((change) => change.type === 'stopped')?.reason, 'shutdown');
   });
 
+  it('on stop, the watch stream is closed after the release write, which it must not delay; no watch event is acted on once stopping', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const lock = store.lock();
+    let holderWhenClosed: string | undefined;
+    const elector = new Elector({
+      // Closing a real stream costs the HTTP client milliseconds of synchronous work.
+      lock: {
+        ...lock,
+        watch: async (resourceVersion, handlers) => {
+          const close = await lock.watch(resourceVersion, handlers);
+          return () => {
+            holderWhenClosed = store.stored?.record.holderIdentity;
+            close();
+          };
+        },
+      },
+      identity: 'me',
+      log: memoryLog().log,
+      clock,
+      random: () => 0.5,
+      ...timings,
+      // Another client writes while the leader stops: the open stream carries it, the stopping elector ignores it.
+      beforeRelease: () => Promise.resolve(store.writeAsOther(record('other', clock.date(), 0))),
+    });
+    const changes: LeadershipChange[] = [];
+    elector.subscribe((change) => changes.push(change));
+    elector.start();
+    await clock.advance(0);
+    assert.equal(store.watchCount, 1);
+    await elector.stop({ release: true });
+    assert.equal(
+      holderWhenClosed,
+      'other',
+      'the release was tried (and lost to the other write) before the watch closed',
+    );
+    assert.equal(store.watchCount, 0, 'no stream is left open');
+    const afterStop = changes.slice(changes.findIndex((change) => change.type === 'stopped') + 1);
+    assert.deepEqual(
+      afterStop.map((change) => [change.type, change.leader]),
+      [['leader-changed', 'other']],
+      'the other holder is reported once, from the read after the refused release, not from the stream',
+    );
+  });
+
   it('stop before release: beforeRelease runs after stopped and before the release write; past last renew + renew deadline − retry period the release goes ahead', async () => {
     const store = new MemoryStore();
     const clock = new FakeClock();
