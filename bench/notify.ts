@@ -1,6 +1,6 @@
 // The notifier's figures: push latency to a local hook (with where the time goes), 100 targets of which some hang,
 // and the memory peak of a replica with 10 targets of every format through 100 transitions.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +41,17 @@ export interface Receiver {
 }
 
 const OBSERVER = fileURLToPath(new URL('./observer.ts', import.meta.url));
+const REQUEST_FLOOR = fileURLToPath(new URL('./request-floor.ts', import.meta.url));
+
+/**
+ * The HTTP client's share of the push (see bench/request-floor.ts): one figure per fresh process, `runs` processes,
+ * each run with `nodeArgs` (the image's Node.js options).
+ */
+export function requestFloor(client: 'got' | 'http', nodeArgs: readonly string[], runs: number): number[] {
+  return Array.from({ length: runs }, () =>
+    Number(execFileSync(process.execPath, [...nodeArgs, REQUEST_FLOOR, client], { encoding: 'utf8' }).trim()),
+  );
+}
 
 /**
  * The hook receiver and /watch reader, in a process of its own (bench/observer.ts): answers 200 (never, for paths

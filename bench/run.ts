@@ -15,7 +15,7 @@ import { imageCommand } from '../test/support/image.ts';
 import { crashFailovers, handovers, HANDOVER_STEPS } from './handover.ts';
 import { libraryInApp } from './library.ts';
 import { httpThroughput, idle, perFeature, runtimeVariants, startupToLeader, type IdleFigures } from './memory.ts';
-import { fanOut, peakWithTargets, pushLatency, PUSH_STEPS, receiver } from './notify.ts';
+import { fanOut, peakWithTargets, pushLatency, PUSH_STEPS, receiver, requestFloor } from './notify.ts';
 import { buildPrevious, PREVIOUS } from './previous.ts';
 import { importProbes } from './probes.ts';
 import { setUp } from './setup.ts';
@@ -208,6 +208,13 @@ try {
       `  push${api}: requests on a reused connection`,
       `${rounds.filter((round) => round.reusedConnection).length} of ${rounds.length}`,
     );
+    if (!realApi) {
+      for (const client of ['got', 'http'] as const)
+        report(
+          `  a second POST in a fresh process, start → arrival, ${client === 'got' ? 'got (the notifier)' : 'node:http'}`,
+          summary(requestFloor(client, image.nodeArgs, 20)),
+        );
+    }
   }
   if (runs('fanout')) {
     for (const hanging of [0, 10]) {
