@@ -14,7 +14,7 @@ import { OnceUntilSuccess } from '../runtime/once-until-success.ts';
 import { Fanout } from './changes.ts';
 import type { Candidacy, LeadershipChange, LeadershipSnapshot, StopReason } from './leadership.ts';
 import { LockWatcher } from './lock-watcher.ts';
-import { ObservedLock } from './observed-lock.ts';
+import { ObservedLock, type ReadStamp } from './observed-lock.ts';
 import type { ElectionTimings } from './timing.ts';
 
 export interface ElectorOptions extends ElectionTimings {
@@ -386,14 +386,14 @@ export class Elector {
 
   /** Reads the lock; `changed`: the record differs from the one known before. */
   async #read(): Promise<{ ok: boolean; changed: boolean }> {
-    const sentAt = this.#clock.now();
+    const stamp = this.#observed.stamp();
     try {
       const observation = await this.#call(() => this.#lock.get());
       const existed = this.#observed.observation !== null;
       const changed =
         observation === null
-          ? this.#applyDeleted('') && existed
-          : this.#applyObservation(observation, 'read', sentAt).changed;
+          ? this.#applyDeleted('', stamp) && existed
+          : this.#applyObservation(observation, 'read', stamp).changed;
       this.#stale = false;
       return { ok: true, changed };
     } catch (error) {
@@ -686,14 +686,17 @@ export class Elector {
     });
   }
 
-  /** `applied` is false for an observation already applied (e.g. the watch echo of our own write). */
+  /**
+   * `applied` is false for an observation already applied (e.g. the watch echo of our own write) or older than what
+   * is known (a read answered after a newer watch event).
+   */
   #applyObservation(
     observation: LockObservation,
     source: 'read' | 'write' | 'watch',
-    readSentAt?: number,
+    read?: ReadStamp,
     report = true,
   ): { applied: boolean; changed: boolean } {
-    const result = this.#observed.apply(observation, source, readSentAt);
+    const result = this.#observed.apply(observation, source, read);
     if (!result.applied) return result;
     const record = observation.record;
     if (record?.holderIdentity === this.#identity && !this.#ours()) this.#foreignSelf(record);
@@ -755,9 +758,9 @@ export class Elector {
     );
   }
 
-  /** Returns false for a deletion already applied. */
-  #applyDeleted(resourceVersion: string): boolean {
-    if (!this.#observed.applyDeleted(resourceVersion)) return false;
+  /** Returns false for a deletion already applied, or older than what is known. */
+  #applyDeleted(resourceVersion: string, read?: ReadStamp): boolean {
+    if (!this.#observed.applyDeleted(resourceVersion, read)) return false;
     if (this.#leading) this.#stepDown('lost');
     this.#reportLeader();
     return true;

@@ -1,6 +1,9 @@
 import type { LeaderElectionRecord, LockObservation } from '../lock/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 
+/** An etcd revision as kube-apiserver writes it: a decimal integer. */
+const REVISION = /^(0|[1-9][0-9]{0,30})$/;
+
 /** How many applied resourceVersions are remembered to recognise a late or repeated watch event. */
 const REMEMBERED_VERSIONS = 32;
 
@@ -10,6 +13,12 @@ const REMEMBERED_VERSIONS = 32;
  * machine's clock — as client-go does; and an expiry counts only once a read sent after it found the record unchanged
  * (client-go reads in every tryAcquireOrRenew), so a silent watch or a paused process never passes for a dead holder.
  */
+/** A read as sent: its send time (monotonic) and `ObservedLock.stamp().applied` then. */
+export interface ReadStamp {
+  readonly sentAt: number;
+  readonly applied: number;
+}
+
 export class ObservedLock {
   readonly #clock: Clock;
   readonly #defaultLeaseDurationMs: number;
@@ -20,6 +29,8 @@ export class ObservedLock {
   #changedAtDate: Date | null = null;
   /** Send time of the newest read that found the current record unchanged. */
   #confirmedAt = Number.NEGATIVE_INFINITY;
+  /** Counts the observations and deletions applied: a read compares it with its value when the read was sent. */
+  #applied = 0;
   readonly #appliedVersions: string[] = [];
 
   constructor(clock: Clock, defaultLeaseDurationMs: number) {
@@ -33,6 +44,11 @@ export class ObservedLock {
 
   get record(): LeaderElectionRecord | null {
     return this.#observation?.record ?? null;
+  }
+
+  /** Stamps a read sent now: its answer is placed against what is applied meanwhile (see `apply`). */
+  stamp(): ReadStamp {
+    return { sentAt: this.#clock.now(), applied: this.#applied };
   }
 
   /** The lock has been read (or seen on the watch) at least once. */
@@ -51,28 +67,36 @@ export class ObservedLock {
   }
 
   /**
-   * Records an observation; returns false when it was already applied (e.g. the watch echo of our own write), and
-   * whether the record changed. `readSentAt` is the send time of the read that brought it, for a read.
+   * Records an observation; returns false when it was already applied (e.g. the watch echo of our own write) or is
+   * older than what is known (see `#older`), and whether the record changed. `read` stamps the read that brought it,
+   * for a read.
    */
   apply(
     observation: LockObservation,
     source: 'read' | 'write' | 'watch',
-    readSentAt?: number,
+    read?: ReadStamp,
   ): { applied: boolean; changed: boolean } {
     if (source === 'watch' && this.#appliedVersions.includes(observation.resourceVersion))
       return { applied: false, changed: false };
+    if (source !== 'write' && this.#older(observation.resourceVersion, read)) return { applied: false, changed: false };
     this.#remember(observation.resourceVersion);
+    this.#applied++;
     this.#observation = observation;
     const changed = observation.rawRecord !== this.#rawRecord;
     if (changed) this.#changed(observation.rawRecord);
-    else if (source === 'read' && readSentAt !== undefined) this.#confirmedAt = Math.max(this.#confirmedAt, readSentAt);
+    else if (source === 'read' && read) this.#confirmedAt = Math.max(this.#confirmedAt, read.sentAt);
     return { applied: true, changed };
   }
 
-  /** The object is gone; returns false for a deletion already applied. */
-  applyDeleted(resourceVersion: string): boolean {
+  /**
+   * The object is gone (a watch event with the deletion's `resourceVersion`, or the read stamped `read` found nothing);
+   * returns false for a deletion already applied or older than what is known (see `#older`).
+   */
+  applyDeleted(resourceVersion: string, read?: ReadStamp): boolean {
     if (resourceVersion && this.#appliedVersions.includes(resourceVersion)) return false;
+    if (this.#observation && this.#older(resourceVersion, read)) return false;
     if (resourceVersion) this.#remember(resourceVersion);
+    this.#applied++;
     this.#observation = null;
     this.#changed('');
     return true;
@@ -109,6 +133,23 @@ export class ObservedLock {
     const record = this.record;
     if (!record || record.holderIdentity === '' || ours) return true;
     return this.expired(ours);
+  }
+
+  /**
+   * Whether news at `resourceVersion` (a read's answer, stamped `read`, or a watch event) is older than the
+   * observation applied: a read answered after a watch event it crossed, a watch event behind a read. A read sent
+   * after the newest observation was applied is the server's word now, whatever its version (so a server whose
+   * versions went back, etcd restored from a backup, is followed again at the next read). Otherwise versions that are
+   * etcd revisions (kube-apiserver's, decimal integers) are compared as integers; where either is not one (the API
+   * calls them opaque), a read that crossed a newer observation cannot be placed and is set aside (the watch or the
+   * next read brings anything newer), and watch events keep their order.
+   */
+  #older(resourceVersion: string, read: ReadStamp | undefined): boolean {
+    const known = this.#observation?.resourceVersion;
+    if (!known || resourceVersion === known) return false;
+    if (read && read.applied === this.#applied) return false;
+    if (REVISION.test(resourceVersion) && REVISION.test(known)) return BigInt(resourceVersion) < BigInt(known);
+    return read !== undefined;
   }
 
   #changed(rawRecord: string): void {

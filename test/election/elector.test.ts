@@ -681,6 +681,56 @@ function candidate(
 }
 
 describe('elector candidacy', () => {
+  it('a read answered after a newer watch event does not take the follower back: no false "no leader", no old holder again', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    // A replica that may not take the lock: it only follows, as a replica whose candidate check fails would.
+    const { elector, changes } = candidate(store, clock, 'c', new TestCandidacy(false));
+    store.writeAsOther(record('a', clock.date(), 0));
+    elector.start();
+    await clock.advance(0);
+    const leaders = () => changes.filter((change) => change.type === 'leader-changed').map((change) => change.leader);
+    assert.deepEqual(leaders(), ['a']);
+
+    // The watch fails (a gap): c reads; the server answers at once, but the answer is slow to arrive.
+    store.writeAsOther(record('', clock.date(), 0));
+    await settle();
+    assert.deepEqual(leaders(), ['a', ''], 'the release seen on the watch');
+    store.answeringLate.add('get');
+    store.closeWatches(new KubeApiError('watch', 'network', 'connection reset', undefined));
+    await clock.advance(0);
+    assert.equal(store.count('get'), 2, 'the read after the gap is in flight');
+    // Meanwhile b takes the lock, and the watch (open again) brings it before the read's answer.
+    store.writeAsOther(record('b', clock.date(), 1));
+    await settle();
+    assert.deepEqual(leaders(), ['a', '', 'b']);
+    store.answeringLate.delete('get');
+    await clock.advance(0);
+    assert.deepEqual(leaders(), ['a', '', 'b'], 'the late answer (the lock free) is older than b: set aside');
+    assert.equal(elector.snapshot().leader, 'b');
+    await elector.stop({ release: false });
+  });
+
+  it('a read that found no lock, answered after the watch brought its creation, does not report it gone', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const { elector, changes } = candidate(store, clock, 'c', new TestCandidacy(false));
+    store.answeringLate.add('get');
+    elector.start();
+    await clock.advance(0);
+    store.writeAsOther(record('b', clock.date(), 0));
+    await settle();
+    store.answeringLate.delete('get');
+    await clock.advance(0);
+    assert.deepEqual(
+      changes.filter((change) => change.type === 'leader-changed').map((change) => change.leader),
+      ['b'],
+      'the late "not found" is older than the creation: set aside',
+    );
+    assert.equal(elector.snapshot().leader, 'b');
+    await elector.stop({ release: false });
+  });
+
   it('a replica that may not acquire never writes the lock, missing or free, and takes it at once when it may', async () => {
     const store = new MemoryStore();
     const clock = new FakeClock();
