@@ -50,7 +50,10 @@ function startReplica(index: number): Replica {
       `--kubeconfig=${kubeconfig}`,
       ...TIMINGS,
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // A process group of its own: Ctrl-C reaches this script alone, which stops each replica with one SIGTERM (a
+    // replica that got the terminal's SIGINT and then that SIGTERM would take the second signal as "exit now", and
+    // leave without releasing the lock).
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
   );
   let buffered = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -131,7 +134,12 @@ async function failover(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   startReplica(index);
 }
 
-async function shutdown(code: number): Promise<never> {
+let stopping = false;
+
+async function shutdown(code: number): Promise<void> {
+  // npm forwards the terminal's SIGINT too: one shutdown, one SIGTERM per replica.
+  if (stopping) return;
+  stopping = true;
   for (const replica of replicas) replica.process.kill('SIGTERM');
   await Promise.all(
     replicas.map(
@@ -150,6 +158,11 @@ async function shutdown(code: number): Promise<never> {
 
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+// Replicas in their own process groups outlive this script unless it stops them: on any exit, they go too.
+process.on('exit', () => {
+  for (const replica of replicas)
+    if (replica.process.exitCode === null && replica.process.signalCode === null) replica.process.kill('SIGKILL');
+});
 
 for (let index = 0; index < 3; index++) startReplica(index);
 say(`all replicas name ${await agreedLeader()} as leader`);

@@ -92,3 +92,27 @@ test('npm start prints a kubectl command that watches the Lease change hands', {
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('Ctrl-C on npm start: the leader releases the lock once, every replica exits', { timeout: 60_000 }, async () => {
+  // Its own process group, as a terminal's foreground job: Ctrl-C sends SIGINT to the whole group.
+  const run = spawn(process.execPath, [LOCAL_RUN, `--base-port=${await freeBasePort()}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const printed: string[] = [];
+  createInterface({ input: run.stdout }).on('line', (line) => printed.push(line));
+  try {
+    await waitFor('a first leader', () => printed.some((line) => line.includes('all replicas name')), 30_000);
+    process.kill(-run.pid!, 'SIGINT');
+    const [code] = (await once(run, 'exit')) as [number | null];
+    assert.equal(code, 0, printed.join('\n'));
+    assert.equal(
+      printed.filter((line) => /replica-\d released the lock$/.test(line)).length,
+      1,
+      `the leader released the lock:\n${printed.join('\n')}`,
+    );
+    assert.ok(!printed.some((line) => line.includes('error')), printed.join('\n'));
+  } finally {
+    if (run.exitCode === null) process.kill(-run.pid!, 'SIGKILL');
+  }
+});
