@@ -384,11 +384,11 @@ export class Elector {
     return backoff(this.#failures, retryPeriodMs, Math.max(leaseDurationMs, retryPeriodMs), this.#random);
   }
 
-  /** Reads the lock; `changed`: the record differs from the one known before. */
-  async #read(): Promise<{ ok: boolean; changed: boolean }> {
+  /** Reads the lock; `changed`: the record differs from the one known before. `signal` gives the read up, quietly. */
+  async #read(signal?: AbortSignal): Promise<{ ok: boolean; changed: boolean }> {
     const stamp = this.#observed.stamp();
     try {
-      const observation = await this.#call(() => this.#lock.get());
+      const observation = await this.#call(() => this.#lock.get(signal));
       const existed = this.#observed.observation !== null;
       const changed =
         observation === null
@@ -397,7 +397,7 @@ export class Elector {
       this.#stale = false;
       return { ok: true, changed };
     } catch (error) {
-      this.#onApiError('get', error);
+      if (!signal?.aborted) this.#onApiError('get', error);
       return { ok: false, changed: false };
     }
   }
@@ -532,18 +532,20 @@ export class Elector {
    */
   async #release(): Promise<void> {
     const deadline = this.#lastRenew + this.#timings.leaseDurationMs;
-    let cancelTimer = () => {};
-    const outOfTime = new Promise<false>((resolve) => {
-      cancelTimer = this.#clock.setTimer(Math.max(0, deadline - this.#clock.now()), () => resolve(false));
-    });
-    const done = await Promise.race([this.#releaseAttempts(deadline), outOfTime]);
+    // Giving up ends the request in flight and the attempts: nothing is sent or logged after stop() resolves.
+    const giveUp = new AbortController();
+    const outOfTime = new Promise<false>((resolve) =>
+      giveUp.signal.addEventListener('abort', () => resolve(false), { once: true }),
+    );
+    const cancelTimer = this.#clock.setTimer(Math.max(0, deadline - this.#clock.now()), () => giveUp.abort());
+    const done = await Promise.race([this.#releaseAttempts(deadline, giveUp.signal), outOfTime]);
     cancelTimer();
     if (!done)
       this.#log.warn({ lock: this.#describeLock() }, 'could not release the lock; it expires after the lease duration');
   }
 
-  /** Release writes until one lands, the lock is no longer ours, or `deadline` passes (then `false`). */
-  async #releaseAttempts(deadline: number): Promise<boolean> {
+  /** Release writes until one lands, the lock is no longer ours, or `deadline` passes or `giveUp` aborts (`false`). */
+  async #releaseAttempts(deadline: number, giveUp: AbortSignal): Promise<boolean> {
     for (let attempt = 0; attempt === 0 || this.#clock.now() < deadline; attempt++) {
       const previous = this.#observed.observation;
       const old = previous?.record;
@@ -558,12 +560,13 @@ export class Elector {
       };
       try {
         const released = await this.#write(() =>
-          this.#lock.update(previous, record, this.#annotationsFor(previous, record)),
+          this.#lock.update(previous, record, this.#annotationsFor(previous, record), giveUp),
         );
         this.#log.info({ lock: this.#describeLock() }, 'released the lock');
         this.#applyObservation(released, 'write');
         return true;
       } catch (error) {
+        if (giveUp.aborted) break;
         this.#onApiError('update', error);
         if (this.#clock.now() >= deadline) break;
         if (!(error instanceof KubeApiError && error.kind === 'conflict')) {
@@ -571,7 +574,8 @@ export class Elector {
           const pauseMs = Math.max(0, Math.min(this.#timings.retryPeriodMs, deadline - this.#clock.now()));
           await new Promise<void>((resolve) => this.#clock.setTimer(pauseMs, resolve));
         }
-        await this.#read();
+        if (giveUp.aborted) break;
+        await this.#read(giveUp);
       }
     }
     return false;

@@ -9,8 +9,10 @@ export type RequestOptions = ConfigurationOptions;
  * The middleware is appended to the client's own (authentication stays). A call cut short rejects without an HTTP
  * status: toKubeApiError classifies it as `network`.
  */
-export function requestOptions(timeoutMs: number): RequestOptions {
-  return withSignal(() => AbortSignal.timeout(timeoutMs));
+export function requestOptions(timeoutMs: number, signal?: AbortSignal): RequestOptions {
+  return withSignal(() =>
+    signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
+  );
 }
 
 /**

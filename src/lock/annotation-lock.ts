@@ -69,6 +69,7 @@ export class AnnotationLock implements Lock {
   readonly #resource: CoreResource;
   readonly #api: CoreV1Api;
   readonly #watch: Watch;
+  readonly #requestTimeoutMs: number;
   readonly #options: RequestOptions;
 
   constructor(
@@ -78,6 +79,7 @@ export class AnnotationLock implements Lock {
     name: string,
     requestTimeoutMs: number,
   ) {
+    this.#requestTimeoutMs = requestTimeoutMs;
     this.#options = requestOptions(requestTimeoutMs);
     this.kind = kind;
     this.namespace = namespace;
@@ -87,9 +89,10 @@ export class AnnotationLock implements Lock {
     this.#watch = new Watch(kubeConfig);
   }
 
-  async get(): Promise<LockObservation | null> {
+  async get(signal?: AbortSignal): Promise<LockObservation | null> {
     const { name, namespace } = this;
-    const object = await readOrNull('get', () => this.#resource.read(this.#api, name, namespace, this.#options));
+    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const object = await readOrNull('get', () => this.#resource.read(this.#api, name, namespace, options));
     return object && observe(object);
   }
 
@@ -114,15 +117,17 @@ export class AnnotationLock implements Lock {
     previous: LockObservation,
     record: LeaderElectionRecord,
     annotations: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<LockObservation> {
     const object = previous.object as AnnotatedObject;
+    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
     const metadata: V1ObjectMeta = { ...object.metadata, resourceVersion: previous.resourceVersion };
     const body: AnnotatedObject = {
       ...object,
       metadata: withOwnAnnotations(metadata, annotations, { [LEADER_ANNOTATION]: formatAnnotationRecord(record) }),
     };
     try {
-      return observe(await this.#resource.replace(this.#api, this.name, this.namespace, body, this.#options));
+      return observe(await this.#resource.replace(this.#api, this.name, this.namespace, body, options));
     } catch (error) {
       throw toKubeApiError('update', error);
     }

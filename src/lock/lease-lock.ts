@@ -20,10 +20,12 @@ export class LeaseLock implements Lock {
   readonly name: string;
   readonly #api: CoordinationV1Api;
   readonly #watch: Watch;
+  readonly #requestTimeoutMs: number;
   readonly #options: RequestOptions;
   readonly #unsent = unsentRequestOptions();
 
   constructor(kubeConfig: KubeConfig, namespace: string, name: string, requestTimeoutMs: number) {
+    this.#requestTimeoutMs = requestTimeoutMs;
     this.#options = requestOptions(requestTimeoutMs);
     this.namespace = namespace;
     this.name = name;
@@ -31,9 +33,10 @@ export class LeaseLock implements Lock {
     this.#watch = new Watch(kubeConfig);
   }
 
-  async get(): Promise<LockObservation | null> {
+  async get(signal?: AbortSignal): Promise<LockObservation | null> {
     const { name, namespace } = this;
-    const lease = await readOrNull('get', () => this.#api.readNamespacedLease({ name, namespace }, this.#options));
+    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const lease = await readOrNull('get', () => this.#api.readNamespacedLease({ name, namespace }, options));
     return lease && observe(lease);
   }
 
@@ -59,11 +62,13 @@ export class LeaseLock implements Lock {
     previous: LockObservation,
     record: LeaderElectionRecord,
     annotations: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<LockObservation> {
     const body = updated(previous, record, annotations);
+    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
     try {
       return observe(
-        await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, this.#options),
+        await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, options),
       );
     } catch (error) {
       throw toKubeApiError('update', error);

@@ -80,15 +80,19 @@ export interface Lock {
   readonly kind: LockKind;
   readonly namespace: string;
   readonly name: string;
-  /** `null` when the object does not exist. */
-  get(): Promise<LockObservation | null>;
+  /** `null` when the object does not exist. `signal` ends the request early, as for `update`. */
+  get(signal?: AbortSignal): Promise<LockObservation | null>;
   /** Fails with a 409 when the object already exists. */
   create(record: LeaderElectionRecord, annotations: Record<string, string>): Promise<LockObservation>;
-  /** Compare-and-swap on `previous.resourceVersion`; a 409 means somebody else wrote first. */
+  /**
+   * Compare-and-swap on `previous.resourceVersion`; a 409 means somebody else wrote first. `signal` ends the request
+   * early (a release given up); it then rejects as a `network` failure.
+   */
   update(
     previous: LockObservation,
     record: LeaderElectionRecord,
     annotations: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<LockObservation>;
   /** Watches this one object from `resourceVersion`; returns a function that stops the watch. */
   watch(resourceVersion: string, handlers: WatchHandlers): Promise<() => void>;

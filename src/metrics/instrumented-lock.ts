@@ -34,17 +34,17 @@ export function instrumentLock(
     kind: lock.kind,
     namespace: lock.namespace,
     name: lock.name,
-    get: () =>
+    get: (signal) =>
       measured(
         'get',
-        () => lock.get(),
+        () => lock.get(signal),
         200,
         (result) => result === null,
       ),
     create: async (record, annotations) =>
       written(await measured('create', () => lock.create(record, annotations), 201)),
-    update: async (previous, record, annotations) =>
-      written(await measured('update', () => lock.update(previous, record, annotations), 200)),
+    update: async (previous, record, annotations, signal) =>
+      written(await measured('update', () => lock.update(previous, record, annotations, signal), 200)),
     watch: (resourceVersion: string, handlers: WatchHandlers) =>
       measured('watch', () => lock.watch(resourceVersion, handlers), 200),
     // Nothing is sent: no request to count.

@@ -377,7 +377,7 @@ describe('elector', () => {
     assert.equal(store.stored?.record.holderIdentity, '', 'released at last renew + renew deadline − retry period');
   });
 
-  it('stop with the API unreachable resolves at last renew + lease duration at the latest, with a release request in flight', async () => {
+  it('stop with the API unreachable resolves at last renew + lease duration at the latest; the release in flight is ended, nothing is sent or logged after', async () => {
     const { store, clock, elector, lines } = setup();
     elector.start();
     await clock.advance(0);
@@ -392,6 +392,12 @@ describe('elector', () => {
     await settle();
     assert.equal(stopped, true, 'given up at last renew + lease duration, the request still hanging');
     assert.ok(lines.some((line) => line.message.includes('could not release the lock')));
+    await settle();
+    assert.equal(store.inFlight, 0, 'the release request in flight was ended');
+    const [calls, logged] = [store.calls.length, lines.length];
+    await clock.advance(60_000);
+    assert.equal(store.calls.length, calls, 'nothing is sent once stop() resolved');
+    assert.deepEqual(lines.slice(logged), [], 'nothing is logged once stop() resolved');
     store.hanging.clear();
     await stopping;
   });

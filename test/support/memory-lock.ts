@@ -21,8 +21,13 @@ export class MemoryStore {
   /** Errors to throw from the next calls of a verb, in order. */
   readonly failures = new Map<string, KubeApiError[]>();
   watchRefused: KubeApiError | undefined;
-  /** Verbs whose calls never answer (a partition), until taken out of the set; then they fail as timed out. */
+  /**
+   * Verbs whose calls never answer (a partition), until taken out of the set or the call's signal aborts; then they
+   * fail as timed out.
+   */
   readonly hanging = new Set<string>();
+  /** Calls waiting in `hanging` or `answeringLate`. */
+  inFlight = 0;
   /** Verbs applied at once but answered only once removed from here (an answer slower than the caller's patience). */
   readonly answeringLate = new Set<string>();
   readonly #silenced = new Set<WatchHandlers>();
@@ -37,24 +42,24 @@ export class MemoryStore {
       kind: 'leases',
       namespace,
       name,
-      get: () =>
-        this.#answer('get', () => {
+      get: (signal) =>
+        this.#answer('get', signal, () => {
           return this.stored ? this.#observe(this.stored) : null;
         }),
       create: (record, annotations) =>
-        this.#answer('create', () => {
+        this.#answer('create', undefined, () => {
           if (this.stored) throw new KubeApiError('create', 'conflict', 'already exists', 409, 'AlreadyExists');
           return this.#store(record, annotations);
         }),
-      update: (previous, record, annotations) =>
-        this.#answer('update', () => {
+      update: (previous, record, annotations, signal) =>
+        this.#answer('update', signal, () => {
           if (!this.stored) throw new KubeApiError('update', 'not-found', 'not found', 404, 'NotFound');
           if (previous.resourceVersion !== this.stored.resourceVersion)
             throw new KubeApiError('update', 'conflict', 'the object has been modified', 409, 'Conflict');
           return this.#store(record, annotations);
         }),
       watch: (_resourceVersion: string, handlers: WatchHandlers) =>
-        this.#answer('watch', () => {
+        this.#answer('watch', undefined, () => {
           if (this.watchRefused) throw this.watchRefused;
           this.#watchers.add(handlers);
           return () => this.#watchers.delete(handlers);
@@ -91,17 +96,21 @@ export class MemoryStore {
    * Records the call, throws a queued failure, or hangs while the verb is in `hanging`; else answers `call()`, late
    * while the verb is in `answeringLate`.
    */
-  async #answer<T>(verb: string, call: () => T): Promise<T> {
+  async #answer<T>(verb: string, signal: AbortSignal | undefined, call: () => T): Promise<T> {
     this.calls.push(verb);
     const failure = this.failures.get(verb)?.shift();
     if (failure) throw failure;
     if (this.hanging.has(verb)) {
-      while (this.hanging.has(verb)) await new Promise((resolve) => setImmediate(resolve));
+      this.inFlight++;
+      while (this.hanging.has(verb) && !signal?.aborted) await new Promise((resolve) => setImmediate(resolve));
+      this.inFlight--;
       throw new KubeApiError(verb, 'network', 'The operation was aborted due to timeout', undefined);
     }
     if (this.answeringLate.has(verb)) {
       const answer = call();
+      this.inFlight++;
       while (this.answeringLate.has(verb)) await new Promise((resolve) => setImmediate(resolve));
+      this.inFlight--;
       return answer;
     }
     return call();
