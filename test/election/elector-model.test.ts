@@ -133,6 +133,15 @@ const REGRESSIONS: Array<{ name: string; ops: Op[] }> = [
     ],
   },
   {
+    name: 'a slow link: a read answered after newer watch news is set aside, and the holder first seen before it expires on time',
+    ops: [
+      { op: 'net', slot: 0, mode: 'slow' },
+      { op: 'advance', ms: 6000 },
+      { op: 'net', slot: 0, mode: 'ok' },
+      { op: 'foreign', holder: 'ghost', leaseSeconds: 1, transitions: 'keep' },
+    ],
+  },
+  {
     name: 'two processes with one identity (hostNetwork): both lead',
     ops: [
       { op: 'start', slot: 3 },

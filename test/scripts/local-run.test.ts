@@ -93,7 +93,7 @@ test('npm start prints a kubectl command that watches the Lease change hands', {
   }
 });
 
-test('Ctrl-C on npm start: the leader releases the lock once, every replica exits', { timeout: 60_000 }, async () => {
+test('Ctrl-C on npm start: the leader releases the lock, every replica exits', { timeout: 60_000 }, async () => {
   // Its own process group, as a terminal's foreground job: Ctrl-C sends SIGINT to the whole group.
   const run = spawn(process.execPath, [LOCAL_RUN, `--base-port=${await freeBasePort()}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,13 +102,17 @@ test('Ctrl-C on npm start: the leader releases the lock once, every replica exit
   const printed: string[] = [];
   createInterface({ input: run.stdout }).on('line', (line) => printed.push(line));
   try {
-    await waitFor('a first leader', () => printed.some((line) => line.includes('all replicas name')), 30_000);
+    const leader = await waitFor(
+      'a first leader',
+      () => printed.map((line) => /all replicas name (\S+) as leader/.exec(line)?.[1]).find(Boolean),
+      30_000,
+    );
     process.kill(-run.pid!, 'SIGINT');
     const [code] = (await once(run, 'exit')) as [number | null];
     assert.equal(code, 0, printed.join('\n'));
-    assert.equal(
-      printed.filter((line) => /replica-\d released the lock$/.test(line)).length,
-      1,
+    // A follower may take the released lock before its own SIGTERM is handled; it releases it too.
+    assert.ok(
+      printed.some((line) => line.endsWith(`${leader} released the lock`)),
       `the leader released the lock:\n${printed.join('\n')}`,
     );
     assert.ok(!printed.some((line) => line.includes('error')), printed.join('\n'));

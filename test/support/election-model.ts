@@ -450,9 +450,33 @@ export class SimProcess {
   /** resourceVersions this process has received: a late watch event repeating one is ignored, as the elector does. */
   readonly #seenVersions = new Set<string>();
 
-  /** Records what this process learnt of the lock, as the invariants judge it. */
-  received(observation: LockObservation | null, source: ReceivedRecord['source'], sentAt: number): void {
+  /** Counts what this process applied: a read compares it with its value when the read was sent. */
+  receivedCount = 0;
+  /** The resourceVersion of what this process applied last (`''` for nothing, or a deleted object). */
+  #currentVersion = '';
+
+  /**
+   * Records what this process learnt of the lock, as the invariants judge it. As the elector does, news older than
+   * what it applied is set aside: a read answered after newer news (`readStamp`: `receivedCount` when it was sent),
+   * or a watch event behind a read, by the server's revision (the model's resourceVersions are integers).
+   */
+  received(
+    observation: LockObservation | null,
+    source: ReceivedRecord['source'],
+    sentAt: number,
+    readStamp?: number,
+  ): void {
     if (observation && source === 'watch' && this.#seenVersions.has(observation.resourceVersion)) return;
+    const version = observation?.resourceVersion ?? '';
+    const crossed = readStamp !== undefined && readStamp !== this.receivedCount;
+    const older =
+      this.#currentVersion !== '' &&
+      version !== this.#currentVersion &&
+      (source === 'watch' || crossed) &&
+      (version === '' ? crossed : Number(version) < Number(this.#currentVersion));
+    if (source !== 'write' && older) return;
+    this.receivedCount++;
+    this.#currentVersion = version;
     if (observation) this.#seenVersions.add(observation.resourceVersion);
     const raw = observation?.rawRecord ?? '';
     const holder = observation?.record?.holderIdentity ?? '';
@@ -574,12 +598,14 @@ export class SimProcess {
       kind: 'leases',
       namespace: 'default',
       name: 'model',
-      get: () =>
-        request(
+      get: () => {
+        const stamp = this.receivedCount;
+        return request(
           'get',
           () => this.server.get(),
-          (observation, sentAt) => this.received(observation, 'get', sentAt),
-        ),
+          (observation, sentAt) => this.received(observation, 'get', sentAt, stamp),
+        );
+      },
       create: (record, annotations) =>
         request('create', () => this.server.create(record, annotations, this.name), written(record.holderIdentity)),
       update: (previous, record, annotations) =>
