@@ -142,6 +142,17 @@ const REGRESSIONS: Array<{ name: string; ops: Op[] }> = [
     ],
   },
   {
+    name: 'SIGTERM on a slow link: the stopping replica acts on nothing its still-open watch stream brings',
+    ops: [
+      { op: 'net', slot: 0, mode: 'slow' },
+      { op: 'foreign', holder: 'ghost', leaseSeconds: 1, transitions: 'keep' },
+      { op: 'sigterm', slot: 2 },
+      { op: 'net', slot: 1, mode: 'slow' },
+      { op: 'advance', ms: 2500 },
+      { op: 'sigterm', slot: 1 },
+    ],
+  },
+  {
     name: 'two processes with one identity (hostNetwork): both lead',
     ops: [
       { op: 'start', slot: 3 },

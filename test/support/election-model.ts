@@ -334,7 +334,8 @@ class SimStream {
     this.#process.scheduler.schedule(delayMs, this.#process, () => {
       if (this.state !== 'live') return;
       this.#armInactivity();
-      this.#process.received(observation, 'watch', this.#process.scheduler.now);
+      // A stopping elector no longer acts on its stream, which stays open until its release is written.
+      if (!this.#process.stopping) this.#process.received(observation, 'watch', this.#process.scheduler.now);
       this.#handlers.onEvent({ type: 'changed', observation });
     });
   }
