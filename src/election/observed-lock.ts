@@ -7,18 +7,19 @@ const REVISION = /^(0|[1-9][0-9]{0,30})$/;
 /** How many applied resourceVersions are remembered to recognise a late or repeated watch event. */
 const REMEMBERED_VERSIONS = 32;
 
-/**
- * What this replica knows of the lock: the last observation, when (on the local monotonic clock) its record last
- * changed, and when a read last found it unchanged. Expiry is judged only from that local time — never from another
- * machine's clock — as client-go does; and an expiry counts only once a read sent after it found the record unchanged
- * (client-go reads in every tryAcquireOrRenew), so a silent watch or a paused process never passes for a dead holder.
- */
 /** A read as sent: its send time (monotonic) and `ObservedLock.stamp().applied` then. */
 export interface ReadStamp {
   readonly sentAt: number;
   readonly applied: number;
 }
 
+/**
+ * What this replica knows of the lock: the last observation, when (on the local monotonic clock) its record last
+ * changed, and when a read last found it unchanged. Expiry is judged only from that local time — never from another
+ * machine's clock — as client-go does; and an expiry counts only once a read sent after it found the record unchanged
+ * (client-go reads in every tryAcquireOrRenew), so a silent watch or a paused process never passes for a dead holder.
+ * News is applied in the order the server made it: a read that crossed newer watch news is set aside (see `#older`).
+ */
 export class ObservedLock {
   readonly #clock: Clock;
   readonly #defaultLeaseDurationMs: number;
