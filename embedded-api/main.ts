@@ -1,6 +1,6 @@
 /**
  * CLI for the embedded Lease API (local runs and tests only, never production):
- *   node src/embedded-api/main.ts [--host 127.0.0.1] [--port 0] [--kubeconfig PATH] [--namespace default]
+ *   node embedded-api/main.ts [--host 127.0.0.1] [--port 0] [--kubeconfig PATH] [--namespace default]
  * Prints one JSON line `{"url":...,"port":...,"kubeconfig":...}` once it is serving, then runs until SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
