@@ -1,5 +1,7 @@
 // The composition root: parse and validate the configuration, open the library's election, add the sidecar's parts
 // (HTTP, notifier, state file) around it, handle signals.
+// First: Hono's adapter reads the fetch globals when it is imported.
+import './runtime/fetch-globals.ts';
 import { readFileSync } from 'node:fs';
 import { buildConfig, type Config } from './config/config.ts';
 import { helpText } from './config/flags.ts';

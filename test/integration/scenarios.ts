@@ -1,7 +1,11 @@
 // The election scenarios, written once and run against any Cluster: the embedded Lease API (in npm test) and a real
 // kube-apiserver (test/real-api/integration.test.ts). Every replica is a real leaderhook process.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Receiver, type Received } from '../notify/receiver.ts';
 import { agreedLeader, guardOneLeader } from '../support/leadership.ts';
 import { Replica, waitFor } from '../support/replica.ts';
 import { ELECTION_RULES, type Cluster, type Rule } from './cluster.ts';
@@ -31,7 +35,11 @@ export async function startReplica(
     election,
     args: [`--election-namespace=${cluster.namespace}`, ...TIMINGS, ...extra],
   });
-  await waitFor(`${id} to answer on HTTP`, () => replica.leader(), 60_000, 50);
+  const exited = replica.exited.then((code) => {
+    throw new Error(`${id} exited (${code}) before it answered on HTTP: ${replica.stderr.join('\n')}`);
+  });
+  await Promise.race([waitFor(`${id} to answer on HTTP`, () => replica.leader(), 60_000, 50), exited]);
+  exited.catch(() => {});
   return replica;
 }
 
@@ -388,6 +396,81 @@ async function watchClosedByServer(cluster: Cluster): Promise<void> {
   }
 }
 
+/**
+ * One replica with a target of every format on a real receiver: what each sends when it becomes leader and, after
+ * SIGTERM, when it has released the lock (no leader). The formats' libraries load only when a target needs them
+ * (CloudEvents in a chunk of the bundle of its own), so this runs on every build.
+ */
+async function everyFormat(cluster: Cluster): Promise<void> {
+  const election = electionName('formats');
+  const receiver = await Receiver.start();
+  const directory = mkdtempSync(join(tmpdir(), 'leaderhook-formats-'));
+  const routingKeyFile = join(directory, 'routing-key');
+  writeFileSync(routingKeyFile, 'R0UT1NGKEY\n');
+  const base = `http://127.0.0.1:${receiver.port}`;
+  const targets = [
+    { name: 'json', url: `${base}/json` },
+    { name: 'ce-binary', url: `${base}/ce-binary`, format: 'cloudevents' },
+    { name: 'ce-structured', url: `${base}/ce-structured`, format: 'cloudevents', mode: 'structured' },
+    { name: 'slack', url: `${base}/slack`, format: 'slack' },
+    { name: 'alertmanager', url: `${base}/alertmanager/api/v2/alerts`, format: 'alertmanager' },
+    { name: 'pagerduty', url: `${base}/pagerduty`, format: 'pagerduty', routingKeyFile },
+  ].map((target) => ({ ...target, scope: 'self' }));
+  writeFileSync(join(directory, 'targets.json'), JSON.stringify({ targets }));
+  const replica = await startReplica(cluster, `${election}-a`, election, [
+    `--config=${join(directory, 'targets.json')}`,
+  ]);
+  const bodies = (path: string): Received[] => receiver.received.filter((request) => request.url === path);
+  const json = (request: Received | undefined): Record<string, unknown> =>
+    JSON.parse(request?.body ?? 'null') as Record<string, unknown>;
+  try {
+    await waitFor('leadership.started on every target that reports it', () =>
+      ['/json', '/ce-binary', '/ce-structured', '/slack'].every((path) => bodies(path).length > 0),
+    );
+    const [started] = bodies('/json');
+    assert.equal(json(started).type, 'leadership.started');
+    assert.equal((json(started).data as { leader?: string }).leader, replica.id);
+
+    const [binary] = bodies('/ce-binary');
+    assert.equal(binary?.headers['ce-specversion'], '1.0');
+    assert.equal(binary?.headers['ce-type'], 'io.leaderhook.leadership.started');
+    assert.equal(
+      binary?.headers['ce-source'],
+      `/apis/coordination.k8s.io/v1/namespaces/${cluster.namespace}/leases/${election}`,
+    );
+    assert.equal((json(binary) as { leader?: string }).leader, replica.id);
+
+    const [structured] = bodies('/ce-structured');
+    assert.match(String(structured?.headers['content-type']), /^application\/cloudevents\+json/);
+    assert.equal(json(structured).specversion, '1.0');
+    assert.equal(json(structured).type, 'io.leaderhook.leadership.started');
+
+    const [slack] = bodies('/slack');
+    assert.match(String(json(slack).text), new RegExp(replica.id));
+
+    replica.signal('SIGTERM');
+    assert.equal(await replica.exited, 0);
+    const [alert] = json(bodies('/alertmanager/api/v2/alerts')[0]) as unknown as Array<{
+      labels: Record<string, string>;
+    }>;
+    assert.deepEqual(alert?.labels, {
+      alertname: 'LeaderhookNoLeader',
+      namespace: cluster.namespace,
+      election,
+      severity: 'critical',
+    });
+    const page = bodies('/pagerduty').map(json);
+    assert.deepEqual(
+      page.map(({ event_action, routing_key, dedup_key }) => ({ event_action, routing_key, dedup_key })).at(-1),
+      { event_action: 'trigger', routing_key: 'R0UT1NGKEY', dedup_key: `leaderhook/${cluster.namespace}/${election}` },
+    );
+  } finally {
+    await replica.stop();
+    await receiver.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 export interface Scenario {
   name: string;
   /** Why this scenario cannot run on `cluster`, if it cannot. */
@@ -399,6 +482,7 @@ export const scenarios: Scenario[] = [
   { name: 'acquire, renew, release', run: acquireRenewRelease },
   { name: 'three replicas: one leader at a time through SIGTERM and SIGKILL failover', run: threeReplicasFailover },
   { name: 'five candidates racing', run: fiveRacing },
+  { name: 'a target of every format: each delivers what its receiver expects', run: everyFormat },
   {
     name: '--lock=configmaps: a Python client record is respected until it expires, then taken over',
     run: (c) => legacyLock(c, 'configmaps', 'python-client'),

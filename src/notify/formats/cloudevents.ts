@@ -11,7 +11,10 @@ let sdk: CloudEventsSdk | undefined;
  * of its own.
  */
 export async function loadCloudEvents(): Promise<void> {
-  sdk ??= await import('cloudevents');
+  if (sdk) return;
+  // A CommonJS package: Node.js offers its exports by name and as `default`, the bundle's chunk as `default` only.
+  const loaded = (await import('cloudevents')) as CloudEventsSdk & { default?: CloudEventsSdk };
+  sdk = loaded.default ?? loaded;
 }
 
 function cloudEvents(): CloudEventsSdk {
