@@ -64,6 +64,18 @@ describe('the bundle', () => {
     }
   });
 
+  test("loads one undici: client-node's serves the fetch globals, Node.js's own copy never loads", async () => {
+    // Read at exit, after every static import (Hono's adapter among them) has run.
+    const report =
+      "process.on('exit', () => console.log(JSON.stringify(process.moduleLoadList.filter((name) => name.includes('undici')))));";
+    const out = await run(
+      process.execPath,
+      [`--import=data:text/javascript,${encodeURIComponent(report)}`, join(app, 'dist', 'cli.js'), '--version'],
+      { cwd: scratch },
+    );
+    assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), []);
+  });
+
   test('keeps the delivery stack out of the entry chunk: got and p-retry load with the notifier', () => {
     const entry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint === 'src/cli.ts');
     assert.ok(entry, 'an output for src/cli.ts');
