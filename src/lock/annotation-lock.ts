@@ -70,7 +70,6 @@ export class AnnotationLock implements Lock {
   readonly #api: CoreV1Api;
   readonly #watch: Watch;
   readonly #requestTimeoutMs: number;
-  readonly #options: RequestOptions;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -80,7 +79,6 @@ export class AnnotationLock implements Lock {
     requestTimeoutMs: number,
   ) {
     this.#requestTimeoutMs = requestTimeoutMs;
-    this.#options = requestOptions(requestTimeoutMs);
     this.kind = kind;
     this.namespace = namespace;
     this.name = name;
@@ -91,7 +89,7 @@ export class AnnotationLock implements Lock {
 
   async get(signal?: AbortSignal): Promise<LockObservation | null> {
     const { name, namespace } = this;
-    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const options = requestOptions(this.#requestTimeoutMs, signal);
     const object = await readOrNull('get', () => this.#resource.read(this.#api, name, namespace, options));
     return object && observe(object);
   }
@@ -107,7 +105,9 @@ export class AnnotationLock implements Lock {
       },
     };
     try {
-      return observe(await this.#resource.create(this.#api, this.namespace, body, this.#options));
+      return observe(
+        await this.#resource.create(this.#api, this.namespace, body, requestOptions(this.#requestTimeoutMs)),
+      );
     } catch (error) {
       throw toKubeApiError('create', error);
     }
@@ -120,7 +120,7 @@ export class AnnotationLock implements Lock {
     signal?: AbortSignal,
   ): Promise<LockObservation> {
     const object = previous.object as AnnotatedObject;
-    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const options = requestOptions(this.#requestTimeoutMs, signal);
     const metadata: V1ObjectMeta = { ...object.metadata, resourceVersion: previous.resourceVersion };
     const body: AnnotatedObject = {
       ...object,

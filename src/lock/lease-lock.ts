@@ -1,7 +1,7 @@
 import { CoordinationV1Api, V1MicroTime, Watch, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { toKubeApiError } from '../kube-api/api-error.ts';
 import { readOrNull } from '../kube-api/read-or-null.ts';
-import { requestOptions, unsentRequestOptions, type RequestOptions } from '../kube-api/request-options.ts';
+import { requestOptions, unsentRequestOptions } from '../kube-api/request-options.ts';
 import { formatMicroTime, parseTimestamp } from '../kube-api/wire-time.ts';
 import { ownAnnotations, withOwnAnnotations } from './own-annotations.ts';
 import {
@@ -21,12 +21,10 @@ export class LeaseLock implements Lock {
   readonly #api: CoordinationV1Api;
   readonly #watch: Watch;
   readonly #requestTimeoutMs: number;
-  readonly #options: RequestOptions;
   readonly #unsent = unsentRequestOptions();
 
   constructor(kubeConfig: KubeConfig, namespace: string, name: string, requestTimeoutMs: number) {
     this.#requestTimeoutMs = requestTimeoutMs;
-    this.#options = requestOptions(requestTimeoutMs);
     this.namespace = namespace;
     this.name = name;
     this.#api = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -35,7 +33,7 @@ export class LeaseLock implements Lock {
 
   async get(signal?: AbortSignal): Promise<LockObservation | null> {
     const { name, namespace } = this;
-    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const options = requestOptions(this.#requestTimeoutMs, signal);
     const lease = await readOrNull('get', () => this.#api.readNamespacedLease({ name, namespace }, options));
     return lease && observe(lease);
   }
@@ -52,7 +50,12 @@ export class LeaseLock implements Lock {
       spec: toSpec(record),
     };
     try {
-      return observe(await this.#api.createNamespacedLease({ namespace: this.namespace, body }, this.#options));
+      return observe(
+        await this.#api.createNamespacedLease(
+          { namespace: this.namespace, body },
+          requestOptions(this.#requestTimeoutMs),
+        ),
+      );
     } catch (error) {
       throw toKubeApiError('create', error);
     }
@@ -65,7 +68,7 @@ export class LeaseLock implements Lock {
     signal?: AbortSignal,
   ): Promise<LockObservation> {
     const body = updated(previous, record, annotations);
-    const options = signal ? requestOptions(this.#requestTimeoutMs, signal) : this.#options;
+    const options = requestOptions(this.#requestTimeoutMs, signal);
     try {
       return observe(
         await this.#api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, options),
