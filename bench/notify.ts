@@ -255,7 +255,15 @@ export const FORMATS = ['json', 'cloudevents', 'slack', 'alertmanager', 'pagerdu
 export async function peakWithTargets(
   bench: Bench,
   transitions: number,
-): Promise<{ peakRssMb: number; peakAnonMb: number; finalRssMb: number; deliveries: number; transitions: number }> {
+): Promise<{
+  peakRssMb: number;
+  peakAnonMb: number;
+  finalRssMb: number;
+  deliveries: number;
+  /** Deliveries by format: a format that renders nothing shows as 0 (its events lost, or never sent). */
+  byFormat: Record<string, number>;
+  transitions: number;
+}> {
   const sink = await receiver();
   const keyFile = join(bench.directory, 'routing-key');
   writeFileSync(keyFile, 'bench-routing-key\n');
@@ -312,6 +320,12 @@ export async function peakWithTargets(
       peakAnonMb: Math.max(...samples.map((sample) => sample.anonMb)),
       finalRssMb: Math.max(...finals),
       deliveries: sink.arrivals.length,
+      byFormat: Object.fromEntries(
+        FORMATS.map((format) => [
+          format,
+          sink.arrivals.filter((arrival) => arrival.path.startsWith(`/${format}-`)).length,
+        ]),
+      ),
       transitions: seen - first,
     };
   } finally {

@@ -227,7 +227,11 @@ try {
     const peak = await peakWithTargets(bench, count('transitions'));
     report(
       `peak RSS, 10 targets of every format (50), ${peak.transitions} transitions`,
-      `${mb(peak.peakRssMb)} (RssAnon ${mb(peak.peakAnonMb)}; at the end ${mb(peak.finalRssMb)}; ${peak.deliveries} deliveries)`,
+      `${mb(peak.peakRssMb)} (RssAnon ${mb(peak.peakAnonMb)}; at the end ${mb(peak.finalRssMb)}; ${peak.deliveries} deliveries: ${Object.entries(
+        peak.byFormat,
+      )
+        .map(([format, count]) => `${format} ${count}`)
+        .join(', ')})`,
       PREVIOUS.peakWithTargets,
       "below the manifests' limit (test/manifests)",
     );

@@ -427,16 +427,19 @@ export class Elector {
     this.#rememberOwn(record);
     const verb = previous ? 'update' : 'create';
     try {
-      const written = await this.#write(() =>
-        previous
-          ? this.#lock.update(previous, record, this.#annotationsFor(previous, record))
-          : this.#lock.create(record, this.#annotationsFor(null, record)),
+      await this.#write(
+        () =>
+          previous
+            ? this.#lock.update(previous, record, this.#annotationsFor(previous, record))
+            : this.#lock.create(record, this.#annotationsFor(null, record)),
+        (written) => {
+          // Reported once it leads (or after it declines to), so `started` comes before the leader change to itself.
+          this.#applyObservation(written, 'write', undefined, false);
+          this.#renewed(sentAt);
+          this.#becomeLeader();
+          this.#reportLeader();
+        },
       );
-      // Reported once it leads (or after it declines to), so `started` comes before the leader change to itself.
-      this.#applyObservation(written, 'write', undefined, false);
-      this.#renewed(sentAt);
-      this.#becomeLeader();
-      this.#reportLeader();
     } catch (error) {
       this.#forgetOwn(record, error);
       this.#onApiError(verb, error);
@@ -478,15 +481,18 @@ export class Elector {
     };
     const sentAt = this.#clock.now();
     this.#rememberOwn(record);
-    let written: LockObservation;
     try {
-      written = await this.#write(() => this.#lock.update(previous, record, this.#annotationsFor(previous, record)));
+      await this.#write(
+        () => this.#lock.update(previous, record, this.#annotationsFor(previous, record)),
+        (written) => {
+          this.#applyObservation(written, 'write');
+          this.#renewed(sentAt);
+        },
+      );
     } catch (error) {
       this.#forgetOwn(record, error);
       throw error;
     }
-    this.#applyObservation(written, 'write');
-    this.#renewed(sentAt);
   }
 
   /** A write of ours sent at `sentAt` succeeded: the renew deadline runs from there. */
@@ -559,11 +565,13 @@ export class Elector {
         leaderTransitions: old.leaderTransitions,
       };
       try {
-        const released = await this.#write(() =>
-          this.#lock.update(previous, record, this.#annotationsFor(previous, record), giveUp),
+        await this.#write(
+          () => this.#lock.update(previous, record, this.#annotationsFor(previous, record), giveUp),
+          (released) => {
+            this.#log.info({ lock: this.#describeLock() }, 'released the lock');
+            this.#applyObservation(released, 'write');
+          },
         );
-        this.#log.info({ lock: this.#describeLock() }, 'released the lock');
-        this.#applyObservation(released, 'write');
         return true;
       } catch (error) {
         if (giveUp.aborted) break;
@@ -783,21 +791,19 @@ export class Elector {
     if (apply() && !this.#leading) this.#wakeUp();
   }
 
-  async #write(write: () => Promise<LockObservation>): Promise<LockObservation> {
+  /**
+   * Sends a write; `applyAnswer` applies its answer before the watch events that came meanwhile (a watch event can
+   * beat the write's answer: the echo of our own acquire must not report us as leader before we lead).
+   */
+  async #write(write: () => Promise<LockObservation>, applyAnswer: (written: LockObservation) => void): Promise<void> {
     this.#writing = true;
     try {
-      return await this.#call(write);
+      applyAnswer(await this.#call(write));
     } finally {
       this.#writing = false;
-      const deferred = this.#deferredEvents.splice(0);
-      // Applied on the next tick, after the caller has applied the write's own answer.
-      if (deferred.length) {
-        queueMicrotask(() => {
-          let changed = false;
-          for (const apply of deferred) changed = apply() || changed;
-          if (changed && !this.#leading) this.#wakeUp();
-        });
-      }
+      let changed = false;
+      for (const apply of this.#deferredEvents.splice(0)) changed = apply() || changed;
+      if (changed && !this.#leading) this.#wakeUp();
     }
   }
 

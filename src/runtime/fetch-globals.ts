@@ -8,7 +8,9 @@
  *
  * Imported first by the composition root (src/cli.ts), so it runs before the adapter reads them; never by the
  * library, which leaves an application's globals alone. The globals are assigned, not redefined:
- * `Object.defineProperty` over one of Node's lazy globals loads the copy it replaces.
+ * `Object.defineProperty` over one of Node's lazy globals loads the copy it replaces. This holds for the bundle the
+ * image runs, whose built-ins load with `require` (scripts/build/builtins-via-require.ts): run from source, an ES
+ * module import of `node:http` reads its lazy `WebSocket` export, which loads Node's copy anyway.
  */
 import { CloseEvent, fetch, FormData, Headers, MessageEvent, Request, Response, WebSocket } from 'undici';
 

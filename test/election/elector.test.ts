@@ -114,6 +114,31 @@ describe('elector', () => {
     await elector.stop({ release: false });
   });
 
+  it("the watch echo of its own acquire, come before the write's answer, waits for it: started first, never itself as leader while not leading", async () => {
+    const { store, clock, elector, changes } = setup();
+    store.writeAsOther(record('other', clock.date(), 2));
+    elector.start();
+    await clock.advance(0);
+    store.answeringLate.add('update');
+    store.writeAsOther({ ...record('', clock.date(), 2), leaseDurationSeconds: 1 });
+    await clock.advance(0);
+    assert.equal(store.stored?.record.holderIdentity, 'me', 'the acquire is applied');
+    await settle();
+    assert.equal(store.inFlight, 1, "the write's answer has not come; the watch event has");
+    store.answeringLate.delete('update');
+    await clock.advance(0);
+    assert.deepEqual(
+      changes.map(({ type, leader, isLeader, previousLeader }) => [type, leader, isLeader, previousLeader]),
+      [
+        ['leader-changed', 'other', false, ''],
+        ['leader-changed', '', false, 'other'],
+        ['started', 'me', true, ''],
+        ['leader-changed', 'me', true, ''],
+      ],
+    );
+    await elector.stop({ release: false });
+  });
+
   it("reports no leader once the holder's lease runs out, even before anyone takes it", async () => {
     const { store, clock, elector } = setup();
     store.writeAsOther(record('other', clock.date()));
