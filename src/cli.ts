@@ -114,7 +114,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   sidecar.stateFile = stateFile;
   stateFile?.follow(elector);
 
+  const httpClosing = new AbortController();
   const app = createHttpApp({
+    closing: httpClosing.signal,
     leadership: {
       snapshot: () => elector.snapshot(),
       subscribe: (listener) => elector.subscribe(listener),
@@ -153,6 +155,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     candidate?.stop();
     await election.stop();
     stateFile?.stop();
+    httpClosing.abort();
     await close(server);
     log.flush();
     process.exit(0);

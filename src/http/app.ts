@@ -27,6 +27,8 @@ export interface HttpAppOptions {
   watch?: Partial<WatchLimits>;
   /** `--candidate-check`: the main container's health check, shown in `GET /leader` as `candidate`. */
   candidate?: () => CandidateView;
+  /** Aborted on shutdown, before the server closes: `/watch` streams end cleanly after their last event. */
+  closing?: AbortSignal;
 }
 
 /**
@@ -39,9 +41,10 @@ export function createHttpApp({
   readyOnlyWhenLeader = false,
   watch,
   candidate,
+  closing,
 }: HttpAppOptions): Hono {
   const app = new Hono();
-  const watchStreams = new WatchStreams(leadership, metrics, watch);
+  const watchStreams = new WatchStreams(leadership, metrics, watch, closing);
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged. They decide whether they lead by comparing
   // the name with their own, so this replica's name only while it leads: after a step-down, until a read shows who

@@ -18,10 +18,19 @@ export function listen(app: Hono, address: ListenAddress): Promise<ServerType> {
   });
 }
 
-/** Stops accepting connections and ends open ones (SSE streams stay open otherwise). */
-export function close(server: ServerType): Promise<void> {
+/**
+ * Stops accepting connections and closes idle keep-alive ones; requests in progress are answered (end `/watch` streams
+ * first: see `HttpAppOptions.closing`). Whatever is still open after `graceMs` milliseconds is cut.
+ */
+export function close(server: ServerType, graceMs = 1000): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    if ('closeAllConnections' in server) server.closeAllConnections();
+    const cut = setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
   });
 }

@@ -32,10 +32,18 @@ export class WatchStreams {
   readonly #clients: Gauge;
   readonly #rejected: Counter;
   readonly #dropped: Counter<'reason'>;
+  readonly #closing: AbortSignal | undefined;
   #open = 0;
 
-  constructor(leadership: LeadershipFeed, registry: Registry, limits: Partial<WatchLimits> = {}) {
+  /** `closing`: once aborted, open streams send what is queued and end; new ones are answered 503. */
+  constructor(
+    leadership: LeadershipFeed,
+    registry: Registry,
+    limits: Partial<WatchLimits> = {},
+    closing?: AbortSignal,
+  ) {
     this.#leadership = leadership;
+    this.#closing = closing;
     this.#limits = { ...WATCH_DEFAULTS, ...limits };
     const registers = [registry];
     this.#clients = new Gauge({ name: 'leaderhook_watch_clients', help: 'Open /watch streams', registers });
@@ -56,6 +64,8 @@ export class WatchStreams {
 
   handle(c: Context): Response {
     if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS);
+    if (this.#closing?.aborted)
+      return c.text('shutting down; watch another replica\n', 503, { 'retry-after': '1', connection: 'close' });
     if (this.#open >= this.#limits.maxClients) {
       this.#rejected.inc();
       return c.text(
@@ -68,6 +78,7 @@ export class WatchStreams {
     this.#opened(1);
     const { keepAliveMs, stallMs, maxPending } = this.#limits;
     const leadership = this.#leadership;
+    const closing = this.#closing;
     return streamSSE(c, async (stream) => {
       let id = 0;
       const state = () => JSON.stringify(leaderBody(leadership.snapshot()));
@@ -92,6 +103,9 @@ export class WatchStreams {
         closed = true;
         wake?.();
       });
+      // On shutdown the stream ends cleanly once what is queued is sent (the last changes, e.g. `stopped`).
+      const end = () => wake?.();
+      closing?.addEventListener('abort', end, { once: true });
       try {
         while (!closed) {
           const next = queue.shift();
@@ -100,6 +114,7 @@ export class WatchStreams {
             if (!(await settlesWithin(write, stallMs))) drop('stalled');
             continue;
           }
+          if (closing?.aborted) break;
           const timedOut = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(true), keepAliveMs);
             wake = () => {
@@ -111,6 +126,7 @@ export class WatchStreams {
           if (timedOut && !closed && !(await settlesWithin(stream.write(': keepalive\n\n'), stallMs))) drop('stalled');
         }
       } finally {
+        closing?.removeEventListener('abort', end);
         unsubscribe();
         this.#opened(-1);
       }

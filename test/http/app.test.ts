@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ServerType } from '@hono/node-server';
@@ -185,6 +185,40 @@ describe('GET /watch within bounds', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('on shutdown a /watch stream gets the last change and ends cleanly, new ones are refused, the server closes at once', async () => {
+    const leadership = new ScriptedLeadership();
+    const closing = new AbortController();
+    const server = await listen(
+      createHttpApp({ leadership, metrics: new Registry(), closing: closing.signal, watch: { keepAliveMs: 60_000 } }),
+      { host: '127.0.0.1', port: 0 },
+    );
+    const port = (server.address() as { port: number }).port;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const watch = request({ host: '127.0.0.1', port, path: '/watch' }, resolve);
+      watch.on('error', reject);
+      watch.end();
+    });
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => (text += chunk));
+    const outcome = new Promise<string>((resolve) => {
+      response.on('end', () => resolve('ended'));
+      response.on('aborted', () => resolve('aborted'));
+      response.on('error', (error) => resolve(`error: ${error.message}`));
+    });
+    await waitFor('the state event', () => text.includes('event: state'));
+
+    leadership.change({ leader: '', isLeader: false }, 'leader-changed');
+    closing.abort();
+    const refused = await fetch(`http://127.0.0.1:${port}/watch`);
+    assert.equal(refused.status, 503);
+    const closingAt = performance.now();
+    await close(server, 10_000);
+    assert.equal(await outcome, 'ended');
+    assert.match(text, /event: leader-changed\ndata: \{"leader":""/);
+    assert.ok(performance.now() - closingAt < 5_000, 'closed without waiting for the grace period');
   });
 
   it('HEAD /watch answers the headers and ends, holding nothing', async () => {
