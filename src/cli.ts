@@ -114,8 +114,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   sidecar.stateFile = stateFile;
   stateFile?.follow(elector);
 
+  const httpDraining = new AbortController();
   const httpClosing = new AbortController();
   const app = createHttpApp({
+    draining: httpDraining.signal,
     closing: httpClosing.signal,
     leadership: {
       snapshot: () => elector.snapshot(),
@@ -152,6 +154,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     }
     stopping = true;
     log.info({ signal }, 'shutting down: stopping leadership, then releasing the lock');
+    httpDraining.abort();
     candidate?.stop();
     await election.stop();
     stateFile?.stop();

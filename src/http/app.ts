@@ -27,6 +27,12 @@ export interface HttpAppOptions {
   watch?: Partial<WatchLimits>;
   /** `--candidate-check`: the main container's health check, shown in `GET /leader` as `candidate`. */
   candidate?: () => CandidateView;
+  /**
+   * Aborted when shutdown starts, before the lock is released: every answer from then on carries `Connection: close`,
+   * so a keep-alive client opens its next request on a new connection instead of one about to be closed (Go's
+   * `http.Server.Shutdown` does the same). The server still answers meanwhile: consumers learn of the release.
+   */
+  draining?: AbortSignal;
   /** Aborted on shutdown, before the server closes: `/watch` streams end cleanly after their last event. */
   closing?: AbortSignal;
 }
@@ -41,10 +47,17 @@ export function createHttpApp({
   readyOnlyWhenLeader = false,
   watch,
   candidate,
+  draining,
   closing,
 }: HttpAppOptions): Hono {
   const app = new Hono();
   const watchStreams = new WatchStreams(leadership, metrics, watch, closing);
+
+  if (draining)
+    app.use(async (c, next) => {
+      await next();
+      if (draining.aborted) c.header('Connection', 'close');
+    });
 
   // Exactly leader-elector 0.4's answer, so its consumers work unchanged. They decide whether they lead by comparing
   // the name with their own, so this replica's name only while it leads: after a step-down, until a read shows who

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ServerType } from '@hono/node-server';
@@ -219,6 +219,52 @@ describe('GET /watch within bounds', () => {
     assert.equal(await outcome, 'ended');
     assert.match(text, /event: leader-changed\ndata: \{"leader":""/);
     assert.ok(performance.now() - closingAt < 5_000, 'closed without waiting for the grace period');
+  });
+
+  it('once shutdown starts, answers close their keep-alive connection, and the server goes on answering', async () => {
+    const leadership = new ScriptedLeadership();
+    const draining = new AbortController();
+    const server = await listen(createHttpApp({ leadership, metrics: new Registry(), draining: draining.signal }), {
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const port = (server.address() as { port: number }).port;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<{ status: number | undefined; connection: string | undefined; body: string; socket: Socket }>(
+        (resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, path, agent }, (response) => {
+            let body = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (body += chunk));
+            response.on('end', () =>
+              resolve({
+                status: response.statusCode,
+                connection: response.headers.connection,
+                body,
+                socket: req.socket!,
+              }),
+            );
+          });
+          req.on('error', reject);
+          req.end();
+        },
+      );
+    try {
+      const before = await get('/');
+      assert.deepEqual([before.status, before.connection, before.body], [200, 'keep-alive', '{"name":"pod-a"}']);
+      draining.abort();
+      const during = await get('/');
+      assert.equal(during.socket, before.socket, 'the open keep-alive connection was reused for the first answer');
+      assert.deepEqual([during.status, during.connection, during.body], [200, 'close', '{"name":"pod-a"}']);
+      if (!during.socket.destroyed) await once(during.socket, 'close');
+      const missing = await get('/nothing-here');
+      assert.notEqual(missing.socket, during.socket, 'a new connection, not the closed one');
+      assert.deepEqual([missing.status, missing.connection], [404, 'close']);
+    } finally {
+      agent.destroy();
+      await close(server);
+    }
   });
 
   it('HEAD /watch answers the headers and ends, holding nothing', async () => {
