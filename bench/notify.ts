@@ -33,8 +33,9 @@ export interface Receiver {
    */
   nextStart(replicas: Replica[]): { started: Promise<{ at: number; replica: Replica }>; cancel: () => void };
   /**
-   * Polls GET / on `replicas` (every 2 ms, from the observer) until one names a leader other than `not`; resolves
-   * with when, and the name. Start it just before the change: it adds a little load while it runs.
+   * Asks GET / on `replicas` (from the observer) until one names a leader other than `not`; resolves with when, and
+   * the name. A replica is asked as soon as a /watch stream the observer holds on it (`nextStart`) sends an event,
+   * and every 25 ms besides.
    */
   served(replicas: Replica[], not: string): Promise<{ at: number; name: string }>;
   close(): void;

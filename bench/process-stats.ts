@@ -1,5 +1,5 @@
 // Memory and CPU of a running process, from /proc (Linux): what a container's memory limit and CPU request meet.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { percentile } from './stats.ts';
 
 export interface MemorySample {
@@ -63,4 +63,59 @@ export class MemorySampler {
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** Time threads have run on a CPU, and waited for one while runnable: milliseconds (ns precision). */
+export interface SchedTimes {
+  runMs: number;
+  waitMs: number;
+}
+
+/** SchedTimes of each thread of `pid` now (/proc/PID/task/TID/schedstat), by thread id; empty once it has exited. */
+export function threadSchedTimes(pid: number): Map<string, SchedTimes> {
+  const threads = new Map<string, SchedTimes>();
+  let ids: string[];
+  try {
+    ids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads; // exited
+  }
+  for (const id of ids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${id}/schedstat`, 'utf8').split(' ').map(Number);
+      threads.set(id, { runMs: (run ?? 0) / 1e6, waitMs: (wait ?? 0) / 1e6 });
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return threads;
+}
+
+/**
+ * What the threads of `after` used since `before`; a thread that ended in between is not counted, and when every
+ * thread has (the process exited), the times are unknown: NaN.
+ */
+export function schedTimesBetween(before: Map<string, SchedTimes>, after: Map<string, SchedTimes>): SchedTimes {
+  if (before.size > 0 && after.size === 0) return { runMs: Number.NaN, waitMs: Number.NaN };
+  let runMs = 0;
+  let waitMs = 0;
+  for (const [id, now] of after) {
+    runMs += now.runMs - (before.get(id)?.runMs ?? 0);
+    waitMs += now.waitMs - (before.get(id)?.waitMs ?? 0);
+  }
+  return { runMs, waitMs };
+}
+
+/** The processes whose command name (/proc/PID/comm) matches `name`. */
+export function pidsNamed(name: RegExp): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return name.test(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

@@ -183,7 +183,11 @@ try {
       target,
     );
     for (const [key, step] of HANDOVER_STEPS)
-      report(`  handover${api}: ${step}`, summary(rounds.map((round) => round[key])));
+      report(
+        `  handover${api}: ${step}`,
+        // NaN: the old leader had exited before the round's end, its CPU time unknown.
+        summary(rounds.map((round) => round[key]).filter(Number.isFinite)),
+      );
   }
   if (runs('crash')) {
     report(

@@ -11,6 +11,7 @@ import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kuber
 import { realCluster, type Cluster } from '../test/integration/cluster.ts';
 import { appCommand, buildApp } from '../test/support/image.ts';
 import { Replica, waitFor } from '../test/support/replica.ts';
+import { pidsNamed } from './process-stats.ts';
 
 export const FAST_TIMINGS = ['--lease-duration=2s', '--renew-deadline=1500ms', '--retry-period=500ms'];
 
@@ -30,6 +31,8 @@ export interface Bench {
   start(id: string, election: string, args?: string[]): Promise<Replica>;
   /** Admin access to Leases, to play a third candidate. */
   readonly leases: CoordinationV1Api;
+  /** The API server's processes (kube-apiserver and etcd, or the embedded API), for their CPU time. */
+  apiServerPids(): number[];
   close(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export async function setUp(realApi: boolean): Promise<Bench> {
     kubeconfig,
     command,
     leases: admin.makeApiClient(CoordinationV1Api),
+    apiServerPids: () => (embedded ? [embedded.pid as number] : pidsNamed(/^(kube-apiserver.*|etcd)$/)),
     start(id, election, args = FAST_TIMINGS) {
       return Replica.start({
         id,
