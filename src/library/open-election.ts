@@ -102,8 +102,11 @@ export function openElection(
     log,
     signal: resolved.signal,
     start: () => leaderLabel?.start(elector),
+    // Events wait until the lock is released: "stopped leading" is made at once but written after the release.
+    beforeStop: () => events?.hold(),
     // The label comes off this Pod and "stopped leading" is recorded, each within the renew deadline.
     afterRelease: async () => {
+      events?.resume();
       await Promise.all([
         leaderLabel?.settle(timings.renewDeadlineMs),
         events?.shutdown(timings.renewDeadlineMs),
@@ -159,6 +162,7 @@ class LibraryElection implements Election {
   readonly #elector: Elector;
   readonly #log: Log;
   readonly #startFeatures: () => void;
+  readonly #beforeStop: () => void;
   readonly #afterRelease: () => Promise<void>;
   #started = false;
   #stopping: Promise<void> | undefined;
@@ -176,6 +180,7 @@ class LibraryElection implements Election {
     this.#leaderWork = parts.leaderWork;
     this.#log = parts.log;
     this.#startFeatures = parts.start;
+    this.#beforeStop = parts.beforeStop;
     this.#afterRelease = parts.afterRelease;
     this.#ended = new Promise((resolve) => (this.#end = resolve));
     this.#elector.subscribe((change) => this.#onChange(change));
@@ -202,6 +207,7 @@ class LibraryElection implements Election {
     this.#stopping ??= (async () => {
       try {
         if (this.#started) {
+          this.#beforeStop();
           await this.#elector.stop({ release });
           await this.#afterRelease();
         }
@@ -381,6 +387,8 @@ interface ElectionParts {
   signal: AbortSignal | undefined;
   /** Starts the features that follow the election once it runs. */
   start: () => void;
+  /** Called as stop() begins, before leadership ends and the lock is released. */
+  beforeStop: () => void;
   afterRelease: () => Promise<void>;
 }
 

@@ -61,7 +61,16 @@ describe('leadership events and client-go metrics (embedded API, real processes)
 
       const leader = replicas.find((replica) => replica.id === first)!;
       const follower = replicas.find((replica) => replica.id !== first)!;
+      // The release goes out alone: while its answer is held back, no event is written beside it.
+      const signalledAt = Date.now();
+      const since = (resource: string, verb: string) =>
+        api.requests.filter((r) => r.at >= signalledAt && r.resource === resource && r.verb === verb).length;
+      api.pauseStore();
       leader.signal('SIGTERM');
+      await waitFor('the release sent', () => since('leases', 'update') > 0, 5000, 10);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(since('events', 'create'), 0, 'no event written while the release is unanswered');
+      api.resumeStore();
       assert.equal(await leader.exited, 0);
       assert.ok((await messages(kube, 'ev')).includes(`${first} stopped leading`), 'written before the process exits');
       assert.equal(await agreedLeader([follower], first), follower.id);

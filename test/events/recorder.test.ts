@@ -140,6 +140,40 @@ describe('event recorder', () => {
     assert.equal(await recorder.shutdown(100), true);
   });
 
+  it('held, makes events at once but writes none until resumed, then writes them in order with their own times', async () => {
+    const { clock, sink, recorder, election } = setup();
+    recorder.hold();
+    const stoppedAt = clock.date().getTime();
+    election.emit('stopped', false);
+    await clock.advance(50);
+    election.emit('started', true);
+    await clock.advance(50);
+    assert.equal(sink.calls.length, 0, 'nothing written while held');
+    recorder.resume();
+    await clock.advance(1);
+    assert.deepEqual(
+      sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - stoppedAt]),
+      [
+        ['pod-a stopped leading', 0],
+        ['pod-a became leader', 50],
+      ],
+    );
+  });
+
+  it('shutting down lets held events be written', async () => {
+    const { clock, sink, recorder, election } = setup();
+    recorder.hold();
+    election.emit('stopped', false);
+    await clock.advance(1);
+    const done = recorder.shutdown(100);
+    await clock.advance(1);
+    assert.equal(await done, true);
+    assert.deepEqual(
+      sink.calls.map((call) => call.event.message),
+      ['pod-a stopped leading'],
+    );
+  });
+
   it('logs a missing "create events" right once, never throws, and keeps going', async () => {
     const { clock, sink, lines, recorder, election } = setup();
     sink.failWith = () => new KubeApiError('create', 'forbidden', 'events is forbidden', 403, 'Forbidden');
