@@ -222,31 +222,30 @@ test('the image runs the Node.js version the project tests with, as a numeric no
   }
 });
 
-/** The image's ENTRYPOINT run with `--version`, and what Node.js's native debug `category` printed meanwhile. */
-async function versionRunTelling(category: string): Promise<string> {
+test("start-up reads V8's code for the bundle from the image's compile cache instead of compiling it", async () => {
   const child = new Child(process.execPath, [...entrypoint(), '--version'], {
     cwd: '/',
-    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: category },
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
   });
   children.push(child);
   assert.equal(await child.exited, 0);
-  return child.text();
-}
-
-test("start-up reads V8's code for the bundle from the image's compile cache instead of compiling it", async () => {
-  const text = await versionRunTelling('COMPILE_CACHE');
   const cli = `file://${join(appDir, 'dist', 'cli.js')}`;
   assert.ok(
-    text.includes(`V8 code cache for ESM ${cli} was accepted`),
-    `the cached code of dist/cli.js was used:\n${text}`,
+    child.text().includes(`V8 code cache for ESM ${cli} was accepted`),
+    `the cached code of dist/cli.js was used:\n${child.text()}`,
   );
 });
 
 test("Node.js's built-in modules load from its own code cache: the sidecar sets its V8 flags after they have loaded", async () => {
-  const text = await versionRunTelling('CODE_CACHE');
+  const child = new Child(process.execPath, [...entrypoint(), '--version'], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'CODE_CACHE' },
+  });
+  children.push(child);
+  assert.equal(await child.exited, 0);
   // A V8 flag on the command line changes the key of that cache: every built-in would be compiled from source.
-  const accepted = text.match(/Code cache of \S+ \(\w+\) is accepted/g) ?? [];
-  const rejected = text.match(/Code cache of \S+ \(\w+\) is rejected/g) ?? [];
+  const accepted = child.text().match(/Code cache of \S+ \(\w+\) is accepted/g) ?? [];
+  const rejected = child.text().match(/Code cache of \S+ \(\w+\) is rejected/g) ?? [];
   assert.ok(accepted.length > 50, `built-ins read from the code cache: ${accepted.length}`);
   assert.deepEqual(rejected, [], 'no built-in compiled from source');
 });
