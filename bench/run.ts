@@ -276,16 +276,21 @@ try {
       NODE_ENV: 'production',
       GLIBC_TUNABLES: `glibc.malloc.mmap_threshold=${threshold}`,
     });
-    // Every row has the V8 flags the sidecar sets itself (src/runtime/v8-flags.ts), --optimize-for-size among them.
     const variants = [
-      { name: 'glibc defaults', nodeArgs: [], env: { NODE_ENV: 'production' } },
+      { name: 'plain node, glibc defaults', nodeArgs: [], env: { NODE_ENV: 'production' } },
+      { name: '--optimize-for-size', nodeArgs: ['--optimize-for-size'], env: { NODE_ENV: 'production' } },
       { name: '--max-semi-space-size=1', nodeArgs: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
-      { name: 'mmap_threshold=16384', nodeArgs: [], env: tunable(16384) },
-      { name: 'mmap_threshold=32768 (the image)', nodeArgs: [], env: tunable(32768) },
-      { name: 'mmap_threshold=65536', nodeArgs: [], env: tunable(65536) },
+      { name: 'glibc mmap_threshold=32768', nodeArgs: [], env: tunable(32768) },
+      { name: '--optimize-for-size + mmap_threshold=16384', nodeArgs: ['--optimize-for-size'], env: tunable(16384) },
       {
-        name: 'mmap_threshold=32768 + arena_max=1',
-        nodeArgs: [],
+        name: '--optimize-for-size + mmap_threshold=32768 (the image)',
+        nodeArgs: ['--optimize-for-size'],
+        env: tunable(32768),
+      },
+      { name: '--optimize-for-size + mmap_threshold=65536', nodeArgs: ['--optimize-for-size'], env: tunable(65536) },
+      {
+        name: '--optimize-for-size + mmap_threshold=32768 + arena_max=1',
+        nodeArgs: ['--optimize-for-size'],
         env: { NODE_ENV: 'production', GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=1' },
       },
     ];
