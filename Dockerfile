@@ -63,14 +63,15 @@ USER 1000:1000
 # V8's compiled code of the bundle, made once here by the ENTRYPOINT itself (Node.js keys its compile cache by the
 # Node.js options and the uid): every start reads it instead of compiling 2 MB of JavaScript. With a read-only root
 # file system Node.js cannot add to it, and a pod running as another uid compiles as it would without it.
-RUN node --optimize-for-size --no-concurrent-sparkplug --no-concurrent-recompilation --no-concurrent-osr --no-concurrent-cache-deserialization /app/bin/leaderhook.js --version
+RUN node --no-concurrent-sparkplug --no-concurrent-recompilation /app/bin/leaderhook.js --version
 EXPOSE 4040
-# --optimize-for-size: V8 favours memory over speed (smaller heap growth, less optimised code); idle RSS -15 MB, and
-# GET / still far above its target (README, "Measured").
-# --no-concurrent-{sparkplug,recompilation,osr,cache-deserialization}: V8 compiles (and reads the compile cache) on the
-# main thread only. Node.js can deadlock in process.exit when a background compile job waits for a garbage collection
-# that the exiting main thread never runs (nodejs/node#54918): a replica that had released its lock hung until the
-# kubelet killed it (seen once in about 70 SIGTERMs; gdb showed that cycle). The GC keeps its threads:
-# --single-threaded also removed the deadlock but raised the peak RSS with 50 targets from 112 to 152 MiB. These cost
-# nothing measured (README, "Measured").
-ENTRYPOINT ["node", "--optimize-for-size", "--no-concurrent-sparkplug", "--no-concurrent-recompilation", "--no-concurrent-osr", "--no-concurrent-cache-deserialization", "/app/bin/leaderhook.js"]
+# --no-concurrent-{sparkplug,recompilation}: V8 compiles on the main thread only (Maglev, TurboFan and on-stack
+# replacement all use the optimizing compiler's background dispatcher, which --no-concurrent-recompilation disables).
+# Node.js can deadlock in process.exit when a background compile job waits for a garbage collection that the exiting
+# main thread never runs (nodejs/node#54918): a replica that had released its lock hung until the kubelet killed it
+# (seen once in about 70 SIGTERMs; gdb showed that cycle). The GC keeps its threads: --single-threaded also removed the
+# deadlock but raised the peak RSS with 50 targets from 112 to 152 MiB. V8 reads these once, at start, so they belong
+# here; they are also two of the few V8 flags that leave Node.js's precompiled built-in modules usable (most others,
+# --optimize-for-size among them, make every start compile those from source: about 70 ms). The sidecar sets
+# --optimize-for-size itself once loaded (src/runtime/v8-flags.ts).
+ENTRYPOINT ["node", "--no-concurrent-sparkplug", "--no-concurrent-recompilation", "/app/bin/leaderhook.js"]

@@ -15,6 +15,7 @@ import { openElection } from './library/open-election.ts';
 import { createProcessRegistry } from './metrics/election-metrics.ts';
 import type { Notifier } from './notify/notifier.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify/notify-config.ts';
+import { applySidecarV8Flags } from './runtime/v8-flags.ts';
 import { StateFile, stateFilePathProblem } from './state-file/state-file.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -36,6 +37,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): { config: Config; notify
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  applySidecarV8Flags();
   const parsed = parse(argv, env);
   if (!parsed) return 0;
   const { config, notifyConfig } = parsed;

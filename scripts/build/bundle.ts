@@ -1,16 +1,18 @@
 /**
  * The product's build: one esbuild bundle per entry point (tree-shaken, ESM, ASCII-only). The sidecar's is minified,
  * with code loaded only by a dynamic `import()` in chunks of its own and `@kubernetes/client-node` slimmed at build
- * time (./client-node-slimming.ts): it needs Node.js and nothing else, no node_modules at run time. The library's
+ * time (./client-node-slimming.ts), its module factories marked for eager compilation (./eager-module-factories.ts):
+ * it needs Node.js and nothing else, no node_modules at run time. The library's
  * holds leaderhook's own code only and imports its dependencies from the app's node_modules.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { builtinsViaRequire } from './builtins-via-require.ts';
 import { checkSlimBundle, planSlimming, slimClientNode, type ClientNodeCalls } from './client-node-slimming.ts';
+import { markFactoriesEager } from './eager-module-factories.ts';
 import { thirdPartyNotices } from './notices.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -132,10 +134,11 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       logLevel: 'silent',
     })
     .catch(failed);
-  const problems = checkSlimBundle(sidecar.metafile, ROOT, slimming, plan);
-  const files = Object.entries({ ...sidecar.metafile.outputs, ...library.metafile.outputs }).map(([path, output]) => ({
+  const eager = markFactoriesEager(sidecar.metafile, ROOT);
+  const problems = [...checkSlimBundle(sidecar.metafile, ROOT, slimming, plan), ...eager.problems];
+  const files = Object.keys({ ...sidecar.metafile.outputs, ...library.metafile.outputs }).map((path) => ({
     path: join(ROOT, path),
-    bytes: output.bytes,
+    bytes: statSync(join(ROOT, path)).size,
   }));
   for (const { path } of files) {
     const text = readFileSync(path);

@@ -238,6 +238,41 @@ test("start-up reads V8's code for the bundle from the image's compile cache ins
   );
 });
 
+test("Node.js's built-in modules load from its own code cache: the image's V8 flags leave it usable", async () => {
+  const child = new Child(process.execPath, [...entrypoint(), '--version'], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'CODE_CACHE' },
+  });
+  children.push(child);
+  assert.equal(await child.exited, 0);
+  // Most V8 flags on the command line change that cache's key, and every built-in is then compiled from source.
+  const accepted = child.text().match(/Code cache of \S+ \(\w+\) is accepted/g) ?? [];
+  const rejected = child.text().match(/Code cache of \S+ \(\w+\) is rejected/g) ?? [];
+  assert.ok(accepted.length > 50, `built-ins read from the code cache: ${accepted.length}`);
+  assert.deepEqual(rejected, [], 'no built-in compiled from source');
+});
+
+test("with the image's Node.js options V8 compiles on the main thread only: Maglev, TurboFan and on-stack replacement", async () => {
+  // A background compile job can deadlock process.exit (nodejs/node#54918; see the Dockerfile).
+  const hotLoop = 'function add(a, b) { return a + b } let s = 0; for (let i = 0; i < 3e7; i++) s = add(s, i % 7);';
+  const out = await run(process.execPath, [...entrypoint().slice(0, -1), '--trace-opt', '--trace-osr', '-e', hotLoop], {
+    cwd: '/',
+    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin' },
+  });
+  const compiles = out.split('\n').filter((line) => /^\[(compiling method|OSR - compilation started)/.test(line));
+  for (const target of ['MAGLEV', 'TURBOFAN_JS', 'OSR'])
+    assert.ok(
+      compiles.some((line) => line.includes(target)),
+      `the loop made V8 compile with ${target}:\n${out}`,
+    );
+  assert.deepEqual(
+    compiles.filter((line) => !line.includes('ConcurrencyMode::kSynchronous')),
+    [],
+    'every compile job on the main thread',
+  );
+  assert.ok(entrypoint().includes('--no-concurrent-sparkplug'), 'the baseline compiler (Sparkplug) too');
+});
+
 test('--version answers from the runtime file set', async () => {
   const out = await run(process.execPath, [...entrypoint(), '--version'], {
     cwd: '/',

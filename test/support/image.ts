@@ -12,7 +12,7 @@ import { execForm, parseDockerfile, stageEnv } from './dockerfile.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ImageCommand {
-  /** Node.js options before the script, e.g. `--optimize-for-size`. */
+  /** Node.js options before the script, e.g. `--no-concurrent-recompilation`. */
   nodeArgs: string[];
   /** The script, as a path inside the image (e.g. `/app/bin/leaderhook.js`). */
   script: string;
