@@ -70,6 +70,12 @@ describe('leaderhook command line', () => {
       /^leaderhook: --state-file: directory "\/nonexistent\/dir" does not exist\n$/,
     ],
     [
+      'a state file in a directory that takes no new file',
+      ['--election=x', `--kubeconfig=${good}`, '--state-file=/proc/1/state.json'],
+      {},
+      /^leaderhook: --state-file: cannot create files in directory "\/proc\/1" \(ENOENT\)\n$/,
+    ],
+    [
       'missing kubeconfig',
       ['--election=x', '--kubeconfig=/nonexistent/config'],
       {},

@@ -1,4 +1,4 @@
-import { lstatSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
@@ -67,7 +67,7 @@ export class StateFile {
   async #loop(source: LeadershipFeed): Promise<void> {
     do {
       this.#dirty = false;
-      const temporary = `${this.path}.${process.pid}.tmp`;
+      const temporary = temporaryPath(this.path);
       try {
         await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644 });
         await rename(temporary, this.path);
@@ -81,7 +81,8 @@ export class StateFile {
 /**
  * Why `path` cannot be the state file, or undefined when it can: the file is replaced by a rename, which would put a
  * regular file in place of whatever is there — a device, a FIFO, a symbolic link — so only a regular file or nothing
- * may be there, and the directory must exist (the temporary file is written beside it).
+ * may be there, and the directory must exist and take new files (the temporary file is written beside it; checked by
+ * creating and removing it).
  */
 export function stateFilePathProblem(path: string): string | undefined {
   try {
@@ -99,5 +100,18 @@ export function stateFilePathProblem(path: string): string | undefined {
   } catch {
     return `directory ${JSON.stringify(directory)} does not exist`;
   }
+  // Each write makes a temporary file there: a directory that takes none (read-only, /proc) fails now, not per change.
+  const probe = temporaryPath(path);
+  try {
+    closeSync(openSync(probe, 'w', 0o644));
+    unlinkSync(probe);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return `cannot create files in directory ${JSON.stringify(directory)} (${code})`;
+  }
   return undefined;
+}
+
+function temporaryPath(path: string): string {
+  return `${path}.${process.pid}.tmp`;
 }

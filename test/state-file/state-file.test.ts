@@ -64,8 +64,11 @@ describe('--state-file paths', () => {
       [join(dir, 'sub'), `${JSON.stringify(join(dir, 'sub'))} is a directory`],
       [join(dir, 'missing', 'state.json'), `directory ${JSON.stringify(join(dir, 'missing'))} does not exist`],
       [join(regular, 'state.json'), `${JSON.stringify(regular)} is not a directory`],
+      // A directory that exists but takes no new file (as root, permission bits would not stop it).
+      ['/proc/1/state.json', 'cannot create files in directory "/proc/1" (ENOENT)'],
     ];
     for (const [path, problem] of cases) assert.equal(stateFilePathProblem(path), problem, path);
+    assert.deepEqual(readdirSync(dir).sort(), ['fifo', 'link', 'state.json', 'sub'], 'the check leaves no file behind');
   });
 });
 
