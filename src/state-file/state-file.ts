@@ -1,6 +1,6 @@
-import { closeSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { lstatSync, mkdtempSync, rmdirSync, statSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
 
@@ -69,7 +69,9 @@ export class StateFile {
       this.#dirty = false;
       const temporary = temporaryPath(this.path);
       try {
-        await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644 });
+        // Created anew (O_EXCL): a link or FIFO planted at that name is never followed or opened.
+        await rm(temporary, { force: true });
+        await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644, flag: 'wx' });
         await rename(temporary, this.path);
       } catch (error) {
         this.#log.warn({ path: this.path, err: (error as Error).message }, 'cannot write the state file');
@@ -82,7 +84,7 @@ export class StateFile {
  * Why `path` cannot be the state file, or undefined when it can: the file is replaced by a rename, which would put a
  * regular file in place of whatever is there — a device, a FIFO, a symbolic link — so only a regular file or nothing
  * may be there, and the directory must exist and take new files (the temporary file is written beside it; checked by
- * creating and removing it).
+ * creating and removing a directory there).
  */
 export function stateFilePathProblem(path: string): string | undefined {
   try {
@@ -101,10 +103,9 @@ export function stateFilePathProblem(path: string): string | undefined {
     return `directory ${JSON.stringify(directory)} does not exist`;
   }
   // Each write makes a temporary file there: a directory that takes none (read-only, /proc) fails now, not per change.
-  const probe = temporaryPath(path);
+  // The probe is a new directory of a unique name: nothing already there (a link, a FIFO) is opened or followed.
   try {
-    closeSync(openSync(probe, 'w', 0o644));
-    unlinkSync(probe);
+    rmdirSync(mkdtempSync(join(directory, `.${basename(path)}.probe-`)));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return `cannot create files in directory ${JSON.stringify(directory)} (${code})`;

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,6 +127,29 @@ describe('--state-file', () => {
     await file.flush(5_000);
     assert.equal((readJson(path) as { leader: string }).leader, 'pod-b', 'nothing written once stopped');
     assert.deepEqual(log.lines, []);
+  });
+
+  it('a link or FIFO planted at the temporary file name is neither followed nor opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
+    const path = join(dir, 'leader.json');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'untouched');
+    for (const plant of [
+      () => symlinkSync(victim, `${path}.${process.pid}.tmp`),
+      () => execFileSync('mkfifo', [`${path}.${process.pid}.tmp`]),
+    ]) {
+      rmSync(path, { force: true });
+      plant();
+      const log = captureLog();
+      const file = new StateFile(path, log);
+      file.follow(new ScriptedLeadership());
+      assert.equal(await file.flush(5_000), true, 'no write hangs');
+      file.stop();
+      assert.equal((readJson(path) as { self: string }).self, 'pod-b');
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+      assert.deepEqual(readdirSync(dir).sort(), ['leader.json', 'victim']);
+      assert.deepEqual(log.lines, []);
+    }
   });
 
   it('a write that fails is one warning naming the path, and the next change tries again', async () => {
