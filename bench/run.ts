@@ -280,7 +280,6 @@ try {
     const v8 = image.nodeArgs;
     const variants = [
       { name: 'glibc defaults', nodeArgs: v8, env: { NODE_ENV: 'production' } },
-      { name: '--max-semi-space-size=1', nodeArgs: [...v8, '--max-semi-space-size=1'], env: tunable(32768) },
       { name: 'mmap_threshold=16384', nodeArgs: v8, env: tunable(16384) },
       { name: 'mmap_threshold=32768 (the image)', nodeArgs: v8, env: tunable(32768) },
       { name: 'mmap_threshold=65536', nodeArgs: v8, env: tunable(65536) },

@@ -6,7 +6,9 @@ import { setFlagsFromString } from 'node:v8';
  * on the command line, `npm run bench -- --only=runtime`). Node.js ships its built-in modules precompiled in a code
  * cache keyed by the V8 flags that change generated code; on the command line this one made every start compile them
  * from source instead (about 70 ms of start-up). The flags that must hold from process start, V8's compilers on the
- * main thread only, stay on the command line (Dockerfile): they leave that cache usable.
+ * main thread only, stay on the command line (Dockerfile): they leave that cache usable. So does
+ * `--max-semi-space-size=1`, which `--optimize-for-size` implies only when given at start (V8 sizes the young
+ * generation once): it is on the command line too.
  */
 export const SIDECAR_V8_FLAGS = ['--optimize-for-size'] as const;
 
