@@ -195,9 +195,16 @@ export class LeaderLabelReconciler {
   async #reconcileOwnPod(): Promise<void> {
     const { key, value } = this.#label;
     const pod = await this.#api.read(this.#podName);
-    if (!pod) throw new MissingPodError(this.#podName, this.#api.namespace, this.#missingPodAdvice);
     // Read after the call: a change that arrived meanwhile is what counts.
     const desired = this.#desired;
+    if (!pod) {
+      // No Pod carries no label: nothing to remove, and a stop need not wait out the back-off.
+      if (!desired) {
+        this.#applied = false;
+        return;
+      }
+      throw new MissingPodError(this.#podName, this.#api.namespace, this.#missingPodAdvice);
+    }
     const has = pod.labels[key] === value;
     if (desired && !has) {
       await this.#api.patchLabels(this.#podName, { [key]: value });

@@ -3,23 +3,41 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
+import { backoff } from '../runtime/backoff.ts';
+
+/** How a failed write is retried without a change to prompt it: back-off from `baseMs` doubling up to `capMs`. */
+export interface StateFileRetry {
+  baseMs: number;
+  capMs: number;
+}
+
+const DEFAULT_RETRY: StateFileRetry = { baseMs: 1_000, capMs: 30_000 };
+
+/** Linux's NAME_MAX, in bytes: the longest name one directory entry may have. */
+const NAME_MAX_BYTES = 255;
 
 /**
  * `--state-file`: the current leader JSON (the body of `GET /leader`, see `leaderBody`), rewritten on every change
  * through a temporary file (`<path>.<pid>.tmp`, mode 0644) and a rename, so a reader never sees a partial file. Writes
- * are coalesced: at most one in flight, and the last state always written. A failed write is logged (warn) and the
- * next change tries again; nothing throws.
+ * are coalesced: at most one in flight, and the last state always written. A failed write is one warning; it is tried
+ * again at the next change and, without one, after a back-off (`retry`, 1 s doubling up to 30 s, ±20 %) until it
+ * succeeds, which is logged (info). Nothing throws.
  */
 export class StateFile {
   readonly path: string;
   readonly #log: Log;
+  readonly #retry: StateFileRetry;
   #unsubscribe: (() => void) | undefined;
   #writing: Promise<void> | undefined;
   #dirty = false;
+  /** Consecutive failed writes; 0 once the last state is on disk. */
+  #failures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(path: string, log: Log) {
+  constructor(path: string, log: Log, retry: StateFileRetry = DEFAULT_RETRY) {
     this.path = path;
     this.#log = log;
+    this.#retry = retry;
   }
 
   /** Writes the current state now, then again after every change `source` reports, until `stop()`. */
@@ -29,23 +47,26 @@ export class StateFile {
     void this.#update(source);
   }
 
+  /** Stops following, and retrying a failed write. */
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
   }
 
   /**
    * Resolves once nothing is left to write, or after `timeoutMs` (a hung file system must not hold up a shutdown);
-   * `true` when everything was written.
+   * `true` when the last state is on disk.
    */
   async flush(timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => {
+    const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     const written = (async () => {
       while (this.#writing) await this.#writing;
-      return true as const;
+      return this.#failures === 0;
     })();
     const result = await Promise.race([written, timedOut]);
     clearTimeout(timer);
@@ -73,10 +94,29 @@ export class StateFile {
         await rm(temporary, { force: true });
         await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644, flag: 'wx' });
         await rename(temporary, this.path);
+        if (this.#failures) this.#log.info({ path: this.path, failures: this.#failures }, 'state file written again');
+        this.#failures = 0;
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
       } catch (error) {
-        this.#log.warn({ path: this.path, err: (error as Error).message }, 'cannot write the state file');
+        this.#failures += 1;
+        const fields = { path: this.path, err: (error as Error).message };
+        if (this.#failures === 1) this.#log.warn(fields, 'cannot write the state file; retrying with back-off');
+        else this.#log.debug({ ...fields, failures: this.#failures }, 'cannot write the state file');
+        await rm(temporary, { force: true }).catch(() => {});
       }
     } while (this.#dirty);
+    if (this.#failures && this.#unsubscribe && !this.#retryTimer) {
+      const { baseMs, capMs } = this.#retry;
+      this.#retryTimer = setTimeout(
+        () => {
+          this.#retryTimer = undefined;
+          void this.#update(source);
+        },
+        backoff(this.#failures, baseMs, capMs, Math.random),
+      );
+      this.#retryTimer.unref();
+    }
   }
 }
 
@@ -102,10 +142,14 @@ export function stateFilePathProblem(path: string): string | undefined {
   } catch {
     return `directory ${JSON.stringify(directory)} does not exist`;
   }
+  const temporaryName = basename(temporaryPath(path));
+  const nameBytes = Buffer.byteLength(temporaryName);
+  if (nameBytes > NAME_MAX_BYTES)
+    return `the file name is too long: its temporary file ${JSON.stringify(temporaryName)} would need ${nameBytes} bytes, more than the ${NAME_MAX_BYTES} a file name may have`;
   // Each write makes a temporary file there: a directory that takes none (read-only, /proc) fails now, not per change.
   // The probe is a new directory of a unique name: nothing already there (a link, a FIFO) is opened or followed.
   try {
-    rmdirSync(mkdtempSync(join(directory, `.${basename(path)}.probe-`)));
+    rmdirSync(mkdtempSync(join(directory, '.leaderhook-probe-')));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return `cannot create files in directory ${JSON.stringify(directory)} (${code})`;

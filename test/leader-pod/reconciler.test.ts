@@ -194,4 +194,15 @@ describe('leader label reconciler', () => {
       ['pod "self" not found in namespace "ns": set the pod setting; retrying with back-off'],
     );
   });
+
+  it('settles at once when it stops leading and its own Pod does not exist: no label to remove', async () => {
+    const { clock, election, reconciler, warnings } = setup('set the pod setting');
+    reconciler.start(election);
+    election.emit('started', 'self', '');
+    await clock.advance(3000);
+    election.emit('stopped', '', 'self');
+    await clock.advance(1);
+    assert.equal(await reconciler.settle(0), true, 'settled without waiting out the back-off');
+    assert.equal(warnings.length, 1, 'the one warning from while it led');
+  });
 });

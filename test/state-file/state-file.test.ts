@@ -63,6 +63,7 @@ describe('--state-file paths', () => {
     const link = join(dir, 'link');
     symlinkSync(regular, link);
     mkdirSync(join(dir, 'sub'));
+    const longest = 255 - `.${process.pid}.tmp`.length;
     const replaced = 'exists and is not a regular file: it would be replaced, so name a regular file or a new one';
     const cases: Array<[string, string | undefined]> = [
       [regular, undefined],
@@ -75,6 +76,12 @@ describe('--state-file paths', () => {
       [join(regular, 'state.json'), `${JSON.stringify(regular)} is not a directory`],
       // A directory that exists but takes no new file (as root, permission bits would not stop it).
       ['/proc/1/state.json', 'cannot create files in directory "/proc/1" (ENOENT)'],
+      // The longest name whose temporary file (`<name>.<pid>.tmp`) still fits in 255 bytes, and one byte more.
+      [join(dir, 'b'.repeat(longest)), undefined],
+      [
+        join(dir, 'b'.repeat(longest + 1)),
+        `the file name is too long: its temporary file "${'b'.repeat(longest + 1)}.${process.pid}.tmp" would need 256 bytes, more than the 255 a file name may have`,
+      ],
     ];
     for (const [path, problem] of cases) assert.equal(stateFilePathProblem(path), problem, path);
     assert.deepEqual(readdirSync(dir).sort(), ['fifo', 'link', 'state.json', 'sub'], 'the check leaves no file behind');
@@ -152,22 +159,53 @@ describe('--state-file', () => {
     }
   });
 
-  it('a write that fails is one warning naming the path, and the next change tries again', async () => {
+  it('a write that fails is one warning naming the path; it is retried with back-off, without a change', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
-    const path = join(dir, 'missing-dir', 'leader.json');
+    const missing = join(dir, 'missing-dir');
+    const path = join(missing, 'leader.json');
     const leadership = new ScriptedLeadership();
     const log = captureLog();
-    const file = new StateFile(path, log);
+    const file = new StateFile(path, log, { baseMs: 50, capMs: 200 });
     file.follow(leadership);
-    assert.equal(await file.flush(5_000), true);
+    assert.equal(await file.flush(5_000), false, 'not on disk');
     assert.deepEqual(
       log.lines.map((line) => [line.level, line.msg, line.fields.path]),
-      [['warn', 'cannot write the state file', path]],
+      [['warn', 'cannot write the state file; retrying with back-off', path]],
     );
     leadership.change({ leader: 'pod-a' }, 'leader-changed');
     await file.flush(5_000);
-    assert.equal(log.lines.length, 2);
-    assert.equal(existsSync(path), false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(log.lines.filter((line) => line.level === 'warn').length, 1, 'one warning for the whole streak');
+    assert.ok(log.lines.length >= 3, 'the change and the back-off each tried again');
+
+    // The directory comes back and nothing changes: the back-off writes the current state.
+    mkdirSync(missing);
+    await waitFor('the retried write', () => existsSync(path), 5_000);
+    assert.equal((readJson(path) as { leader: string }).leader, 'pod-a');
+    assert.equal(await file.flush(5_000), true);
+    assert.deepEqual(log.lines.at(-1)?.msg, 'state file written again');
+    assert.deepEqual(readdirSync(missing), ['leader.json'], 'no temporary file left behind');
+    const settled = log.lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(log.lines.length, settled, 'no retry once written');
+    file.stop();
+  });
+
+  it('a rename that fails leaves no temporary file, and stop() ends the retries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leaderhook-state-'));
+    const path = join(dir, 'leader.json');
+    mkdirSync(path);
+    const log = captureLog();
+    const file = new StateFile(path, log, { baseMs: 20, capMs: 40 });
+    file.follow(new ScriptedLeadership());
+    assert.equal(await file.flush(5_000), false);
+    assert.match(String(log.lines[0]?.fields.err), /EISDIR|ENOTEMPTY|EEXIST/);
+    file.stop();
+    await file.flush(5_000);
+    const stopped = log.lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(log.lines.length, stopped, 'no retry after stop()');
+    assert.deepEqual(readdirSync(dir), ['leader.json'], 'no temporary file left behind');
   });
 });
 
