@@ -37,7 +37,6 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): { config: Config; notify
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
-  applySidecarV8Flags();
   const parsed = parse(argv, env);
   if (!parsed) return 0;
   const { config, notifyConfig } = parsed;
@@ -145,6 +144,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     { http, apiServer: apiServerUrl(kubeConfig), lock: config.lock, ...config.timings, version },
     'leaderhook started',
   );
+  // Last: Node.js compiles from source any built-in module first loaded after a V8 flag changed (see v8-flags.ts).
+  applySidecarV8Flags();
   candidate?.start();
   election.start();
 

@@ -1,5 +1,5 @@
 import { lstatSync, mkdtempSync, rmdirSync, statSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { leaderBody, type LeadershipFeed } from '../election/leadership.ts';
 import type { Log } from '../log/logger.ts';
@@ -90,8 +90,9 @@ export class StateFile {
       this.#dirty = false;
       const temporary = temporaryPath(this.path);
       try {
-        // Created anew (O_EXCL): a link or FIFO planted at that name is never followed or opened.
-        await rm(temporary, { force: true });
+        // Created anew (O_EXCL): a link or FIFO planted at that name is never followed or opened. What cannot be
+        // removed (a directory) fails the write below.
+        await unlink(temporary).catch(() => {});
         await writeFile(temporary, `${JSON.stringify(leaderBody(source.snapshot()))}\n`, { mode: 0o644, flag: 'wx' });
         await rename(temporary, this.path);
         if (this.#failures) this.#log.info({ path: this.path, failures: this.#failures }, 'state file written again');
@@ -103,7 +104,7 @@ export class StateFile {
         const fields = { path: this.path, err: (error as Error).message };
         if (this.#failures === 1) this.#log.warn(fields, 'cannot write the state file; retrying with back-off');
         else this.#log.debug({ ...fields, failures: this.#failures }, 'cannot write the state file');
-        await rm(temporary, { force: true }).catch(() => {});
+        await unlink(temporary).catch(() => {});
       }
     } while (this.#dirty);
     if (this.#failures && this.#unsubscribe && !this.#retryTimer) {

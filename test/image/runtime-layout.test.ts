@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -238,14 +240,41 @@ test("start-up reads V8's code for the bundle from the image's compile cache ins
   );
 });
 
-test("Node.js's built-in modules load from its own code cache: the image's V8 flags leave it usable", async () => {
-  const child = new Child(process.execPath, [...entrypoint(), '--version'], {
+test("Node.js's built-in modules load from its own code cache, from start to exit: the image's V8 flags leave it usable", async () => {
+  api ??= await startEmbeddedApi();
+  const kubeconfig = join(scratch, 'kubeconfig');
+  await api.writeKubeconfig(kubeconfig);
+  // A hook and a state file load the notifier and file writing too.
+  const hook = createServer((request, response) => request.resume().on('end', () => response.end()));
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const port = await freePort();
+  const args = [`--http=127.0.0.1:${port}`, `--state-file=${join(scratch, 'builtins.json')}`];
+  args.push(`--hook=http://127.0.0.1:${(hook.address() as AddressInfo).port}/`);
+  const child = new Child(process.execPath, [...entrypoint(), '--election=builtins', ...args], {
     cwd: '/',
-    env: { ...runtimeEnv(), PATH: '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'CODE_CACHE' },
+    env: {
+      ...runtimeEnv(),
+      PATH: '/usr/bin:/bin',
+      HOME: scratch,
+      KUBECONFIG: kubeconfig,
+      POD_NAME: 'builtins-0',
+      POD_NAMESPACE: 'default',
+      NODE_DEBUG_NATIVE: 'CODE_CACHE',
+    },
   });
   children.push(child);
-  assert.equal(await child.exited, 0);
-  // Most V8 flags on the command line change that cache's key, and every built-in is then compiled from source.
+  try {
+    const leading = await waitFor(
+      'leading',
+      async () => (await get(`http://127.0.0.1:${port}/`))?.body.includes('builtins-0') || (!child.running && 'exited'),
+    );
+    assert.equal(leading, true, child.text());
+    await child.stop();
+    assert.equal(await child.exited, 0);
+  } finally {
+    hook.close();
+  }
+  // A V8 flag changes that cache's key: a built-in first loaded after the sidecar sets one is compiled from source.
   const accepted = child.text().match(/Code cache of \S+ \(\w+\) is accepted/g) ?? [];
   const rejected = child.text().match(/Code cache of \S+ \(\w+\) is rejected/g) ?? [];
   assert.ok(accepted.length > 50, `built-ins read from the code cache: ${accepted.length}`);
@@ -282,7 +311,7 @@ test('--version answers from the runtime file set', async () => {
 });
 
 test('with leader-elector style args it elects itself against the embedded Lease API and serves /healthz and GET /', async () => {
-  api = await startEmbeddedApi();
+  api ??= await startEmbeddedApi();
   const kubeconfig = join(scratch, 'kubeconfig');
   await api.writeKubeconfig(kubeconfig);
   const port = await freePort();
