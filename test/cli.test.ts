@@ -396,3 +396,20 @@ describe('leaderhook command line', () => {
     }
   });
 });
+
+describe('the leaderhook command on an older Node.js', () => {
+  // The machines this project targets come with Node.js 20 as the system's node.
+  const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => existsSync(path));
+  const version = systemNode ? spawnSync(systemNode, ['--version'], { encoding: 'utf8' }).stdout.trim() : '';
+  const older = /^v(\d+)\./.exec(version) && Number(/^v(\d+)\./.exec(version)![1]) < 24;
+  it(
+    'says in one line which Node.js it needs, exit 1',
+    { skip: older ? false : 'no Node.js older than 24 here' },
+    () => {
+      const bin = join(import.meta.dirname, '..', 'bin', 'leaderhook.js');
+      const result = spawnSync(systemNode!, [bin, '--election=x'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(result.status, 1);
+      assert.equal(result.stderr, `leaderhook: needs Node.js 24 or later; this is ${version}\n`);
+    },
+  );
+});
