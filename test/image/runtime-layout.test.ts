@@ -154,6 +154,18 @@ function runtimeEnv(): NodeJS.ProcessEnv {
   );
 }
 
+/** The environment of a replica started as the image starts it, with its kubeconfig and Pod name. */
+function replicaEnv(kubeconfig: string, podName: string): NodeJS.ProcessEnv {
+  return {
+    ...runtimeEnv(),
+    PATH: '/usr/bin:/bin',
+    HOME: scratch,
+    KUBECONFIG: kubeconfig,
+    POD_NAME: podName,
+    POD_NAMESPACE: 'default',
+  };
+}
+
 /** The ENTRYPOINT with `node` as this Node.js and /app as the emulated app directory. */
 function entrypoint(): string[] {
   const [command, ...args] = execForm(runtime, 'ENTRYPOINT')!;
@@ -252,15 +264,7 @@ test("Node.js's built-in modules load from its own code cache, from start to exi
   args.push(`--hook=http://127.0.0.1:${(hook.address() as AddressInfo).port}/`);
   const child = new Child(process.execPath, [...entrypoint(), '--election=builtins', ...args], {
     cwd: '/',
-    env: {
-      ...runtimeEnv(),
-      PATH: '/usr/bin:/bin',
-      HOME: scratch,
-      KUBECONFIG: kubeconfig,
-      POD_NAME: 'builtins-0',
-      POD_NAMESPACE: 'default',
-      NODE_DEBUG_NATIVE: 'CODE_CACHE',
-    },
+    env: { ...replicaEnv(kubeconfig, 'builtins-0'), NODE_DEBUG_NATIVE: 'CODE_CACHE' },
   });
   children.push(child);
   try {
@@ -317,14 +321,7 @@ test('with leader-elector style args it elects itself against the embedded Lease
   const port = await freePort();
   const child = new Child(process.execPath, [...entrypoint(), '--election=example', `--http=127.0.0.1:${port}`], {
     cwd: '/',
-    env: {
-      ...runtimeEnv(),
-      PATH: '/usr/bin:/bin',
-      HOME: scratch,
-      KUBECONFIG: kubeconfig,
-      POD_NAME: 'example-pod-0',
-      POD_NAMESPACE: 'default',
-    },
+    env: replicaEnv(kubeconfig, 'example-pod-0'),
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
