@@ -16,6 +16,7 @@ import { startReplica } from './scenarios.ts';
 const KUBE_VERSION = '1.20.2';
 const SOURCE = fileURLToPath(new URL('../interop/client-go-elector/main.go', import.meta.url));
 const RETRY_MS = 500;
+const LEASE_DURATION_MS = 2000;
 /** client-go waits a jittered retry period between attempts: wait.JitterUntil(retryPeriod, 1.2). */
 const CLIENT_GO_MAX_RETRY_MS = RETRY_MS * 2.2;
 
@@ -43,7 +44,7 @@ export class GoElector extends ChildHandle {
           `--namespace=${cluster.namespace}`,
           `--name=${election}`,
           `--id=${id}`,
-          '--lease-duration=2s',
+          `--lease-duration=${LEASE_DURATION_MS}ms`,
           '--renew-deadline=1500ms',
           `--retry-period=${RETRY_MS}ms`,
         ],
@@ -112,8 +113,9 @@ function guard(replicas: () => Replica[], electors: () => GoElector[]): { stop()
 
 /**
  * client-go leads → leaderhook follows and names it on GET /; client-go SIGTERM (ReleaseOnCancel) → leaderhook takes
- * the lock at once; then leaderhook leads → a new client-go elector follows; leaderhook SIGTERM → client-go acquires
- * the released lock within its (jittered) retry period. leaseTransitions counts every holder change.
+ * the lock at once (when the lease runs out if client-go's release failed); then leaderhook leads → a new client-go
+ * elector follows; leaderhook SIGTERM → client-go acquires the released lock within its (jittered) retry period.
+ * leaseTransitions counts every holder change.
  */
 export async function clientGoInterop(cluster: Cluster, binary: string): Promise<void> {
   const election = `interop-${Date.now().toString(36)}`;
@@ -154,9 +156,15 @@ export async function clientGoInterop(cluster: Cluster, binary: string): Promise
     const releasedBy = performance.now();
     await waitFor('leaderhook to take the released lock', async () => (await lh.leader())?.isLeader === true, 5000, 10);
     const takeMs = performance.now() - releasedBy;
+    // client-go 1.20 cancels a renew in flight at SIGTERM; when that write had landed anyway, its release then
+    // conflicts and it exits holding the lock ("Failed to release lock", about 1 stop in 60 here). The lock is then
+    // free only when the lease runs out, which the renew before the exit started.
+    const released = !go1.stderr.some((line) => line.includes('Failed to release lock'));
+    const boundMs = released ? 1000 : LEASE_DURATION_MS + 1000;
     assert.ok(
-      takeMs < 1000,
-      `leaderhook took client-go's released lock ${Math.round(takeMs)} ms after client-go exited:\n` +
+      takeMs < boundMs,
+      `leaderhook took client-go's ${released ? 'released' : 'unreleased'} lock ${Math.round(takeMs)} ms after ` +
+        `client-go exited:\n` +
         lh.logs
           .slice(-8)
           .map((line) => JSON.stringify(line))
