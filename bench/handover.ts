@@ -40,7 +40,7 @@ export interface HandoverRound {
 
 export const HANDOVER_STEPS: Array<[keyof HandoverRound, string]> = [
   ['releaseMs', 'SIGTERM → release written'],
-  ['watchMs', 'release written → watch event seen by the follower'],
+  ['watchMs', "release written → watch event seen by the follower (below 0: the event beat the PUT's answer)"],
   ['acquireMs', 'event seen → acquire written'],
   ['serveMs', 'acquire written → served on GET /'],
   ['watchStartedMs', '(SIGTERM → /watch sent "started")'],
