@@ -4,7 +4,7 @@ import type { LeadershipChange, LeadershipSnapshot } from '../../src/election/le
 import type { EventPatch } from '../../src/events/correlator.ts';
 import type { CoreEvent } from '../../src/events/event.ts';
 import type { EventSink } from '../../src/events/event-sink.ts';
-import { EventRecorder } from '../../src/events/recorder.ts';
+import { EVENT_WRITE_DELAY_MS, EventRecorder } from '../../src/events/recorder.ts';
 import { KubeApiError } from '../../src/kube-api/api-error.ts';
 import { lockReference } from '../../src/lock/types.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -140,6 +140,33 @@ describe('event recorder', () => {
     assert.equal(await recorder.shutdown(100), true);
   });
 
+  it("writes an event 25 ms after its change, so the change's own requests go first; events made meanwhile follow", async () => {
+    const { clock, sink, recorder, election } = setup();
+    const startedAt = clock.date().getTime();
+    election.emit('started', true);
+    await clock.advance(10);
+    election.emit('stopped', false);
+    await clock.advance(14);
+    assert.equal(sink.calls.length, 0, 'nothing written 24 ms after the change');
+    await clock.advance(1);
+    assert.deepEqual(
+      sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - startedAt]),
+      [
+        ['pod-a became leader', 0],
+        ['pod-a stopped leading', 10],
+      ],
+      'both written at 25 ms, each with the time it was made',
+    );
+    assert.equal(EVENT_WRITE_DELAY_MS, 25);
+    election.emit('started', true);
+    const done = recorder.shutdown(1000);
+    await clock.advance(24);
+    assert.equal(sink.calls.length, 2, 'a shutdown waits out the delay too');
+    await clock.advance(1);
+    assert.equal(await done, true);
+    assert.equal(sink.calls.at(-1)?.event.message, 'pod-a became leader');
+  });
+
   it('held, makes events at once but writes none until resumed, then writes them in order with their own times', async () => {
     const { clock, sink, recorder, election } = setup();
     recorder.hold();
@@ -150,6 +177,8 @@ describe('event recorder', () => {
     await clock.advance(50);
     assert.equal(sink.calls.length, 0, 'nothing written while held');
     recorder.resume();
+    await clock.advance(EVENT_WRITE_DELAY_MS - 1);
+    assert.equal(sink.calls.length, 0, 'written 25 ms after the resume (the release), not before');
     await clock.advance(1);
     assert.deepEqual(
       sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - stoppedAt]),
@@ -166,7 +195,7 @@ describe('event recorder', () => {
     election.emit('stopped', false);
     await clock.advance(1);
     const done = recorder.shutdown(100);
-    await clock.advance(1);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
     assert.equal(await done, true);
     assert.deepEqual(
       sink.calls.map((call) => call.event.message),
@@ -179,7 +208,7 @@ describe('event recorder', () => {
     sink.failWith = () => new KubeApiError('create', 'forbidden', 'events is forbidden', 403, 'Forbidden');
     for (let index = 0; index < 5; index++) {
       election.emit(index % 2 ? 'stopped' : 'started', index % 2 === 0);
-      await clock.advance(10);
+      await clock.advance(EVENT_WRITE_DELAY_MS);
     }
     assert.equal(sink.calls.length, 5, 'each event tried once, not retried');
     assert.equal(
@@ -189,7 +218,7 @@ describe('event recorder', () => {
     );
     sink.failWith = undefined;
     election.emit('started', true);
-    await clock.advance(10);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
     assert.equal(recorder.stats.created, 1, 'events are written once the right is granted');
   });
 
@@ -198,7 +227,7 @@ describe('event recorder', () => {
     let failures = 3;
     sink.failWith = () => (failures-- > 0 ? new KubeApiError('create', 'network', 'ECONNREFUSED') : undefined);
     election.emit('started', true);
-    await clock.advance(1);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
     assert.equal(sink.calls.length, 1);
     await clock.advance(5_000); // 10 s × random 0.5
     assert.equal(sink.calls.length, 2);
@@ -216,10 +245,10 @@ describe('event recorder', () => {
   it('does not retry an event the server rejects; a repeat whose event expired is created again', async () => {
     const { clock, sink, recorder, election } = setup();
     election.emit('started', true);
-    await clock.advance(1);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
     sink.stored.clear(); // the event expired on the server
     election.emit('started', true);
-    await clock.advance(1);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
     assert.deepEqual(
       sink.calls.map((call) => call.verb),
       ['create', 'patch', 'create'],
