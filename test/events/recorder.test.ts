@@ -89,6 +89,11 @@ function feed() {
   };
 }
 
+/** Each written event's message and when it was made, in ms after `since`, in the order written. */
+function writtenSince(sink: MemorySink, since: number): Array<[string, number]> {
+  return sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - since]);
+}
+
 function setup() {
   const clock = new FakeClock();
   const sink = new MemorySink();
@@ -150,7 +155,7 @@ describe('event recorder', () => {
     assert.equal(sink.calls.length, 0, 'nothing written 24 ms after the change');
     await clock.advance(1);
     assert.deepEqual(
-      sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - startedAt]),
+      writtenSince(sink, startedAt),
       [
         ['pod-a became leader', 0],
         ['pod-a stopped leading', 10],
@@ -180,13 +185,10 @@ describe('event recorder', () => {
     await clock.advance(EVENT_WRITE_DELAY_MS - 1);
     assert.equal(sink.calls.length, 0, 'written 25 ms after the resume (the release), not before');
     await clock.advance(1);
-    assert.deepEqual(
-      sink.calls.map((call) => [call.event.message, call.event.firstTimestamp.getTime() - stoppedAt]),
-      [
-        ['pod-a stopped leading', 0],
-        ['pod-a became leader', 50],
-      ],
-    );
+    assert.deepEqual(writtenSince(sink, stoppedAt), [
+      ['pod-a stopped leading', 0],
+      ['pod-a became leader', 50],
+    ]);
   });
 
   it('shutting down lets held events be written', async () => {
