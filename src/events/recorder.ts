@@ -62,7 +62,10 @@ export class EventRecorder {
   readonly #random: () => number;
   readonly #correlator: EventCorrelator;
 
-  readonly #queue: CoreEvent[] = [];
+  /** Queued events, each with the monotonic time before which it is not written. */
+  readonly #queue: Array<{ event: CoreEvent; notBeforeMs: number }> = [];
+  /** When held writes were last let go (the release), monotonic: nothing is written within the delay after it. */
+  #resumedAtMs = Number.NEGATIVE_INFINITY;
   #running: Promise<void> | undefined;
   #shuttingDown = false;
   readonly #sleeper: WakeableSleep;
@@ -118,7 +121,7 @@ export class EventRecorder {
         this.#log.warn({ reason, message }, 'too many events queued: dropped one');
         return;
       }
-      this.#queue.push(event);
+      this.#queue.push({ event, notBeforeMs: this.#clock.now() + EVENT_WRITE_DELAY_MS });
       this.#running ??= this.#drain().finally(() => {
         this.#running = undefined;
       });
@@ -141,7 +144,9 @@ export class EventRecorder {
 
   /** Lets held writes go on, in the order their events were made. */
   resume(): void {
-    this.#held?.resume();
+    if (!this.#held) return;
+    this.#resumedAtMs = this.#clock.now();
+    this.#held.resume();
     this.#held = undefined;
   }
 
@@ -165,11 +170,9 @@ export class EventRecorder {
   }
 
   async #drain(): Promise<void> {
-    await this.#whileHeld();
-    // Not the sleeper: a shutdown ends the retries' waits, not this one.
-    await new Promise<void>((resolve) => this.#clock.setTimer(EVENT_WRITE_DELAY_MS, resolve));
-    for (let event = this.#queue.shift(); event; event = this.#queue.shift()) {
-      await this.#whileHeld();
+    for (let queued = this.#queue.shift(); queued; queued = this.#queue.shift()) {
+      await this.#untilDue(queued.notBeforeMs);
+      const { event } = queued;
       const correlated = this.#correlator.correlate(event);
       if (correlated.skip) {
         this.stats.skipped += 1;
@@ -180,8 +183,15 @@ export class EventRecorder {
     }
   }
 
-  async #whileHeld(): Promise<void> {
-    while (this.#held) await this.#held.until;
+  /** Waits while writes are held, and until `notBeforeMs` and the delay after the last release have passed. */
+  async #untilDue(notBeforeMs: number): Promise<void> {
+    for (;;) {
+      while (this.#held) await this.#held.until;
+      const waitMs = Math.max(notBeforeMs, this.#resumedAtMs + EVENT_WRITE_DELAY_MS) - this.#clock.now();
+      if (waitMs <= 0) return;
+      // Not the sleeper: a shutdown ends the retries' waits, not this one.
+      await new Promise<void>((resolve) => this.#clock.setTimer(waitMs, resolve));
+    }
   }
 
   async #write(event: CoreEvent, patch: Parameters<EventSink['patch']>[1] | undefined): Promise<void> {

@@ -24,15 +24,18 @@ class MemorySink implements EventSink {
   readonly calls: Array<{ verb: 'create' | 'patch'; event: CoreEvent; patch?: EventPatch }> = [];
   readonly stored = new Map<string, CoreEvent>();
   failWith: ((verb: 'create' | 'patch') => Error | undefined) | undefined;
+  /** While set, a create is answered only once it resolves (a request in flight). */
+  inFlight: Promise<void> | undefined;
   #rv = 0;
 
-  create(event: CoreEvent): Promise<CoreEvent> {
+  async create(event: CoreEvent): Promise<CoreEvent> {
     this.calls.push({ verb: 'create', event });
+    await this.inFlight;
     const error = this.failWith?.('create');
-    if (error) return Promise.reject(error);
+    if (error) throw error;
     const stored = { ...event, resourceVersion: String(++this.#rv) };
     this.stored.set(event.name, stored);
-    return Promise.resolve(stored);
+    return stored;
   }
 
   patch(event: CoreEvent, patch: EventPatch): Promise<CoreEvent> {
@@ -120,7 +123,7 @@ describe('event recorder', () => {
     election.emit('stopped', false);
     await clock.advance(10);
     election.emit('started', true);
-    await clock.advance(10);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
 
     assert.deepEqual(
       sink.calls.map((call) => `${call.verb} ${call.event.message} ×${call.event.count}`),
@@ -145,7 +148,7 @@ describe('event recorder', () => {
     assert.equal(await recorder.shutdown(100), true);
   });
 
-  it("writes an event 25 ms after its change, so the change's own requests go first; events made meanwhile follow", async () => {
+  it("writes an event 25 ms after its change, so the change's own requests go first, with the time it was made", async () => {
     const { clock, sink, recorder, election } = setup();
     const startedAt = clock.date().getTime();
     election.emit('started', true);
@@ -154,13 +157,17 @@ describe('event recorder', () => {
     await clock.advance(14);
     assert.equal(sink.calls.length, 0, 'nothing written 24 ms after the change');
     await clock.advance(1);
+    assert.deepEqual(writtenSince(sink, startedAt), [['pod-a became leader', 0]], 'the first at 25 ms');
+    await clock.advance(9);
+    assert.equal(sink.calls.length, 1, 'the second not before 25 ms after its own change');
+    await clock.advance(1);
     assert.deepEqual(
       writtenSince(sink, startedAt),
       [
         ['pod-a became leader', 0],
         ['pod-a stopped leading', 10],
       ],
-      'both written at 25 ms, each with the time it was made',
+      'each written 25 ms after it was made, with that time',
     );
     assert.equal(EVENT_WRITE_DELAY_MS, 25);
     election.emit('started', true);
@@ -170,6 +177,44 @@ describe('event recorder', () => {
     await clock.advance(1);
     assert.equal(await done, true);
     assert.equal(sink.calls.at(-1)?.event.message, 'pod-a became leader');
+  });
+
+  it('an event made while another is being written still waits 25 ms from its own change', async () => {
+    const { clock, sink, election } = setup();
+    let answer = () => {};
+    sink.inFlight = new Promise<void>((resolve) => (answer = resolve));
+    election.emit('started', true);
+    await clock.advance(EVENT_WRITE_DELAY_MS);
+    assert.equal(sink.calls.length, 1, 'the first is in flight');
+    await clock.advance(5);
+    election.emit('stopped', false);
+    sink.inFlight = undefined;
+    answer();
+    await clock.advance(EVENT_WRITE_DELAY_MS - 1);
+    assert.equal(sink.calls.length, 1, 'the second not before 25 ms after its change');
+    await clock.advance(1);
+    assert.deepEqual(
+      sink.calls.map((call) => call.event.message),
+      ['pod-a became leader', 'pod-a stopped leading'],
+    );
+  });
+
+  it('an event whose 25 ms ran out while writes were held is written 25 ms after the resume (the release)', async () => {
+    const { clock, sink, recorder, election } = setup();
+    election.emit('started', true);
+    await clock.advance(10);
+    recorder.hold();
+    election.emit('stopped', false);
+    await clock.advance(30);
+    assert.equal(sink.calls.length, 0, 'nothing written while held');
+    recorder.resume();
+    await clock.advance(EVENT_WRITE_DELAY_MS - 1);
+    assert.equal(sink.calls.length, 0, 'not at the resume, nor within 25 ms of it');
+    await clock.advance(1);
+    assert.deepEqual(
+      sink.calls.map((call) => call.event.message),
+      ['pod-a became leader', 'pod-a stopped leading'],
+    );
   });
 
   it('held, makes events at once but writes none until resumed, then writes them in order with their own times', async () => {
