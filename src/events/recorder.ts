@@ -17,9 +17,10 @@ const RETRY_SLEEP_MS = 10_000;
  * An event is written this long after its leadership change at the earliest, or after the release for one held through
  * it, so that change's own work goes first: the successor's acquire and local hooks, /watch, the other replicas' watch
  * events. An Event's request and the API server's write of it compete with them for the CPU; the old leader's
- * "stopped leading", written right after its release, did most: the successor's push p50 3.4–4.1 → 2.6–2.7 ms and p99
- * 10–13 → 4.3–6.1 ms on kube-apiserver (`npm run bench -- --real-api --only=push`). A shutdown waits it out too (a
- * leader's exit comes 25 ms later). The event's time is taken when it is made, so the delay changes nothing in it.
+ * "stopped leading", written right after its release, did most: the successor's push p50 3.7 → 2.4–2.9 ms and p99
+ * 10–12 → 6.3–6.4 ms on kube-apiserver (`npm run bench -- --real-api --only=push`, builds alternating). A shutdown
+ * waits it out too (a leader's exit comes 25 ms later). The event's time is taken when it is made, so the delay
+ * changes nothing in it.
  */
 export const EVENT_WRITE_DELAY_MS = 25;
 /** Events waiting to be written; more are dropped, as client-go's broadcaster does past 1000. */
@@ -171,8 +172,8 @@ export class EventRecorder {
 
   async #drain(): Promise<void> {
     for (let queued = this.#queue.shift(); queued; queued = this.#queue.shift()) {
-      await this.#untilDue(queued.notBeforeMs);
-      const { event } = queued;
+      const { event, notBeforeMs } = queued;
+      await this.#untilDue(notBeforeMs);
       const correlated = this.#correlator.correlate(event);
       if (correlated.skip) {
         this.stats.skipped += 1;
